@@ -1,0 +1,128 @@
+"""Stage 1: mailbox to inbound rows. Commit first, then move the message out of the inbox.
+
+If the process dies after the fetch, the message is still in the inbox (it was only PEEKed).
+If it dies after the commit but before the move, the next fetch finds the message again and
+the UNIQUE key says we have it; the move is simply done again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesHeaderParser
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from maild.clock import Clock
+from maild.db import transaction
+from maild.models import InboundMessage
+from maild.parse import normalize_message_id
+from maild.sources import Fetched, Mailbox
+from maild.store import insert_ignore
+
+log = logging.getLogger(__name__)
+_HEADERS = BytesHeaderParser(policy=policy.compat32)
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A message's idempotency key and what it was made from."""
+
+    key: str
+    message_id: str | None
+    sha256: str
+
+
+def key_for(raw: bytes) -> Keyed:
+    """``mid:<normalised Message-ID>``, or ``sha256:<hex>`` when the message has none."""
+    digest = hashlib.sha256(raw).hexdigest()
+    mid = normalize_message_id(_HEADERS.parsebytes(raw).get("Message-ID"))
+    key = f"mid:{mid}" if mid else f"sha256:{digest}"
+    return Keyed(key[:400], mid, digest)
+
+
+def body_of(raw: bytes) -> bytes:
+    """The part after the header block: what stays the same when a relay adds headers."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        head, found, body = raw.partition(sep)
+        if found:
+            return body
+    return b""
+
+
+class Ingest:
+    """Moves new mail from a mailbox into the database."""
+
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        factory: sessionmaker[Session],
+        clock: Clock,
+        batch_size: int = 200,
+        quarantine_folder: str = "Quarantine",
+    ) -> None:
+        self.mailbox = mailbox
+        self.factory = factory
+        self.clock = clock
+        self.batch_size = batch_size
+        self.quarantine_folder = quarantine_folder
+
+    def run_once(self) -> int:
+        """Take one batch from the mailbox; return how many messages were handled."""
+        batch = self.mailbox.fetch_new(self.batch_size)
+        if batch:
+            with transaction(self.factory) as session:
+                for fetched in batch:
+                    self._store(session, fetched)
+            # Only now, with the rows committed, may the messages leave the inbox.
+            self.mailbox.release(batch)
+        return len(batch) + self._quarantine_dead()
+
+    def _store(self, session: Session, fetched: Fetched) -> None:
+        k = key_for(fetched.raw)
+        values = {
+            "key": k.key,
+            "message_id": k.message_id,
+            "sha256": k.sha256,
+            "raw": fetched.raw,
+            "size": len(fetched.raw),
+            "source": self.mailbox.description[:200],
+            "uidvalidity": fetched.uidvalidity,
+            "uid": fetched.uid,
+            "received_at": self.clock(),
+            "state": "new",
+            "attempts": 0,
+        }
+        if insert_ignore(session, InboundMessage, values, ["key"]):
+            return
+        first = session.scalars(select(InboundMessage).where(InboundMessage.key == k.key)).one()
+        if first.sha256 == k.sha256:
+            return  # the very same bytes again: a redelivery after a crash, nothing to do
+        if body_of(first.raw) == body_of(fetched.raw):
+            # Same Message-ID and body, other headers: one message delivered twice (To + Cc).
+            values.update(key=f"{k.key}/sha256:{k.sha256}"[:400], state="done", disposition="duplicate",
+                          reason=f"same Message-ID and body as message {first.id}", ticket_id=first.ticket_id,
+                          processed_at=self.clock())
+        else:
+            # Same Message-ID, different content: a broken mailer reusing IDs. Never drop it.
+            values.update(key=f"{k.key}/sha256:{k.sha256}"[:400])
+            log.warning("message-id %s reused with different content; processing as its own message", k.message_id)
+        insert_ignore(session, InboundMessage, values, ["key"])
+
+    def _quarantine_dead(self) -> int:
+        """Put a copy of each newly dead message into the quarantine folder, for people to see."""
+        with transaction(self.factory) as session:
+            dead: Sequence[InboundMessage] = session.scalars(
+                select(InboundMessage)
+                .where(InboundMessage.state == "dead", InboundMessage.quarantined_at.is_(None))
+                .limit(20)
+            ).all()
+            for row in dead:
+                self.mailbox.keep_copy(self.quarantine_folder, row.raw)
+                row.quarantined_at = self.clock()
+                log.warning("message %s (%s) quarantined: %s", row.id, row.message_id, row.last_error)
+            return len(dead)

@@ -1,0 +1,199 @@
+"""The database schema (SQLAlchemy 2). The Alembic migrations in ``migrations/`` create it.
+
+The database is the queue: inbound messages, outgoing mail and events are rows with states,
+and every effect that could repeat carries a UNIQUE idempotency key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC time")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Party(Base):
+    """A person or group address: reporter, staff, coordinator or a service group's manager."""
+
+    __tablename__ = "parties"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20), default="reporter")
+    group: Mapped[str | None] = mapped_column(String(64))
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TicketCounter(Base):
+    """The last sequence number handed out per year (ticket numbers are YY-NNNN)."""
+
+    __tablename__ = "ticket_counters"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    type: Mapped[str | None] = mapped_column(String(20))
+    category: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    linked_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    reporter: Mapped[Party | None] = relationship(foreign_keys=[reporter_id])
+
+
+class TicketParty(Base):
+    """Who takes part in a ticket (reporter, people in Cc, recipients of our mail)."""
+
+    __tablename__ = "ticket_parties"
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+
+class InboundMessage(Base):
+    """Every message received, with its raw bytes and what became of it (the ledger)."""
+
+    __tablename__ = "inbound_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(900), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(200))
+    uidvalidity: Mapped[int | None] = mapped_column(Integer)
+    uid: Mapped[int | None] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(12), default="new")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    disposition: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_inbound_messages_state_id", "state", "id"),)
+
+
+class Blob(Base):
+    """Attachment content, stored once per distinct content."""
+
+    __tablename__ = "blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AttachmentRow(Base):
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    content_id: Mapped[str] = mapped_column(String(255), default="")
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OutgoingMail(Base):
+    """The outbox: a mail we owe, rendered to bytes in the transaction that caused it."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    template: Mapped[str] = mapped_column(String(64))
+    automatic: Mapped[bool] = mapped_column(Boolean, default=True)
+    subject: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_outbox_recipient_created_at", "recipient", "created_at"),
+    )
+
+
+class Event(Base):
+    """The append-only audit trail: one row per thing that happened to a ticket."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(500), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(320))
+    step: Mapped[int | None] = mapped_column(Integer)
+    cause: Mapped[str] = mapped_column(String(400))
+    old_state: Mapped[str | None] = mapped_column(String(20))
+    new_state: Mapped[str | None] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

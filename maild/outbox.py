@@ -1,0 +1,113 @@
+"""Queueing outgoing mail inside the transaction that caused it.
+
+The mail is rendered to its final bytes here, so the sender only moves bytes and a resend is
+byte-for-byte the same mail with the same Message-ID. The row's key,
+``{cause}/{template}/{recipient}``, is UNIQUE: queueing the same mail twice is a no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address as HeaderAddress
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maild.models import OutgoingMail
+from maild.render import Rendered
+from maild.store import insert_ignore
+from maild.tokens import mint_message_id
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who our mail comes from, and the secret that signs its Message-IDs."""
+
+    name: str
+    address: str
+    mid_domain: str
+    hmac_key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One mail to queue."""
+
+    cause: str
+    template: str
+    recipient: str
+    recipient_name: str
+    ticket_id: int | None
+    ticket_number: str
+    rendered: Rendered
+    language: str
+    automatic: bool = True
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.cause}/{self.template}/{self.recipient}"
+
+
+def build_message(identity: Identity, mail: Outgoing, message_id: str, now: datetime) -> bytes:
+    """The complete RFC 5322 message: text plus an HTML alternative, threading headers set."""
+    msg = EmailMessage()
+    msg["From"] = HeaderAddress(identity.name, addr_spec=identity.address)
+    msg["To"] = _address(mail.recipient_name, mail.recipient)
+    msg["Subject"] = mail.rendered.subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = f"<{message_id}>"
+    if mail.in_reply_to:
+        msg["In-Reply-To"] = f"<{mail.in_reply_to}>"
+    refs = [*mail.references, *([mail.in_reply_to] if mail.in_reply_to else [])]
+    if refs:
+        msg["References"] = " ".join(f"<{r}>" for r in dict.fromkeys(refs))
+    if mail.automatic:
+        # RFC 3834: tells other robots not to answer us; Exchange honours the second header.
+        msg["Auto-Submitted"] = "auto-replied"
+        msg["X-Auto-Response-Suppress"] = "All"
+    msg["X-Maild-Loop"] = identity.address
+    msg["Content-Language"] = mail.language
+    msg.set_content(mail.rendered.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(mail.rendered.html, subtype="html", charset="utf-8")
+    return msg.as_bytes(policy=SMTP)
+
+
+def _address(name: str, address: str) -> str:
+    try:
+        return str(HeaderAddress(name, addr_spec=address))
+    except (ValueError, IndexError):
+        return address
+
+
+def enqueue(session: Session, identity: Identity, mail: Outgoing, now: datetime) -> OutgoingMail | None:
+    """Queue ``mail``; returns the row, or None when it was already queued."""
+    message_id = mint_message_id(identity.hmac_key, identity.mid_domain, mail.ticket_number, mail.key, mail.recipient)
+    raw = build_message(identity, mail, message_id, now)
+    inserted = insert_ignore(
+        session,
+        OutgoingMail,
+        {
+            "key": mail.key,
+            "message_id": message_id,
+            "ticket_id": mail.ticket_id,
+            "recipient": mail.recipient,
+            "template": mail.template,
+            "automatic": mail.automatic,
+            "subject": mail.rendered.subject,
+            "raw": raw,
+            "state": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+        ["key"],
+    )
+    if not inserted:
+        return None
+    return session.scalars(select(OutgoingMail).where(OutgoingMail.key == mail.key)).one()

@@ -1,0 +1,727 @@
+"""Real servers for tests: a private Dovecot IMAP server, an SMTP sink, PostgreSQL schemas.
+
+This is a plain helper module (no pytest import) used by ``tests/conftest.py``; it can
+also be used from scripts and benchmarks::
+
+    from servers import Dovecot, SmtpSink, pg_schema
+
+Every helper talks to a *real* server. When a server is missing the helpers raise
+``RuntimeError``: tests must fail, never skip, when the environment is incomplete.
+
+See ``/work/shared/TEST-SERVERS.md`` for the Dovecot pitfalls this module works around.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import functools
+import grp
+import itertools
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import imapclient
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+__all__ = [
+    "Dovecot",
+    "ImapAccount",
+    "MAIL_GID",
+    "MAIL_UID",
+    "Received",
+    "SinkMode",
+    "SmtpSink",
+    "free_port",
+    "pg_schema",
+    "pg_url",
+]
+
+LOCALHOST = "127.0.0.1"
+MAIL_UID = 5000
+MAIL_GID = 5000
+"""uid/gid every Dovecot test user's mail processes run as (need not exist in /etc/passwd)."""
+
+_USER_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_START_TIMEOUT = 10.0
+_STOP_TIMEOUT = 10.0
+# AF_UNIX sun_path is 108 bytes; Dovecot's longest socket name under base_dir is ~30.
+_MAX_BASE_DIR_LEN = 70
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago (bind to port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_open(port: int, host: str = LOCALHOST) -> bool:
+    """True when something accepts a TCP connection on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- IMAP
+
+
+@dataclass(frozen=True)
+class ImapAccount:
+    """One mailbox user of a test :class:`Dovecot` server."""
+
+    host: str
+    port: int
+    ssl_port: int
+    user: str
+    password: str
+    ca_file: Path
+    home: Path
+
+    def url(self, ssl: bool = False) -> str:
+        """``imap://USER@HOST:PORT/INBOX`` (or ``imaps://...`` on the TLS port); no password."""
+        if ssl:
+            return f"imaps://{self.user}@{self.host}:{self.ssl_port}/INBOX"
+        return f"imap://{self.user}@{self.host}:{self.port}/INBOX"
+
+    def client(self) -> imapclient.IMAPClient:
+        """A logged-in plain-IMAP (no TLS) client with INBOX selected; the caller logs out."""
+        client = imapclient.IMAPClient(self.host, port=self.port, ssl=False, timeout=30)
+        try:
+            client.login(self.user, self.password)
+            client.select_folder("INBOX")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                client.shutdown()
+            raise
+        return client
+
+
+def _set_pdeathsig() -> None:
+    """In the child: get SIGTERM when the parent dies, so a killed test run leaves no Dovecot."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
+class Dovecot:
+    """A private Dovecot 2.3 IMAP server living entirely under ``root``.
+
+    The config file, runtime/state dirs, TLS certificate, passwd-file, users' homes and the
+    log all live under ``root``; nothing from /etc/dovecot is read. Ports are picked at
+    runtime, so neither a system Dovecot nor one left over from a killed run can collide.
+    The master runs in the foreground (``-F``) as a child of this process with
+    ``PR_SET_PDEATHSIG``, so it dies with the process that started it.
+    """
+
+    def __init__(self, root: Path) -> None:
+        """Prepare (but do not start) a server under ``root``; ports are chosen here."""
+        self.root: Path = Path(root).resolve()
+        self.host: str = LOCALHOST
+        self.port: int = free_port()
+        self.ssl_port: int = free_port()
+        while self.ssl_port == self.port:
+            self.ssl_port = free_port()
+        self.config_file: Path = self.root / "dovecot.conf"
+        self.passwd_dir: Path = self.root / "etc" / "passwd.d"
+        self.cert_file: Path = self.root / "etc" / "cert.pem"
+        self.key_file: Path = self.root / "etc" / "key.pem"
+        self.state_dir: Path = self.root / "state"
+        self.home_root: Path = self.root / "home"
+        self.log_path: Path = self.root / "dovecot.log"
+        self.base_dir: Path = self._pick_base_dir()
+        self.instance_name: str = f"maild-test-{secrets.token_hex(4)}"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._user_seq = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _pick_base_dir(self) -> Path:
+        """``root/run``, or a short private dir in /tmp when that path is too long for sockets."""
+        base_dir = self.root / "run"
+        if len(str(base_dir)) <= _MAX_BASE_DIR_LEN:
+            return base_dir
+        return Path(tempfile.mkdtemp(prefix="dovecot-run-"))
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True while the master process started by :meth:`start` is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        """Write the config (first time: cert, passwd-file), start Dovecot, wait for the greeting."""
+        dovecot_bin = shutil.which("dovecot") or (
+            "/usr/sbin/dovecot" if os.access("/usr/sbin/dovecot", os.X_OK) else None
+        )
+        if dovecot_bin is None or not Path("/usr/lib/dovecot/imap").exists():
+            raise RuntimeError("dovecot not installed: apt-get install -y dovecot-imapd")
+        if self.running:
+            raise RuntimeError(f"Dovecot under {self.root} is already running")
+        self._prepare_dirs()
+        self._kill_stale_master()
+        self._write_config()
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            self._proc = subprocess.Popen(
+                [dovecot_bin, "-F", "-c", str(self.config_file)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                preexec_fn=_set_pdeathsig,  # noqa: PLW1509 - async-signal-safe enough
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        self._wait_ready()
+
+    def stop(self) -> None:
+        """SIGTERM the master (pid from ``base_dir/master.pid``) and wait until the ports close."""
+        pid = self._read_master_pid()
+        if pid is None and self._proc is not None and self._proc.poll() is None:
+            pid = self._proc.pid
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_TIMEOUT
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            try:
+                proc.wait(timeout=_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+            # Children that outlive the master (e.g. a login process mid-handshake) still
+            # hold the listening sockets: end the process group the master was started in.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        while _port_open(self.port) or _port_open(self.ssl_port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"Dovecot ports {self.port}/{self.ssl_port} still open after stop\n"
+                    + self.log_tail()
+                )
+            time.sleep(0.02)
+
+    def restart(self) -> None:
+        """Stop then start again on the same ports (clients may reconnect to the same URL)."""
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Dovecot:
+        """Start the server; stop it when the ``with`` block ends."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop the server."""
+        self.stop()
+
+    # -- users and tools ----------------------------------------------------------
+
+    def add_user(self, name: str | None = None, password: str = "secret") -> ImapAccount:
+        """Add a mailbox user (unique generated name when ``name`` is None) and return it.
+
+        The user can log in immediately, also while the server runs. Each user gets its own
+        passwd-file ``etc/passwd.d/NAME`` (a single appended file is re-read by Dovecot at
+        most once per second, so a user added right after another login would be unknown).
+        The home dir is created owned by uid/gid 5000. ``name`` must be lowercase
+        (``[a-z0-9][a-z0-9._-]*``): Dovecot lowercases login names.
+        """
+        if name is not None and not _USER_NAME_RE.fullmatch(name):
+            raise ValueError(f"user name must match {_USER_NAME_RE.pattern}: {name!r}")
+        if any(c in password for c in ":\n\r"):
+            raise ValueError(f"password must not contain ':' or newlines: {password!r}")
+        self._prepare_dirs()
+        with self._lock:
+            if name is None:
+                name = next(
+                    n for n in (f"user{i}" for i in self._user_seq) if not self._user_exists(n)
+                )
+            elif self._user_exists(name):
+                raise ValueError(f"user {name!r} already exists")
+            home = self.home_root / name
+            home.mkdir(mode=0o700)
+            os.chown(home, MAIL_UID, MAIL_GID)
+            self._write_passwd(
+                self.passwd_dir / name,
+                f"{name}:{{PLAIN}}{password}:{MAIL_UID}:{MAIL_GID}::{home}::\n",
+            )
+        return ImapAccount(
+            host=self.host,
+            port=self.port,
+            ssl_port=self.ssl_port,
+            user=name,
+            password=password,
+            ca_file=self.cert_file,
+            home=home,
+        )
+
+    def users(self) -> list[str]:
+        """Names of the users added so far (sorted)."""
+        if not self.passwd_dir.exists():
+            return []
+        return sorted(p.name for p in self.passwd_dir.iterdir() if not p.name.startswith("."))
+
+    def doveadm(self, *args: str) -> str:
+        """Run ``doveadm -c CONFIG ARGS...`` and return its stdout (RuntimeError on failure).
+
+        Example: ``doveadm("mailbox", "update", "-u", user, "--uid-validity", "42", "INBOX")``.
+        """
+        proc = subprocess.run(
+            ["doveadm", "-c", str(self.config_file), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"doveadm {' '.join(args)} failed ({proc.returncode}): "
+                f"{proc.stderr.strip()}\n{self.log_tail(20)}"
+            )
+        return proc.stdout
+
+    def log_tail(self, n: int = 50) -> str:
+        """The last ``n`` lines of the Dovecot log file (empty string when there is none)."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return ""
+        return "\n".join(lines[-n:])
+
+    # -- internals -------------------------------------------------------------------
+
+    def _prepare_dirs(self) -> None:
+        """Create the layout, make it traversable for uid 5000, make the cert and passwd-file."""
+        dirs = (self.root, self.root / "etc", self.passwd_dir, self.base_dir, self.state_dir,
+                self.home_root)
+        for path in dirs:
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o755)
+        # Mail processes run as uid 5000 and must reach the homes: every ancestor needs o+x
+        # (pytest's basetemp /tmp/pytest-of-USER is 0700).
+        for parent in self.root.parents:
+            mode = parent.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                parent.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+        if not self.cert_file.exists() or not self.key_file.exists():
+            self._make_cert()
+
+    def _make_cert(self) -> None:
+        """Self-signed EC certificate for localhost / 127.0.0.1 made with the openssl CLI."""
+        if shutil.which("openssl") is None:
+            raise RuntimeError("openssl not installed: apt-get install -y openssl")
+        proc = subprocess.run(
+            [
+                "openssl", "req", "-x509", "-nodes", "-days", "3650",
+                "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-keyout", str(self.key_file), "-out", str(self.cert_file),
+                "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"openssl req failed: {proc.stderr}")
+        self.key_file.chmod(0o600)
+        self.cert_file.chmod(0o644)
+
+    def _write_passwd(self, path: Path, content: str) -> None:
+        """Atomically write a passwd-file readable by group dovecot (mode 0640)."""
+        try:
+            gid = grp.getgrnam("dovecot").gr_gid
+        except KeyError:
+            gid = -1
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        tmp.write_text(content)
+        os.chown(tmp, -1, gid)
+        tmp.chmod(0o640 if gid != -1 else 0o644)
+        os.replace(tmp, path)
+
+    def _user_exists(self, name: str) -> bool:
+        """True when ``name`` already has a passwd-file or a home."""
+        return (self.passwd_dir / name).exists() or (self.home_root / name).exists()
+
+    def _write_config(self) -> None:
+        """Write the self-contained dovecot.conf (see TEST-SERVERS.md for why each line)."""
+        config = f"""\
+# Generated by tests/servers.py: a private test instance, nothing from /etc/dovecot.
+protocols = imap
+listen = {self.host}
+base_dir = {self.base_dir}
+state_dir = {self.state_dir}
+instance_name = {self.instance_name}
+log_path = {self.log_path}
+info_log_path = {self.log_path}
+debug_log_path = {self.log_path}
+auth_verbose = yes
+auth_mechanisms = plain login
+disable_plaintext_auth = no
+first_valid_uid = 1000
+mail_location = maildir:~/Maildir
+ssl = yes
+ssl_cert = <{self.cert_file}
+ssl_key = <{self.key_file}
+shutdown_clients = yes
+# Tests log in from 127.0.0.1 all the time: no per-IP auth penalty (2..15 s after a failed
+# login, for everybody on that IP) and no 2 s delay before a failure reply.
+login_trusted_networks = 127.0.0.0/8
+auth_failure_delay = 0
+# No stats process clients: a login process started just before a stop would otherwise
+# hang 5 s waiting for the stats-writer handshake and keep the listening port open.
+stats_writer_socket_path =
+
+# One passwd-file per user: a new file is read at the first lookup, whereas a changed
+# file is re-read at most once per second (stale right after another login).
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {self.passwd_dir}/%u
+}}
+userdb {{
+  driver = passwd-file
+  args = {self.passwd_dir}/%u
+}}
+
+service imap-login {{
+  inet_listener imap {{
+    address = {self.host}
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    address = {self.host}
+    port = {self.ssl_port}
+    ssl = yes
+  }}
+}}
+
+protocol imap {{
+  mail_max_userip_connections = 100
+}}
+"""
+        self.config_file.write_text(config)
+
+    def _read_master_pid(self) -> int | None:
+        """The pid in ``base_dir/master.pid``, or None."""
+        try:
+            return int((self.base_dir / "master.pid").read_text().split()[0])
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
+
+    def _kill_stale_master(self) -> None:
+        """SIGTERM a master still recorded in our base_dir (e.g. from a killed run) and wait."""
+        pid = self._read_master_pid()
+        if pid is None:
+            return
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return
+        if b"dovecot" not in cmdline or str(self.config_file).encode() not in cmdline:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_TIMEOUT
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _wait_ready(self) -> None:
+        """Wait (bounded) until both ports accept and the plain port sends ``* OK``."""
+        deadline = time.monotonic() + _START_TIMEOUT
+        last_error = "no attempt"
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                code = self._proc.returncode
+                self._proc = None
+                raise RuntimeError(
+                    f"dovecot exited with {code} at start-up "
+                    f"(config {self.config_file}):\n{self.log_tail()}"
+                )
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1.0) as sock:
+                    greeting = sock.recv(1024)
+                if greeting.startswith(b"* OK") and _port_open(self.ssl_port):
+                    return
+                last_error = f"greeting {greeting!r}"
+            except OSError as exc:
+                last_error = repr(exc)
+            time.sleep(0.01)
+        with contextlib.suppress(Exception):
+            self.stop()
+        raise RuntimeError(
+            f"Dovecot did not answer on {self.host}:{self.port} within {_START_TIMEOUT}s "
+            f"({last_error}); log {self.log_path}:\n{self.log_tail()}"
+        )
+
+
+# --------------------------------------------------------------------------- SMTP
+
+
+SinkMode = Literal["ok", "tempfail", "permfail"]
+_SINK_MODES: tuple[str, ...] = ("ok", "tempfail", "permfail")
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message accepted by :class:`SmtpSink` (``data`` is the raw DATA bytes)."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+
+
+class _SinkHandler:
+    """aiosmtpd handler: answers according to the sink's mode and stores accepted mail."""
+
+    def __init__(self, sink: SmtpSink) -> None:
+        self._sink = sink
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if self._sink.mode == "permfail":
+            return "550 5.1.1 Recipient rejected (SmtpSink permfail mode)"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        if self._sink.mode == "tempfail":
+            return "451 4.3.0 Temporary failure (SmtpSink tempfail mode)"
+        data = envelope.original_content
+        if data is None:
+            content = envelope.content
+            data = content.encode() if isinstance(content, str) else (content or b"")
+        self._sink._store(
+            Received(
+                mail_from=envelope.mail_from or "",
+                rcpt_tos=tuple(envelope.rcpt_tos),
+                data=data,
+            )
+        )
+        return "250 OK"
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives.
+
+    ``mode`` switches the answers: ``"ok"`` accepts (250), ``"tempfail"`` answers DATA with
+    ``451 4.3.0``, ``"permfail"`` answers RCPT with ``550 5.1.1``. ``stop()`` closes the
+    port (connection refused); ``restart()`` listens again on the same port. With
+    ``auth=(user, password)`` the server requires AUTH PLAIN/LOGIN (no TLS needed).
+    """
+
+    def __init__(self, auth: tuple[str, str] | None = None, port: int | None = None) -> None:
+        """Prepare (not start) a sink on ``port`` (a free one when None)."""
+        self.host: str = LOCALHOST
+        self.port: int = port if port is not None else free_port()
+        self.auth: tuple[str, str] | None = auth
+        self._mode: SinkMode = "ok"
+        self._messages: list[Received] = []
+        self._lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    @property
+    def mode(self) -> SinkMode:
+        """How the sink answers: ``"ok"``, ``"tempfail"`` (451 at DATA), ``"permfail"`` (550 at RCPT)."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: SinkMode) -> None:
+        if value not in _SINK_MODES:
+            raise ValueError(f"mode must be one of {_SINK_MODES}, not {value!r}")
+        self._mode = value
+
+    @property
+    def messages(self) -> list[Received]:
+        """A snapshot (copy) of the messages received so far, oldest first."""
+        with self._lock:
+            return list(self._messages)
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._controller is not None
+
+    def _store(self, message: Received) -> None:
+        with self._lock:
+            self._messages.append(message)
+
+    def _authenticate(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: object,
+    ) -> AuthResult:
+        if self.auth is None or not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user, password = self.auth
+        ok = auth_data.login == user.encode() and auth_data.password == password.encode()
+        return AuthResult(success=ok, handled=False)
+
+    def start(self) -> None:
+        """Listen on ``host:port``; returns once the server answers."""
+        if self._controller is not None:
+            raise RuntimeError("SmtpSink already running")
+        kwargs: dict[str, object] = {}
+        if self.auth is not None:
+            kwargs = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+        controller = Controller(
+            _SinkHandler(self),
+            hostname=self.host,
+            port=self.port,
+            ready_timeout=10.0,
+            server_hostname="smtp-sink.test",
+            **kwargs,
+        )
+        controller.start()
+        self._controller = controller
+
+    def stop(self) -> None:
+        """Stop listening (new connections are refused); received messages are kept."""
+        if self._controller is None:
+            return
+        controller, self._controller = self._controller, None
+        controller.stop()
+
+    def restart(self) -> None:
+        """Stop, then listen again on the same port."""
+        self.stop()
+        self.start()
+
+    def clear(self) -> None:
+        """Forget the received messages."""
+        with self._lock:
+            self._messages.clear()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Poll until at least ``count`` messages arrived; AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.messages
+            if len(got) >= count:
+                return got
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"SmtpSink: expected at least {count} message(s) within {timeout}s, "
+                    f"got {len(got)}: "
+                    + repr([(m.mail_from, m.rcpt_tos, m.data[:200]) for m in got])
+                )
+            time.sleep(0.01)
+
+    def __enter__(self) -> SmtpSink:
+        """Start the sink; stop it when the ``with`` block ends."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop the sink."""
+        self.stop()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+PG_HOST = LOCALHOST
+PG_PORT = 5432
+PG_DATABASE = "test"
+_PG_USERS: tuple[str, ...] = ("postgres", "root")
+
+
+@functools.lru_cache(maxsize=1)
+def _pg_user() -> str:
+    """The first of postgres/root that can connect (trust auth); RuntimeError if none."""
+    import psycopg
+
+    errors: list[str] = []
+    for user in _PG_USERS:
+        try:
+            with psycopg.connect(
+                host=PG_HOST, port=PG_PORT, dbname=PG_DATABASE, user=user, connect_timeout=5
+            ) as conn:
+                conn.execute("SELECT 1")
+            return user
+        except psycopg.Error as exc:
+            errors.append(f"{user}: {str(exc).strip()}")
+    raise RuntimeError(
+        f"PostgreSQL does not answer on {PG_HOST}:{PG_PORT} database {PG_DATABASE!r} "
+        f"(tried users {', '.join(_PG_USERS)}): " + "; ".join(errors)
+    )
+
+
+def pg_url() -> str:
+    """SQLAlchemy base URL of the test database, e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test``."""
+    return f"postgresql+psycopg://{_pg_user()}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
+
+
+@contextlib.contextmanager
+def pg_schema() -> Iterator[str]:
+    """Create a fresh randomly named schema, yield a URL whose connections use it, drop it.
+
+    The yielded URL sets ``search_path`` to the schema only (``options=-csearch_path=...``)
+    and ``application_name`` to the schema name. On exit, sessions still connected with that
+    URL (e.g. a leaked pool) are terminated and the schema is dropped CASCADE.
+    """
+    import psycopg
+    from psycopg import sql
+
+    user = _pg_user()
+    name = f"t_{secrets.token_hex(6)}"
+
+    def admin() -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(
+            host=PG_HOST,
+            port=PG_PORT,
+            dbname=PG_DATABASE,
+            user=user,
+            autocommit=True,
+            connect_timeout=5,
+        )
+
+    with admin() as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield f"{pg_url()}?options=-csearch_path%3D{name}&application_name={name}"
+    finally:
+        with admin() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            conn.execute("SET lock_timeout = '10s'")
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
