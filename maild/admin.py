@@ -116,11 +116,12 @@ def get_message(session: Session, message_id: int) -> tuple[dict[str, Any], byte
 
 def requeue_dead(session: Session, message_id: int) -> bool:
     """Give a quarantined message another round of attempts."""
-    return bool(session.execute(
+    return session.execute(
         update(InboundMessage)
         .where(InboundMessage.id == message_id, InboundMessage.state == "dead")
         .values(state="new", attempts=0, disposition=None)
-    ).rowcount)
+        .returning(InboundMessage.id)
+    ).first() is not None
 
 
 def outbox_dict(o: OutgoingMail) -> dict[str, Any]:
@@ -153,7 +154,7 @@ def retry_outbox(session: Session, now: datetime, mail_id: int | None = None) ->
         q = q.where(OutgoingMail.id == mail_id, OutgoingMail.state.in_(("failed", "queued")))
     else:
         q = q.where(OutgoingMail.state == "failed")
-    return session.execute(q).rowcount
+    return len(session.execute(q.returning(OutgoingMail.id)).all())
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -60,13 +60,18 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data).best() if len(data) > 0 else None
+    # Detection needs some text to go on; on a few bytes it guesses wildly, and windows-1252
+    # (what most unlabelled Western mail really is) is the better bet.
+    best = charset_normalizer.from_bytes(data).best() if len(data) >= 40 else None
     if best is not None and best.encoding:
         try:
             return data.decode(best.encoding), f"detected:{best.encoding}"
         except (UnicodeDecodeError, LookupError):
             pass
-    return data.decode(codec or "cp1252", errors="replace"), f"{codec or 'cp1252'}+replace"
+    # A declared UTF-8 that failed is usually windows-1252 mislabelled; any other declared
+    # charset is kept, with its few bad bytes replaced.
+    fallback = codec if codec and codec != "utf-8" else "cp1252"
+    return data.decode(fallback, errors="replace"), f"{fallback}+replace"
 
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")

@@ -219,7 +219,7 @@ def _walk(
     defects: list[str],
 ) -> None:
     ctype = part.get_content_type()
-    if part.is_multipart():
+    if part.is_multipart() and ctype != "message/rfc822":
         payload = part.get_payload()
         children = payload if isinstance(payload, list) else []
         if ctype == "multipart/alternative":

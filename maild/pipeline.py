@@ -116,7 +116,8 @@ class Pipeline:
                 update(InboundMessage)
                 .where(InboundMessage.id == inbound_id, InboundMessage.state == "new")
                 .values(state="done", processed_at=now)
-            ).rowcount
+                .returning(InboundMessage.id)
+            ).first()
             if not claimed:
                 savepoint.rollback()
                 return

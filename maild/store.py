@@ -37,7 +37,9 @@ def insert_ignore(session: Session, model: type, values: dict[str, Any], unique:
         stmt: Any = postgresql.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(unique))
     else:
         stmt = sqlite.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(unique))
-    return bool(session.execute(stmt).rowcount)
+    # RETURNING, not rowcount: through the ORM session rowcount is -1 on PostgreSQL.
+    column = getattr(model, unique[0])
+    return session.execute(stmt.returning(column)).first() is not None
 
 
 def party(session: Session, address: str, now: datetime, name: str = "", role: str = "reporter") -> Party:

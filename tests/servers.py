@@ -25,6 +25,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import tempfile
@@ -60,6 +61,7 @@ MAIL_GID = 5000
 _USER_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
+_KILL_AFTER = 1.5
 # AF_UNIX sun_path is 108 bytes; Dovecot's longest socket name under base_dir is ~30.
 _MAX_BASE_DIR_LEN = 70
 
@@ -115,14 +117,36 @@ class ImapAccount:
         return client
 
 
+def _is_live_process(pid: int) -> bool:
+    """True when ``pid`` exists and is not a zombie."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat_line[stat_line.rindex(")") + 2 :].split()[0] not in ("Z", "X")
+
+
+def _signal_master(pid: int, sig: int) -> None:
+    """Send ``sig`` to a Dovecot master's process group (to the master alone if it leads none)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
+
 def _set_pdeathsig() -> None:
-    """In the child: get SIGTERM when the parent dies, so a killed test run leaves no Dovecot."""
+    """In the child: get SIGKILL when the parent dies, so a killed test run leaves no Dovecot.
+
+    SIGKILL rather than SIGTERM: the master's graceful shutdown keeps the listening sockets
+    open for 1-6 s; killed, its sockets close at once and its children exit on their own.
+    """
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
         return
     libc = ctypes.CDLL(libc_name, use_errno=True)
     pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
 class Dovecot:
@@ -180,7 +204,7 @@ class Dovecot:
         if self.running:
             raise RuntimeError(f"Dovecot under {self.root} is already running")
         self._prepare_dirs()
-        self._kill_stale_master()
+        self._clear_stale_master()
         self._write_config()
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         try:
@@ -197,25 +221,32 @@ class Dovecot:
         self._wait_ready()
 
     def stop(self) -> None:
-        """SIGTERM the master (pid from ``base_dir/master.pid``) and wait until the ports close."""
-        pid = self._read_master_pid()
-        if pid is None and self._proc is not None and self._proc.poll() is None:
-            pid = self._proc.pid
-        if pid is not None:
+        """SIGTERM the master (pid from ``base_dir/master.pid``) and wait until the ports close.
+
+        The SIGTERM goes to the master's whole process group: every IMAP session then sends
+        ``* BYE Server shutting down.`` and exits at once (about 10 ms). SIGTERM to the
+        master alone takes 1 s, or 10 s with a logged-in client, before the sessions are
+        ended. Processes still alive after ``_KILL_AFTER`` seconds (e.g. a login process
+        blocked in its set-up) are SIGKILLed.
+        """
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            pid = self._read_master_pid()
+            if pid != proc.pid:  # master.pid not written yet, or stale
+                pid = proc.pid
+            # start_new_session: the master leads its own process group (pgid == pid).
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + _STOP_TIMEOUT
-        if self._proc is not None:
-            proc, self._proc = self._proc, None
-            try:
-                proc.wait(timeout=_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-            # Children that outlive the master (e.g. a login process mid-handshake) still
-            # hold the listening sockets: end the process group the master was started in.
+                os.killpg(pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=_KILL_AFTER)
+            # End whatever is left, including children that outlived the master and still
+            # hold the listening sockets.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=_STOP_TIMEOUT)
+        else:
+            self._clear_stale_master()
+        deadline = time.monotonic() + _STOP_TIMEOUT
         while _port_open(self.port) or _port_open(self.ssl_port):
             if time.monotonic() > deadline:
                 raise RuntimeError(
@@ -387,9 +418,7 @@ ssl = yes
 ssl_cert = <{self.cert_file}
 ssl_key = <{self.key_file}
 shutdown_clients = yes
-# Tests log in from 127.0.0.1 all the time: no per-IP auth penalty (2..15 s after a failed
-# login, for everybody on that IP) and no 2 s delay before a failure reply.
-login_trusted_networks = 127.0.0.0/8
+# Every test logs in from 127.0.0.1: reply to a failed login after ~0.5 s instead of 2 s.
 auth_failure_delay = 0
 # No stats process clients: a login process started just before a stop would otherwise
 # hang 5 s waiting for the stats-writer handshake and keep the listening port open.
@@ -421,6 +450,15 @@ service imap-login {{
 protocol imap {{
   mail_max_userip_connections = 100
 }}
+
+# No auth penalty: after a failed login Dovecot delays every later login from the same IP
+# (127.0.0.1: all tests) by 2, 4, 8, 15 s. auth (user dovecot) cannot open this socket,
+# so the penalty is disabled.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 """
         self.config_file.write_text(config)
 
@@ -431,27 +469,39 @@ protocol imap {{
         except (FileNotFoundError, ValueError, IndexError):
             return None
 
-    def _kill_stale_master(self) -> None:
-        """SIGTERM a master still recorded in our base_dir (e.g. from a killed run) and wait."""
+    def _clear_stale_master(self) -> None:
+        """Deal with a ``master.pid`` left in our base_dir (e.g. by a killed test run).
+
+        A live master started with our config file is stopped (SIGTERM to its group, SIGKILL
+        after ``_KILL_AFTER``). The pid file is removed: Dovecot refuses to start while the
+        pid in it exists, and a killed master can linger as a zombie until init reaps it.
+        """
         pid = self._read_master_pid()
         if pid is None:
             return
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return
-        if b"dovecot" not in cmdline or str(self.config_file).encode() not in cmdline:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + _STOP_TIMEOUT
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        if _is_live_process(pid):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                cmdline = b""
+            if b"dovecot" in cmdline and str(self.config_file).encode() in cmdline:
+                _signal_master(pid, signal.SIGTERM)
+                deadline = time.monotonic() + _KILL_AFTER
+                while _is_live_process(pid) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                _signal_master(pid, signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):
+            (self.base_dir / "master.pid").unlink()
 
     def _wait_ready(self) -> None:
-        """Wait (bounded) until both ports accept and the plain port sends ``* OK``."""
+        """Wait (bounded) for ``* OK`` on the plain port, then on the TLS port over TLS.
+
+        The TLS probe verifies the certificate as clients will (CA file, SAN 127.0.0.1), so
+        a broken cert/key setup fails here with the log instead of in a test.
+        """
         deadline = time.monotonic() + _START_TIMEOUT
         last_error = "no attempt"
+        tls = ssl.create_default_context(cafile=str(self.cert_file))
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 code = self._proc.returncode
@@ -461,19 +511,23 @@ protocol imap {{
                     f"(config {self.config_file}):\n{self.log_tail()}"
                 )
             try:
-                with socket.create_connection((self.host, self.port), timeout=1.0) as sock:
+                with socket.create_connection((self.host, self.port), timeout=2.0) as sock:
                     greeting = sock.recv(1024)
-                if greeting.startswith(b"* OK") and _port_open(self.ssl_port):
-                    return
+                if greeting.startswith(b"* OK"):
+                    with socket.create_connection((self.host, self.ssl_port), timeout=2.0) as raw:
+                        with tls.wrap_socket(raw, server_hostname=self.host) as sock:
+                            greeting = sock.recv(1024)
+                    if greeting.startswith(b"* OK"):
+                        return
                 last_error = f"greeting {greeting!r}"
-            except OSError as exc:
+            except (OSError, ssl.SSLError) as exc:
                 last_error = repr(exc)
             time.sleep(0.01)
         with contextlib.suppress(Exception):
             self.stop()
         raise RuntimeError(
-            f"Dovecot did not answer on {self.host}:{self.port} within {_START_TIMEOUT}s "
-            f"({last_error}); log {self.log_path}:\n{self.log_tail()}"
+            f"Dovecot did not answer on {self.host}:{self.port}/{self.ssl_port} within "
+            f"{_START_TIMEOUT}s ({last_error}); log {self.log_path}:\n{self.log_tail()}"
         )
 
 
@@ -498,6 +552,22 @@ class _SinkHandler:
 
     def __init__(self, sink: SmtpSink) -> None:
         self._sink = sink
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        # AUTH is enforced here rather than with aiosmtpd's auth_required, which warns
+        # (UserWarning) on every connection when TLS is not required as well.
+        if self._sink.auth is not None and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
         self,
@@ -596,11 +666,7 @@ class SmtpSink:
             raise RuntimeError("SmtpSink already running")
         kwargs: dict[str, object] = {}
         if self.auth is not None:
-            kwargs = {
-                "authenticator": self._authenticate,
-                "auth_required": True,
-                "auth_require_tls": False,
-            }
+            kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}
         controller = Controller(
             _SinkHandler(self),
             hostname=self.host,

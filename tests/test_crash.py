@@ -1,0 +1,162 @@
+"""Crash and fault tests: the real daemon in a subprocess, killed and restarted for real."""
+
+from __future__ import annotations
+
+import email
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from harness import imap_sections, report, write_config
+from maild.config import load_settings
+from maild.db import make_engine, session_factory, upgrade
+from maild.models import InboundMessage, OutgoingMail, Ticket
+from servers import Dovecot, ImapAccount, SmtpSink
+from sqlalchemy import func, select
+
+pytestmark = pytest.mark.slow
+
+
+def maild(config: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "maild", "--config", str(config), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def prepare(tmp_path: Path, db_url: str, account: ImapAccount, sink: SmtpSink, **mailbox: object) -> Path:
+    sections = imap_sections(account, db_url, sink.port)
+    sections["mailbox"].update(mailbox)
+    config = write_config(tmp_path, sections)
+    engine = make_engine(load_settings(config).database.url)
+    upgrade(engine)
+    engine.dispose()
+    return config
+
+
+def append_all(account: ImapAccount, raws: list[bytes]) -> None:
+    client = account.client()
+    try:
+        for raw in raws:
+            client.append("INBOX", raw)
+    finally:
+        client.logout()
+
+
+def inbox_count(account: ImapAccount, folder: str = "INBOX") -> int:
+    client = account.client()
+    try:
+        if not client.folder_exists(folder):
+            return 0
+        return int(client.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"])
+    finally:
+        client.logout()
+
+
+def test_sigkill_at_random_points_loses_and_doubles_nothing(
+    tmp_path: Path, db_url: str, imap_account: ImapAccount, smtp_sink: SmtpSink
+) -> None:
+    config = prepare(tmp_path, db_url, imap_account, smtp_sink, batch_size=25)
+    seed = int(os.environ.get("MAILD_KILL_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    reports = [report(sender=f"pelapor{i}@cv-{i}.co.id", subject=f"Laporan {i}") for i in range(200)]
+    replies = [
+        report(sender=f"pelapor{i}@cv-{i}.co.id", subject=f"Re: Laporan {i}", in_reply_to=reports[i].message_id,
+               body=f"Tambahan untuk laporan {i}")
+        for i in range(0, 200, 2)
+    ]
+    append_all(imap_account, [r.raw for r in reports + replies])
+
+    kills = 0
+    for _ in range(80):
+        proc = maild(config, "run", "--once")
+        try:
+            proc.wait(timeout=rng.uniform(0.3, 1.5))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            kills += 1
+            continue
+        assert proc.returncode == 0, proc.stderr.read().decode() if proc.stderr else ""
+        if inbox_count(imap_account) == 0:
+            break
+    else:
+        pytest.fail(f"daemon never finished (seed {seed})")
+    assert kills >= 3, f"the daemon finished before it could be killed enough (seed {seed})"
+
+    settings = load_settings(config)
+    engine = make_engine(settings.database.url)
+    with session_factory(engine)() as s:
+        rows = s.scalars(select(InboundMessage)).all()
+        by_mid = {r.message_id: r for r in rows}
+        assert len(rows) == 300 and len(by_mid) == 300, f"seed {seed}"
+        assert {r.state for r in rows} == {"done"}
+        assert s.scalar(select(func.count(Ticket.id))) == 200
+        numbers = {t.id: t.number for t in s.scalars(select(Ticket))}
+        for i, rep in enumerate(replies):
+            assert by_mid[rep.message_id].disposition == "follow_up", f"seed {seed}"
+            assert by_mid[rep.message_id].ticket_id == by_mid[reports[2 * i].message_id].ticket_id
+        assert Counter(r.disposition for r in rows) == {"new_ticket": 200, "follow_up": 100}
+        assert len(set(numbers.values())) == 200
+        acks = s.scalars(select(OutgoingMail)).all()
+        assert len(acks) == 200 and {a.state for a in acks} == {"sent"}
+        assert Counter(a.recipient for a in acks) == {f"pelapor{i}@cv-{i}.co.id": 1 for i in range(200)}
+        ours = {f"<{a.message_id}>" for a in acks}
+    engine.dispose()
+    got = Counter(email.message_from_bytes(m.data)["Message-ID"] for m in smtp_sink.messages)
+    # Every acknowledgement reached the SMTP server; a resend (the at-least-once window) carries
+    # the same Message-ID, so the reporter's mail client shows it once.
+    assert set(got) == ours
+    assert sum(got.values()) - len(got) <= kills
+    assert inbox_count(imap_account, "Processed") == 300
+    print(f"kill test: seed {seed}, {kills} kills, {sum(got.values()) - len(got)} resent acknowledgements")
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_imap_restart_sighup_and_sigterm(
+    tmp_path: Path, db_url: str, dovecot: Dovecot, imap_account: ImapAccount, smtp_sink: SmtpSink
+) -> None:
+    config = prepare(tmp_path, db_url, imap_account, smtp_sink)
+    proc = maild(config, "run")
+    try:
+        append_all(imap_account, [report(sender=f"a{i}@x.id").raw for i in range(10)])
+        wait_until(lambda: len(smtp_sink.messages) >= 10, 30, "10 acknowledgements")
+
+        dovecot.restart()
+        append_all(imap_account, [report(sender=f"b{i}@x.id").raw for i in range(10)])
+        wait_until(lambda: len(smtp_sink.messages) >= 20, 60, "20 acknowledgements after the IMAP restart")
+
+        # A broken config on reload is refused; the daemon keeps the old one and goes on.
+        good = config.read_text()
+        config.write_text(good + "\n[bogus]\nx = 1\n")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        append_all(imap_account, [report(sender="c@x.id").raw])
+        wait_until(lambda: len(smtp_sink.messages) >= 21, 30, "an acknowledgement after a bad reload")
+        assert proc.poll() is None
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    assert "reload failed" in err and "unknown section [bogus]" in err
+    assert "Traceback" not in err
+    assert inbox_count(imap_account) == 0
+    recipients = Counter(email.message_from_bytes(m.data)["To"] for m in smtp_sink.messages)
+    assert len(recipients) == 21 and set(recipients.values()) == {1}
