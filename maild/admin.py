@@ -149,7 +149,7 @@ def list_outbox(session: Session, state: str | None = None, limit: int = 100) ->
 
 def retry_outbox(session: Session, now: datetime, mail_id: int | None = None) -> int:
     """Make failed (or deferred) mail due now; all failed mail when no id is given."""
-    q = update(OutgoingMail).values(state="queued", next_attempt_at=now, lease_until=None)
+    q = update(OutgoingMail).values(state="queued", next_attempt_at=now)
     if mail_id is not None:
         q = q.where(OutgoingMail.id == mail_id, OutgoingMail.state.in_(("failed", "queued")))
     else:

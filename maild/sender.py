@@ -1,11 +1,13 @@
 """Stage 4: the outbox to the SMTP server. The only module that sends mail.
 
-Rows are claimed with a lease (two daemons never send the same row at once), sent over one
-connection per batch, and each result is committed at once: ``sent``; ``queued`` again with
-exponential backoff for 4xx and network trouble; ``failed`` for 5xx or after
-``give_up_after_hours``, recorded as an event on the ticket. The one at-least-once window:
-SMTP accepted the mail but the process died before ``sent`` was committed; the resend has the
-same Message-ID, so mail clients show it once.
+Each mail is taken in its own transaction with ``SELECT ... FOR UPDATE SKIP LOCKED``: two
+daemons on one PostgreSQL database never send the same row, and a daemon that dies releases
+its row at once (its connection goes, and the lock with it; a lease column would keep the
+mail waiting until it expired). The result is committed right after the SMTP answer:
+``sent``; ``queued`` again with exponential backoff for 4xx and network trouble; ``failed``
+for 5xx or after ``give_up_after_hours``, recorded as an event on the ticket. The one
+at-least-once window: SMTP accepted the mail but the process died before ``sent`` was
+committed; the resend has the same Message-ID, so mail clients show it once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild.clock import Clock
@@ -26,7 +28,6 @@ from maild.smtp import Transport
 from maild.store import note_event
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -36,19 +37,6 @@ class SenderSettings:
     retry_max_seconds: int = 3600
     give_up_after_hours: int = 96
     batch_size: int = 100
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A snapshot of an outbox row taken for delivery."""
-
-    id: int
-    recipient: str
-    raw: bytes
-    attempts: int
-    created_at: datetime
-    ticket_id: int | None
-    message_id: str
 
 
 class Sender:
@@ -73,94 +61,80 @@ class Sender:
             )
 
     def run_once(self) -> int:
-        """Try every due mail once (up to a batch); return how many were tried."""
-        claimed = self._claim()
-        if claimed:
-            asyncio.run(self._deliver(claimed))
-        return len(claimed)
+        """Try due mail (up to a batch) over one connection; return how many were tried."""
+        due = self.next_due()
+        if due is None or due > self.clock():
+            return 0
+        return asyncio.run(self._deliver_due())
 
-    def _claim(self) -> list[Claimed]:
-        now = self.clock()
-        due = (
-            OutgoingMail.state == "queued",
-            OutgoingMail.next_attempt_at <= now,
-            or_(OutgoingMail.lease_until.is_(None), OutgoingMail.lease_until < now),
-        )
-        with transaction(self.factory) as session:
-            ids = session.scalars(
-                select(OutgoingMail.id).where(*due).order_by(OutgoingMail.id).limit(self.settings.batch_size)
-            ).all()
-            if not ids:
-                return []
-            ids = session.scalars(
-                update(OutgoingMail)
-                .where(OutgoingMail.id.in_(ids), *due)
-                .values(lease_until=now + LEASE)
-                .returning(OutgoingMail.id)
-            ).all()
-            rows = session.scalars(select(OutgoingMail).where(OutgoingMail.id.in_(ids)).order_by(OutgoingMail.id))
-            return [
-                Claimed(r.id, r.recipient, r.raw, r.attempts, r.created_at, r.ticket_id, r.message_id) for r in rows
-            ]
-
-    async def _deliver(self, claimed: list[Claimed]) -> None:
+    async def _deliver_due(self) -> int:
+        tried = 0
+        opened = False
         try:
-            await self.transport.open()
-        except DeliveryDeferred as exc:
-            for item in claimed:
-                self._deferred(item, str(exc))
-            log.warning("outbox: %s unreachable, %d mails deferred: %s", self.transport.description, len(claimed), exc)
-            return
-        try:
-            for item in claimed:
-                try:
-                    answer = await self.transport.send(self.settings.envelope_from, item.recipient, item.raw)
-                except DeliveryDeferred as exc:
-                    self._deferred(item, str(exc))
-                except DeliveryRefused as exc:
-                    self._failed(item, str(exc))
-                else:
-                    self._sent(item, answer)
+            while tried < self.settings.batch_size:
+                with transaction(self.factory) as session:
+                    row = session.scalars(
+                        select(OutgoingMail)
+                        .where(OutgoingMail.state == "queued", OutgoingMail.next_attempt_at <= self.clock())
+                        .order_by(OutgoingMail.id)
+                        .limit(1)
+                        .with_for_update(skip_locked=True)
+                    ).first()
+                    if row is None:
+                        break
+                    tried += 1
+                    if not opened:
+                        try:
+                            await self.transport.open()
+                            opened = True
+                        except DeliveryDeferred as exc:
+                            self._deferred(session, row, str(exc))
+                            self._postpone_rest(session, row.id, str(exc))
+                            log.warning("outbox: %s unreachable: %s", self.transport.description, exc)
+                            break
+                    try:
+                        answer = await self.transport.send(self.settings.envelope_from, row.recipient, row.raw)
+                    except DeliveryDeferred as exc:
+                        self._deferred(session, row, str(exc))
+                    except DeliveryRefused as exc:
+                        self._failed(session, row, str(exc))
+                    else:
+                        row.state, row.sent_at, row.attempts, row.last_error = "sent", self.clock(), row.attempts + 1, None
+                        log.info("outbox %s: sent to %s <%s>: %s", row.id, row.recipient, row.message_id,
+                                 answer.strip()[:120])
         finally:
-            await self.transport.close()
+            if opened:
+                await self.transport.close()
+        return tried
 
-    def _sent(self, item: Claimed, answer: str) -> None:
-        with transaction(self.factory) as session:
-            session.execute(
-                update(OutgoingMail)
-                .where(OutgoingMail.id == item.id)
-                .values(state="sent", sent_at=self.clock(), attempts=item.attempts + 1, lease_until=None,
-                        last_error=None)
-            )
-        log.info("outbox %s: sent to %s <%s>: %s", item.id, item.recipient, item.message_id, answer.strip()[:120])
-
-    def _deferred(self, item: Claimed, error: str) -> None:
+    def _deferred(self, session: Session, row: OutgoingMail, error: str) -> None:
         now = self.clock()
-        attempts = item.attempts + 1
-        if now - item.created_at >= timedelta(hours=self.settings.give_up_after_hours):
-            self._failed(item, f"gave up after {self.settings.give_up_after_hours} hours: {error}")
+        row.attempts += 1
+        row.last_error = error[:2000]
+        if now - row.created_at >= timedelta(hours=self.settings.give_up_after_hours):
+            self._failed(session, row, f"gave up after {self.settings.give_up_after_hours} hours: {error}", count=False)
             return
-        delay = min(self.settings.retry_max_seconds, self.settings.retry_min_seconds * 2 ** (attempts - 1))
-        with transaction(self.factory) as session:
-            session.execute(
-                update(OutgoingMail)
-                .where(OutgoingMail.id == item.id)
-                .values(attempts=attempts, next_attempt_at=now + timedelta(seconds=delay), lease_until=None,
-                        last_error=error[:2000])
-            )
-        log.warning("outbox %s to %s deferred (attempt %d, next in %ds): %s", item.id, item.recipient, attempts,
+        delay = min(self.settings.retry_max_seconds, self.settings.retry_min_seconds * 2 ** (row.attempts - 1))
+        row.next_attempt_at = now + timedelta(seconds=delay)
+        log.warning("outbox %s to %s deferred (attempt %d, next in %ds): %s", row.id, row.recipient, row.attempts,
                     delay, error)
 
-    def _failed(self, item: Claimed, error: str) -> None:
+    def _postpone_rest(self, session: Session, tried_id: int, error: str) -> None:
+        """The server is unreachable: the other due mail waits too, without counting an attempt."""
         now = self.clock()
-        with transaction(self.factory) as session:
-            session.execute(
-                update(OutgoingMail)
-                .where(OutgoingMail.id == item.id)
-                .values(state="failed", attempts=item.attempts + 1, lease_until=None, last_error=error[:2000])
-            )
-            ticket = session.get(Ticket, item.ticket_id) if item.ticket_id else None
-            if ticket is not None:
-                note_event(session, ticket, "delivery_failed", "maild", f"outbox:{item.id}", now,
-                           {"recipient": item.recipient, "error": error[:500]})
-        log.error("outbox %s to %s failed for good: %s", item.id, item.recipient, error)
+        session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.state == "queued", OutgoingMail.next_attempt_at <= now, OutgoingMail.id != tried_id)
+            .values(next_attempt_at=now + timedelta(seconds=self.settings.retry_min_seconds),
+                    last_error=f"not tried: {error}"[:2000])
+        )
+
+    def _failed(self, session: Session, row: OutgoingMail, error: str, count: bool = True) -> None:
+        row.state = "failed"
+        row.attempts += 1 if count else 0
+        row.last_error = error[:2000]
+        ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
+        if ticket is not None:
+            note_event(session, ticket, "delivery_failed", "maild", f"outbox:{row.id}", self.clock(),
+                       {"recipient": row.recipient, "error": error[:500]})
+        log.error("outbox %s to %s failed for good: %s", row.id, row.recipient, error)

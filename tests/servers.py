@@ -34,17 +34,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import imapclient
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 __all__ = [
-    "Dovecot",
-    "ImapAccount",
     "MAIL_GID",
     "MAIL_UID",
+    "Dovecot",
+    "ImapAccount",
     "Received",
     "SinkMode",
     "SmtpSink",
@@ -195,7 +195,7 @@ class Dovecot:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
-        """Write the config (first time: cert, passwd-file), start Dovecot, wait for the greeting."""
+        """Write the config (the first time also the certificate), start Dovecot, wait for greetings."""
         dovecot_bin = shutil.which("dovecot") or (
             "/usr/sbin/dovecot" if os.access("/usr/sbin/dovecot", os.X_OK) else None
         )
@@ -206,18 +206,15 @@ class Dovecot:
         self._prepare_dirs()
         self._clear_stale_master()
         self._write_config()
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        try:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the fd
             self._proc = subprocess.Popen(
                 [dovecot_bin, "-F", "-c", str(self.config_file)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                preexec_fn=_set_pdeathsig,  # noqa: PLW1509 - async-signal-safe enough
+                preexec_fn=_set_pdeathsig,
                 start_new_session=True,
             )
-        finally:
-            log.close()
         self._wait_ready()
 
     def stop(self) -> None:
@@ -345,14 +342,15 @@ class Dovecot:
     # -- internals -------------------------------------------------------------------
 
     def _prepare_dirs(self) -> None:
-        """Create the layout, make it traversable for uid 5000, make the cert and passwd-file."""
+        """Create the layout, make it traversable for uid 5000, make the certificate once."""
         dirs = (self.root, self.root / "etc", self.passwd_dir, self.base_dir, self.state_dir,
                 self.home_root)
         for path in dirs:
             path.mkdir(parents=True, exist_ok=True)
             path.chmod(0o755)
-        # Mail processes run as uid 5000 and must reach the homes: every ancestor needs o+x
-        # (pytest's basetemp /tmp/pytest-of-USER is 0700).
+        # Mail processes run as uid 5000 and must reach the homes: every ancestor needs o+x.
+        # (pytest's /tmp/pytest-of-USER is 0700, and each new pytest session resets it to
+        # 0700: a long-lived server is better rooted elsewhere, see conftest.dovecot.)
         for parent in self.root.parents:
             mode = parent.stat().st_mode
             if not mode & stat.S_IXOTH:
@@ -514,9 +512,11 @@ service anvil {{
                 with socket.create_connection((self.host, self.port), timeout=2.0) as sock:
                     greeting = sock.recv(1024)
                 if greeting.startswith(b"* OK"):
-                    with socket.create_connection((self.host, self.ssl_port), timeout=2.0) as raw:
-                        with tls.wrap_socket(raw, server_hostname=self.host) as sock:
-                            greeting = sock.recv(1024)
+                    with (
+                        socket.create_connection((self.host, self.ssl_port), timeout=2.0) as raw,
+                        tls.wrap_socket(raw, server_hostname=self.host) as tls_sock,
+                    ):
+                        greeting = tls_sock.recv(1024)
                     if greeting.startswith(b"* OK"):
                         return
                 last_error = f"greeting {greeting!r}"
@@ -664,7 +664,7 @@ class SmtpSink:
         """Listen on ``host:port``; returns once the server answers."""
         if self._controller is not None:
             raise RuntimeError("SmtpSink already running")
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, Any] = {}  # default: no AUTH offered without TLS
         if self.auth is not None:
             kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}
         controller = Controller(

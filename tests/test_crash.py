@@ -25,9 +25,15 @@ pytestmark = pytest.mark.slow
 
 
 def maild(config: Path, *args: str) -> subprocess.Popen[bytes]:
+    """Start the real daemon; its log goes to daemon.log beside the config (a pipe could fill)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    log = open(config.parent / "daemon.log", "ab")  # noqa: SIM115 - the child owns it
     return subprocess.Popen([sys.executable, "-m", "maild", "--config", str(config), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.DEVNULL, stderr=log, env=env)
+
+
+def daemon_log(config: Path) -> str:
+    return (config.parent / "daemon.log").read_text(errors="replace")
 
 
 def prepare(tmp_path: Path, db_url: str, account: ImapAccount, sink: SmtpSink, **mailbox: object) -> Path:
@@ -62,7 +68,7 @@ def inbox_count(account: ImapAccount, folder: str = "INBOX") -> int:
 def test_sigkill_at_random_points_loses_and_doubles_nothing(
     tmp_path: Path, db_url: str, imap_account: ImapAccount, smtp_sink: SmtpSink
 ) -> None:
-    config = prepare(tmp_path, db_url, imap_account, smtp_sink, batch_size=25)
+    config = prepare(tmp_path, db_url, imap_account, smtp_sink, batch_size=10)
     seed = int(os.environ.get("MAILD_KILL_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
     reports = [report(sender=f"pelapor{i}@cv-{i}.co.id", subject=f"Laporan {i}") for i in range(200)]
@@ -77,18 +83,18 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
     for _ in range(80):
         proc = maild(config, "run", "--once")
         try:
-            proc.wait(timeout=rng.uniform(0.3, 1.5))
+            proc.wait(timeout=rng.uniform(0.4, 1.0))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
             kills += 1
             continue
-        assert proc.returncode == 0, proc.stderr.read().decode() if proc.stderr else ""
+        assert proc.returncode == 0, daemon_log(config)[-3000:]
         if inbox_count(imap_account) == 0:
             break
     else:
         pytest.fail(f"daemon never finished (seed {seed})")
-    assert kills >= 3, f"the daemon finished before it could be killed enough (seed {seed})"
+    assert kills >= 5, f"the daemon finished before it could be killed enough (seed {seed})"
 
     settings = load_settings(config)
     engine = make_engine(settings.database.url)
@@ -118,13 +124,13 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
     print(f"kill test: seed {seed}, {kills} kills, {sum(got.values()) - len(got)} resent acknowledgements")
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_until(predicate, timeout: float, what: str, config: Path) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}; daemon log:\n{daemon_log(config)[-3000:]}")
 
 
 def test_imap_restart_sighup_and_sigterm(
@@ -134,11 +140,11 @@ def test_imap_restart_sighup_and_sigterm(
     proc = maild(config, "run")
     try:
         append_all(imap_account, [report(sender=f"a{i}@x.id").raw for i in range(10)])
-        wait_until(lambda: len(smtp_sink.messages) >= 10, 30, "10 acknowledgements")
+        wait_until(lambda: len(smtp_sink.messages) >= 10, 30, "10 acknowledgements", config)
 
         dovecot.restart()
         append_all(imap_account, [report(sender=f"b{i}@x.id").raw for i in range(10)])
-        wait_until(lambda: len(smtp_sink.messages) >= 20, 60, "20 acknowledgements after the IMAP restart")
+        wait_until(lambda: len(smtp_sink.messages) >= 20, 60, "20 acknowledgements after the IMAP restart", config)
 
         # A broken config on reload is refused; the daemon keeps the old one and goes on.
         good = config.read_text()
@@ -146,7 +152,7 @@ def test_imap_restart_sighup_and_sigterm(
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
         append_all(imap_account, [report(sender="c@x.id").raw])
-        wait_until(lambda: len(smtp_sink.messages) >= 21, 30, "an acknowledgement after a bad reload")
+        wait_until(lambda: len(smtp_sink.messages) >= 21, 30, "an acknowledgement after a bad reload", config)
         assert proc.poll() is None
 
         proc.send_signal(signal.SIGTERM)
@@ -154,7 +160,7 @@ def test_imap_restart_sighup_and_sigterm(
     finally:
         if proc.poll() is None:
             proc.kill()
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    err = daemon_log(config)
     assert "reload failed" in err and "unknown section [bogus]" in err
     assert "Traceback" not in err
     assert inbox_count(imap_account) == 0

@@ -133,7 +133,6 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', maild.models.UTCDateTime(), nullable=False),
     sa.Column('sent_at', maild.models.UTCDateTime(), nullable=True),
-    sa.Column('lease_until', maild.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_outbox_ticket_id_tickets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('key', name=op.f('uq_outbox_key')),
