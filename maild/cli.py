@@ -15,8 +15,10 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.orm import Session
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session
 from maild import admin
 from maild.clock import system_clock
 from maild.config import Settings, load_settings, masked
-from maild.daemon import build
+from maild.daemon import build, open_mailbox
 from maild.db import make_engine, revisions, session_factory, transaction, upgrade
 from maild.errors import ConfigError, MaildError, TransientError
 from maild.render import Renderer
@@ -59,6 +61,9 @@ class Context:
     def settings(self) -> Settings:
         return load_settings(self.config_path)
 
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings().helpdesk.timezone)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         engine = make_engine(self.settings().database.url)
@@ -73,11 +78,23 @@ def _json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+def _cell(column: str, value: Any, tz: ZoneInfo | None) -> str:
+    """Times in people's tables are local wall-clock time (WITA); --json keeps ISO UTC."""
+    if value is None:
+        return ""
+    if tz is not None and (column == "at" or column.endswith("_at")) and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return value
+    return str(value).replace("\n", " ")
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], tz: ZoneInfo | None = None) -> None:
     if not rows:
         click.echo("(none)")
         return
-    cells = [[("" if r.get(c) is None else str(r.get(c))).replace("\n", " ") for c in columns] for r in rows]
+    cells = [[_cell(c, r.get(c), tz) for c in columns] for r in rows]
     widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(columns)]
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
     for row in cells:
@@ -117,6 +134,7 @@ def init(obj: Context, force: bool) -> None:
             fh.write(secrets.token_hex(32) + "\n")
     settings = load_settings(path)
     upgrade(make_engine(settings.database.url))
+    open_mailbox(settings).close()  # a Maildir source is created, ready for mail
     click.echo(f"wrote {path} and {secret}; database ready at {settings.database.url}")
 
 
@@ -235,7 +253,7 @@ def tickets_list(obj: Context, state: str | None, limit: int, as_json: bool) -> 
     """List tickets, newest first."""
     with obj.session() as s:
         rows = admin.list_tickets(s, state, limit)
-    _json(rows) if as_json else _table(rows, ["number", "state", "created_at", "reporter", "subject"])
+    _json(rows) if as_json else _table(rows, ["number", "state", "created_at", "reporter", "subject"], obj.tz())
 
 
 @tickets.command("show")
@@ -253,11 +271,11 @@ def tickets_show(obj: Context, number: str, as_json: bool) -> None:
         return
     for key in ("number", "state", "subject", "reporter", "type", "category", "priority", "created_at",
                 "closed_at", "linked_to"):
-        click.echo(f"{key:>11}: {data[key] if data[key] is not None else '-'}")
+        click.echo(f"{key:>11}: {_cell(key, data[key], obj.tz()) or '-'}")
     click.echo("\nEvents:")
-    _table(data["events"], ["at", "event", "step", "actor", "new_state"])
+    _table(data["events"], ["at", "event", "step", "actor", "new_state"], obj.tz())
     click.echo("\nMessages:")
-    _table(data["messages"], ["id", "received_at", "sender", "disposition", "reason"])
+    _table(data["messages"], ["id", "received_at", "sender", "disposition", "reason"], obj.tz())
     click.echo("\nMail sent:")
     _table(data["mail"], ["id", "recipient", "template", "state", "attempts", "subject"])
 
@@ -277,7 +295,7 @@ def messages_list(obj: Context, state: str | None, disposition: str | None, limi
     """List received messages, newest first."""
     with obj.session() as s:
         rows = admin.list_messages(s, state, disposition, limit)
-    _json(rows) if as_json else _table(rows, ["id", "received_at", "sender", "disposition", "ticket", "subject"])
+    _json(rows) if as_json else _table(rows, ["id", "received_at", "sender", "disposition", "ticket", "subject"], obj.tz())
 
 
 def _show_message(obj: Context, message_id: int, raw: bool, as_json: bool) -> None:
@@ -317,7 +335,7 @@ def dead_list(obj: Context, as_json: bool) -> None:
     """List quarantined messages with the reason."""
     with obj.session() as s:
         rows = admin.list_messages(s, state="dead", limit=1000)
-    _json(rows) if as_json else _table(rows, ["id", "received_at", "sender", "attempts", "last_error"])
+    _json(rows) if as_json else _table(rows, ["id", "received_at", "sender", "attempts", "last_error"], obj.tz())
 
 
 @dead.command("show")
