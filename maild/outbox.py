@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address as HeaderAddress
+from email.errors import HeaderParseError
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
@@ -78,11 +79,20 @@ def build_message(identity: Identity, mail: Outgoing, message_id: str, now: date
     return msg.as_bytes(policy=SMTP)
 
 
-def _address(name: str, address: str) -> str:
+def _address(name: str, address: str) -> HeaderAddress:
     try:
-        return str(HeaderAddress(name, addr_spec=address))
-    except (ValueError, IndexError):
-        return address
+        return HeaderAddress(name, addr_spec=address)
+    except (ValueError, IndexError, HeaderParseError):
+        return HeaderAddress(addr_spec=address)  # a display name we cannot encode is dropped
+
+
+def usable_address(address: str) -> bool:
+    """True when ``address`` can stand in a To header and an SMTP envelope."""
+    try:
+        HeaderAddress(addr_spec=address)
+    except (ValueError, IndexError, HeaderParseError):
+        return False
+    return "@" in address and not any(c.isspace() or c in "<>\"" for c in address)
 
 
 def enqueue(session: Session, identity: Identity, mail: Outgoing, now: datetime) -> OutgoingMail | None:

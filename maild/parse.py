@@ -228,7 +228,7 @@ def _walk(
         for child in children:
             _walk(child, text_parts, html_parts, attachments, defects)
         return
-    disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
+    disposition = _part_header(part, "content-disposition").split(";", 1)[0].strip().lower()
     filename = _filename(part)
     is_body = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
     if ctype == "message/rfc822" or not is_body:
@@ -239,6 +239,15 @@ def _walk(
         html_parts.append(text)
     else:
         text_parts.append(text)
+
+
+def _part_header(part: Message, name: str) -> str:
+    """A MIME part's header as text; raw 8-bit values (which compat32 hands out as Header
+    objects) are decoded like any other header."""
+    for key, value in part.raw_items():
+        if key.lower() == name:
+            return header_text(value)
+    return ""
 
 
 def _alternative(
@@ -305,7 +314,7 @@ def _attachment(
         except Exception:  # noqa: BLE001
             defects.append("BadTransferEncoding")
             content = b""
-    cid = (part.get("Content-ID") or "").strip().strip("<>")
+    cid = _part_header(part, "content-id").strip().strip("<>")
     return Attachment(
         filename=safe_filename(filename or _default_name(ctype)),
         content_type=ctype,

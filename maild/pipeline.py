@@ -22,7 +22,7 @@ from maild import threads
 from maild.clock import Clock
 from maild.db import transaction
 from maild.models import InboundMessage, Ticket
-from maild.outbox import Identity, Outgoing, enqueue
+from maild.outbox import Identity, Outgoing, enqueue, usable_address
 from maild.parse import ParsedMail, parse
 from maild.render import Renderer, local_time
 from maild.store import (
@@ -298,6 +298,8 @@ class Pipeline:
     def _why_not_answer(self, session: Session, sender: str, verdict: screening.Screening, now: datetime) -> str:
         if not sender:
             return "no sender address"
+        if not usable_address(sender):
+            return f"sender address {sender!r} cannot be written to"
         if not verdict.may_answer:
             return verdict.reason
         sent = automatic_mails_since(session, sender, now - timedelta(hours=1))
