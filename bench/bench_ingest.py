@@ -303,6 +303,9 @@ def _message(
     if attachment is not None:
         msg.add_attachment(attachment, maintype="application", subtype="pdf",
                            filename=rng.choice(("bukti-error.pdf", "surat-permohonan.pdf", "dokumen_penawaran.pdf")))
+    for part in msg.walk():  # the email lib picks random boundaries: make them part of the seed
+        if part.is_multipart():
+            part.set_boundary(f"==maild-bench-{rng.getrandbits(64):016x}==")
     return msg.as_bytes(policy=policy.SMTP)
 
 
@@ -321,8 +324,9 @@ def generate(count: int, seed: int, reporters: list[Reporter] | None = None, rep
     start = datetime(2026, 11, 2, 7, 30, tzinfo=WIB)
     out: list[Generated] = []
     originals: list[tuple[Reporter, Generated, str, datetime]] = []
+    when = start
     for i in range(count):
-        when = start + timedelta(seconds=i * rng.randint(60, 240))
+        when += timedelta(seconds=rng.randint(60, 240))
         attachment = _pdf_like(rng, rng.randint(190_000, 210_000)) if i in attach_slots else None
         if i in reply_slots and originals:
             r, orig, orig_text, orig_when = rng.choice(originals)

@@ -138,7 +138,7 @@ class Daemon:
         work += self.sender.run_once()
         return work
 
-    def run_once(self, stopping: Callable[[], bool] = lambda: False, mailbox_tries: int = 4) -> bool:
+    def run_once(self, stopping: Callable[[], bool] = lambda: False, mailbox_tries: int = 3) -> bool:
         """Work until nothing is left to do. False if the mailbox stayed unreachable."""
         tries = 0
         while not stopping():

@@ -298,3 +298,56 @@ def test_failing_message_is_quarantined_and_daemon_goes_on(env) -> None:  # type
     assert rows[0].attempts == 3 and "simulated bug" in rows[0].last_error
     assert folder_count(account, "Quarantine") == 1
     assert count(daemon, InboundMessage, InboundMessage.state == "new") == 0
+
+
+def test_imaps_and_smtp_auth(tmp_path: Path, db_url: str, imap_account: ImapAccount) -> None:
+    sink = SmtpSink(auth=("helpdesk", "kata-sandi"))
+    sink.start()
+    try:
+        sections = imap_sections(imap_account, db_url, sink.port)
+        sections["mailbox"]["url"] = imap_account.url(ssl=True)
+        sections["smtp"].update(username="helpdesk", password="salah")
+        daemon, _ = start(write_config(tmp_path, sections))
+        try:
+            append(imap_account, report().raw)
+            daemon.run_once()
+            [o] = outbox(daemon)
+            assert o.state == "queued" and "AUTH" in (o.last_error or "")
+        finally:
+            daemon.close()
+        sections["smtp"]["password"] = "kata-sandi"
+        clock = FrozenClock()
+        clock.advance(hours=1)
+        daemon, _ = start(write_config(tmp_path, sections), clock)
+        try:
+            daemon.run_once()
+            assert [o.state for o in outbox(daemon)] == ["sent"]
+            assert sink.wait_for(1)[0].rcpt_tos == ("budi@cv-maju.co.id",)
+        finally:
+            daemon.close()
+    finally:
+        sink.stop()
+
+
+def test_wrong_imap_password_is_one_clear_line(tmp_path: Path, db_url: str, imap_account: ImapAccount,
+                                                smtp_sink: SmtpSink) -> None:
+    import subprocess
+    import sys
+
+    sections = imap_sections(imap_account, db_url, smtp_sink.port)
+    sections["mailbox"]["password"] = "salah"
+    config = write_config(tmp_path, sections)
+    start(config)[0].close()
+    proc = subprocess.run([sys.executable, "-m", "maild", "--config", str(config), "run", "--once"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 75
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("maild: temporary failure: mailbox unreachable") and "login" in last.lower()
+    assert "Traceback" not in proc.stderr and "salah" not in proc.stderr
+
+
+def test_loopback_detection() -> None:
+    from maild.imap import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("mail.tanatidungkab.go.id") and not is_loopback("10.0.0.1")
