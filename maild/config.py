@@ -85,7 +85,6 @@ class LimitSettings:
     retry_min_seconds: int = 60
     retry_max_seconds: int = 3600
     give_up_after_hours: int = 96
-    max_message_bytes: int = 25 * 1024 * 1024
 
 
 @dataclass(frozen=True)

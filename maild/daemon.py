@@ -66,7 +66,7 @@ def open_transport(settings: Settings) -> Transport:
 
 def identity(settings: Settings) -> Identity:
     h = settings.helpdesk
-    return Identity(h.name, h.address.lower(), settings.mid_domain, settings.hmac_key)
+    return Identity(h.name, h.address.lower(), settings.mid_domain, settings.hmac_key, h.timezone)
 
 
 def pipeline_settings(settings: Settings) -> PipelineSettings:

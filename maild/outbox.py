@@ -14,6 +14,7 @@ from email.errors import HeaderParseError
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ class Identity:
     address: str
     mid_domain: str
     hmac_key: bytes = field(repr=False)
+    timezone: str = "Asia/Makassar"
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def build_message(identity: Identity, mail: Outgoing, message_id: str, now: date
     msg["From"] = HeaderAddress(identity.name, addr_spec=identity.address)
     msg["To"] = _address(mail.recipient_name, mail.recipient)
     msg["Subject"] = mail.rendered.subject
-    msg["Date"] = format_datetime(now)
+    msg["Date"] = format_datetime(now.astimezone(ZoneInfo(identity.timezone)))
     msg["Message-ID"] = f"<{message_id}>"
     if mail.in_reply_to:
         msg["In-Reply-To"] = f"<{mail.in_reply_to}>"
