@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from maild import admin
 from maild.clock import system_clock
 from maild.config import Settings, load_settings, masked
-from maild.daemon import build, open_mailbox
+from maild.daemon import build, load_ruleset, open_mailbox
 from maild.db import make_engine, revisions, session_factory, transaction, upgrade
 from maild.errors import ConfigError, MaildError, TransientError
 from maild.render import Renderer
@@ -144,6 +144,7 @@ def check_config(obj: Context) -> None:
     """Validate the config, rules and templates; print the effective settings (secrets masked)."""
     settings = obj.settings()
     Renderer().check()
+    load_ruleset(settings)
     _json(masked(settings))
     click.echo("config OK", err=True)
 
@@ -236,6 +237,32 @@ def inject(obj: Context, files: tuple[str, ...]) -> None:
         daemon.close()
     _table(list(reversed(rows))[-len(files):], ["id", "sender", "disposition", "ticket", "reason"])
     click.echo("queued mail is sent by the daemon ('maild run' or 'maild run --once')")
+
+
+@main.group()
+def rules() -> None:
+    """Classification rules (SOP step 2)."""
+
+
+@rules.command("test")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.pass_obj
+def rules_test(obj: Context, files: tuple[str, ...]) -> None:
+    """Show, without changing anything, how the rules classify each .eml file and why."""
+    from maild import rules as rules_engine
+    from maild.parse import parse
+    from maild.workcal import in_working_hours
+
+    settings = obj.settings()
+    ruleset = load_ruleset(settings)
+    now = system_clock()
+    for path in files:
+        mail = parse(Path(path).read_bytes())
+        when = mail.date or now
+        context = rules_engine.RuleContext(received_at=when,
+                                           in_working_hours=in_working_hours(when, settings.helpdesk.timezone))
+        click.echo(f"== {path}: {mail.subject!r} from {mail.sender.address if mail.sender else '(none)'}")
+        click.echo(rules_engine.explain(rules_engine.classify(mail, ruleset, context)))
 
 
 # -- tickets, messages, dead letters, outbox ----------------------------------------------

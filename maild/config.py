@@ -99,6 +99,29 @@ class PartySettings:
 
 
 @dataclass(frozen=True)
+class GroupSettings:
+    """A service group ("Pengelolaan Layanan Lain", SOP step 4) and the managers who answer for it."""
+
+    name: str = ""
+    title: str = ""
+    managers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    # Receiving servers whose Authentication-Results header maild believes (their authserv-id).
+    trusted_authserv_ids: tuple[str, ...] = ()
+    # Show staff names (never their addresses) to reporters in answers.
+    show_staff_names: bool = True
+
+
+@dataclass(frozen=True)
+class RulesSettings:
+    # The classification rules; empty means the rules shipped with maild.
+    file: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration, with paths already resolved against the config file."""
 
@@ -108,9 +131,19 @@ class Settings:
     smtp: SmtpSettings = SmtpSettings()
     limits: LimitSettings = LimitSettings()
     threading: ThreadingSettings = ThreadingSettings()
+    security: SecuritySettings = SecuritySettings()
+    rules: RulesSettings = RulesSettings()
     staff: tuple[PartySettings, ...] = ()
+    groups: tuple[GroupSettings, ...] = ()
     coordinator: PartySettings = PartySettings()
     source: Path | None = None
+
+    def group(self, name: str) -> GroupSettings | None:
+        """The service group called ``name`` (case-insensitive), or None."""
+        for g in self.groups:
+            if g.name.lower() == name.lower():
+                return g
+        return None
 
     @property
     def mid_domain(self) -> str:
@@ -156,6 +189,8 @@ _SECTIONS = {
     "smtp": SmtpSettings,
     "limits": LimitSettings,
     "threading": ThreadingSettings,
+    "security": SecuritySettings,
+    "rules": RulesSettings,
 }
 
 
@@ -185,7 +220,7 @@ def load_settings(path: Path | str | None) -> Settings:
 
 
 def _from_mapping(data: dict[str, Any], base: Path) -> Settings:
-    allowed = [*_SECTIONS, "staff", "coordinator"]
+    allowed = [*_SECTIONS, "staff", "groups", "coordinator"]
     for key in data:
         if key not in allowed:
             raise ConfigError(f"unknown section [{key}]{_did_you_mean(key, allowed)}")
@@ -196,6 +231,10 @@ def _from_mapping(data: dict[str, Any], base: Path) -> Settings:
     if not isinstance(staff, list):
         raise ConfigError("staff: must be a list of [[staff]] tables")
     kwargs["staff"] = tuple(_section(f"staff[{i}]", s, PartySettings) for i, s in enumerate(staff))
+    groups = data.get("groups", [])
+    if not isinstance(groups, list):
+        raise ConfigError("groups: must be a list of [[groups]] tables")
+    kwargs["groups"] = tuple(_section(f"groups[{i}]", g, GroupSettings) for i, g in enumerate(groups))
     kwargs["coordinator"] = _section("coordinator", data.get("coordinator", {}), PartySettings)
     settings = Settings(**kwargs)
     return _resolve_paths(settings, base)
@@ -231,6 +270,10 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
         if isinstance(value, str):
             return value
         raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if kind == tuple[str, ...]:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
     raise ConfigError(f"{key}: unsupported setting type")  # pragma: no cover - programming error
 
 
@@ -256,6 +299,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     return replace(
         settings,
         helpdesk=replace(h, secret_file=path(h.secret_file)),
+        rules=replace(settings.rules, file=path(settings.rules.file)),
         database=replace(settings.database, url=db),
         mailbox=replace(m, url=maildir(m.url), password_file=path(m.password_file), ca_file=path(m.ca_file)),
         smtp=replace(s, url=maildir(s.url), password_file=path(s.password_file), ca_file=path(s.ca_file)),
@@ -294,6 +338,16 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
     c = settings.coordinator
     if c.address and "@" not in c.address:
         raise ConfigError(f"coordinator.address: {c.address!r} is not an email address")
+    seen: set[str] = set()
+    for i, g in enumerate(settings.groups):
+        if not g.name or not g.name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"groups[{i}].name: {g.name!r} must be one word (letters, digits, - or _)")
+        if g.name.lower() in seen:
+            raise ConfigError(f"groups[{i}].name: {g.name!r} appears twice")
+        seen.add(g.name.lower())
+        for m in g.managers:
+            if "@" not in m:
+                raise ConfigError(f"groups[{i}].managers: {m!r} is not an email address")
     if not (h.secret or h.secret_file or h.secret_env):
         raise ConfigError("helpdesk.secret: not set (set secret, secret_file or secret_env; 'maild init' makes one)")
     # Resolve secrets now so a missing file or variable is reported at start, not mid-run.

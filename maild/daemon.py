@@ -25,7 +25,11 @@ from maild.errors import MailboxError, TransientError
 from maild.imap import ImapMailbox
 from maild.ingest import Ingest
 from maild.maildir import MaildirMailbox
+from maild.actions import Group, Roles
+from maild.mailer import Mailer, MailerSettings
 from maild.outbox import Identity
+from maild.resources import resource_dir
+from maild.rules import RuleSet, load_rules
 from maild.pipeline import Pipeline, PipelineSettings
 from maild.render import Renderer
 from maild.sender import Sender, SenderSettings
@@ -69,22 +73,42 @@ def identity(settings: Settings) -> Identity:
     return Identity(h.name, h.address.lower(), settings.mid_domain, settings.hmac_key, h.timezone)
 
 
+def roles(settings: Settings) -> Roles:
+    """Staff, coordinator and service groups, from the configuration."""
+    c = settings.coordinator
+    return Roles(
+        staff={p.address.lower(): p.name for p in settings.staff},
+        coordinator=(c.address.lower(), c.name),
+        groups=tuple(Group(g.name, g.title or g.name, tuple(m.lower() for m in g.managers)) for g in settings.groups),
+    )
+
+
 def pipeline_settings(settings: Settings) -> PipelineSettings:
     h = settings.helpdesk
-    staff = {p.address.lower() for p in settings.staff}
-    if settings.coordinator.address:
-        staff.add(settings.coordinator.address.lower())
     return PipelineSettings(
-        identity=identity(settings),
         tag=h.ticket_tag,
-        language=h.language,
         timezone=h.timezone,
         reopen_window=timedelta(days=settings.threading.reopen_window_days),
-        staff=frozenset(staff),
+        roles=roles(settings),
         own_addresses=frozenset({h.address.lower()}),
         auto_limit_per_hour=settings.limits.auto_replies_per_sender_per_hour,
         max_attempts=settings.limits.max_attempts,
+        hmac_key=settings.hmac_key,
+        mid_domain=settings.mid_domain,
+        trusted_authserv_ids=settings.security.trusted_authserv_ids,
     )
+
+
+def mailer(settings: Settings, renderer: Renderer) -> Mailer:
+    h = settings.helpdesk
+    return Mailer(renderer, MailerSettings(identity(settings), h.language, h.timezone, h.ticket_tag,
+                                           settings.threading.reopen_window_days))
+
+
+def load_ruleset(settings: Settings) -> RuleSet:
+    """The configured rules file, or the one shipped with maild."""
+    path = Path(settings.rules.file) if settings.rules.file else resource_dir("templates") / "config" / "rules.toml"
+    return load_rules(path)
 
 
 @dataclass
@@ -193,6 +217,7 @@ def build(
     """Wire a daemon from settings; any part may be given instead (tests, ``maild inject``)."""
     renderer = renderer or Renderer()
     renderer.check()
+    ruleset = load_ruleset(settings)
     engine = make_engine(settings.database.url)
     require_current(engine)
     factory = session_factory(engine)
@@ -209,7 +234,7 @@ def build(
         engine=engine,
         factory=factory,
         ingest=Ingest(mailbox, factory, clock, m.batch_size, m.quarantine_folder),
-        pipeline=Pipeline(factory, renderer, pipeline_settings(settings), clock),
+        pipeline=Pipeline(factory, mailer(settings, renderer), ruleset, pipeline_settings(settings), clock),
         sender=Sender(
             factory,
             transport,

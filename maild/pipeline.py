@@ -1,9 +1,14 @@
 """Stage 2: inbound rows to tickets, events and queued mail. One message, top to bottom.
 
 Each message is processed in its own savepoint inside a batch transaction: all of its
-effects (ticket, event, outbox rows, ledger entry) commit together or not at all. A message
+effects (ticket, events, outbox rows, ledger entry) commit together or not at all. A message
 that fails is retried; after ``max_attempts`` failures it is marked dead (quarantined) with
 the reason, and the daemon goes on.
+
+    parse -> screen (person or machine?) -> thread (which ticket?) ->
+      new report:   classify by rules -> ticket -> acknowledge reporter, tell the staff
+      reporter:     record, tell the assignee (reopen a recently closed ticket)
+      staff, coordinator, group manager: prove the sender -> commands and answer
 """
 
 from __future__ import annotations
@@ -17,14 +22,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from maild import actions, rules, threads
 from maild import screen as screening
-from maild import threads
+from maild.actions import Act, ActionRefused, Roles
 from maild.clock import Clock
+from maild.commands import Command, parse_commands, split_first_word
 from maild.db import transaction
+from maild.errors import IllegalTransition
+from maild.mailer import Mailer
 from maild.models import InboundMessage, Ticket
-from maild.outbox import Identity, Outgoing, enqueue, usable_address
 from maild.parse import ParsedMail, parse
-from maild.render import Renderer, local_time
+from maild.proof import prove
+from maild.quotes import split_reply
+from maild.render import local_time
 from maild.store import (
     add_ticket_party,
     automatic_mails_since,
@@ -37,39 +47,38 @@ from maild.store import (
     ticket_by_references,
     ticket_ref,
 )
-from maild.tokens import clean_subject, find_number, format_token
+from maild.tokens import clean_subject, find_number
+from maild.views import MailView
+from maild.workcal import in_working_hours
 from maild.workflow import advance
 
 log = logging.getLogger(__name__)
+
+# A short reply with one of these after the ticket was closed is a thank-you, not a new problem:
+# it is recorded and does not reopen the ticket (a known nuisance in RT and Zammad).
+_THANKS = ("terima kasih", "terimakasih", "makasih", "trims", "thanks", "thank you", "tq", "matur nuwun")
 
 
 @dataclass(frozen=True)
 class PipelineSettings:
     """What the pipeline needs from the configuration."""
 
-    identity: Identity
     tag: str
-    language: str
     timezone: str
     reopen_window: timedelta
-    staff: frozenset[str]
+    roles: Roles
     own_addresses: frozenset[str]
     auto_limit_per_hour: int
     max_attempts: int
+    hmac_key: bytes
+    mid_domain: str
+    trusted_authserv_ids: tuple[str, ...] = ()
 
-
-@dataclass(frozen=True)
-class AckView:
-    """What the acknowledgement template sees."""
-
-    number: str
-    token: str
-    subject: str
-    reporter_name: str
-    reporter_address: str
-    helpdesk_name: str
-    helpdesk_address: str
-    received_at: str
+    @property
+    def team(self) -> frozenset[str]:
+        r = self.roles
+        managers = {m for g in r.groups for m in g.managers}
+        return frozenset({*r.staff, *([r.coordinator[0]] if r.coordinator[0] else []), *managers})
 
 
 @dataclass(frozen=True)
@@ -85,10 +94,16 @@ class Pipeline:
     """Turns stored inbound messages into tickets and replies."""
 
     def __init__(
-        self, factory: sessionmaker[Session], renderer: Renderer, settings: PipelineSettings, clock: Clock
+        self,
+        factory: sessionmaker[Session],
+        mailer: Mailer,
+        ruleset: rules.RuleSet,
+        settings: PipelineSettings,
+        clock: Clock,
     ) -> None:
         self.factory = factory
-        self.renderer = renderer
+        self.mailer = mailer
+        self.ruleset = ruleset
         self.settings = settings
         self.clock = clock
 
@@ -153,11 +168,11 @@ class Pipeline:
         mail = parse(row.raw)
         sender = mail.sender.address if mail.sender else ""
         row.sender, row.subject = sender[:320], mail.subject[:2000]
-        verdict = screening.screen(mail, s.own_addresses, s.identity.mid_domain)
+        verdict = screening.screen(mail, s.own_addresses, s.mid_domain)
         if verdict.kind == screening.OWN_LOOP:
             return Outcome("own_loop", None, verdict.reason)
 
-        decision = threads.decide(sender, self._candidates(session, mail), s.staff, now, s.reopen_window)
+        decision = threads.decide(sender, self._candidates(session, mail), s.team, now, s.reopen_window)
         target = session.get(Ticket, decision.ticket.id) if decision.ticket else None
 
         if verdict.kind == screening.BOUNCE:
@@ -172,7 +187,9 @@ class Pipeline:
             return Outcome(verdict.kind, None, f"{verdict.reason}; not a report: recorded, no ticket")
 
         if target is not None and decision.action in (threads.FOLLOW_UP, threads.REOPEN):
-            return self._follow_up(session, row, mail, target, decision, verdict, now)
+            store_attachments(session, row.id, target.id, mail.attachments)
+            act = Act(session, self.mailer, s.roles, target, sender, row.key, now, in_reply_to=mail.message_id)
+            return self._follow_up(act, mail, decision, verdict)
         return self._new_ticket(session, row, mail, decision, verdict, now)
 
     def _candidates(self, session: Session, mail: ParsedMail) -> threads.Candidates:
@@ -186,30 +203,109 @@ class Pipeline:
             by_token = ticket_ref(session, ticket) if ticket else None
         return threads.Candidates(by_ref, ref, by_token, number)
 
+    # -- replies on a ticket ------------------------------------------------------------
     def _follow_up(
-        self,
-        session: Session,
-        row: InboundMessage,
-        mail: ParsedMail,
-        ticket: Ticket,
-        decision: threads.ThreadDecision,
-        verdict: screening.Screening,
-        now: datetime,
+        self, act: Act, mail: ParsedMail, decision: threads.ThreadDecision, verdict: screening.Screening
     ) -> Outcome:
-        sender = row.sender
-        detail = {"thread": decision.reason, "subject": mail.subject, "inbound": row.id}
-        store_attachments(session, row.id, ticket.id, mail.attachments)
+        s = self.settings
+        ticket = act.ticket
         if not verdict.may_answer:
-            # An out-of-office answer to our mail: keep it on the ticket, never reopen for it.
-            note_event(session, ticket, "auto_reply_received", sender, row.key, now, {**detail, "why": verdict.reason})
+            # An out-of-office answer to our mail: keep it on the ticket, never act on it.
+            note_event(act.session, ticket, "auto_reply_received", act.actor, act.cause, act.now,
+                       {"why": verdict.reason, "subject": mail.subject})
             return Outcome(verdict.kind, ticket.id, f"{decision.reason}; {verdict.reason}")
+        text = split_reply(mail.text).text
+        role = s.roles.role_of(act.actor)
+        if role != "reporter":
+            proof = prove(mail, act.actor, s.hmac_key, s.mid_domain, s.trusted_authserv_ids)
+            if not proof.ok:
+                return self._unproven(act, mail, text, decision, proof.how)
+            applied = self._team_message(act, role, text)
+            return Outcome("follow_up", ticket.id, f"{decision.reason}; {role} proven ({proof.how}); {applied}")
         if decision.action == threads.REOPEN:
-            record_event(session, ticket, advance(ticket.state, "reopened"), sender, row.key, now, detail)
+            if _is_thanks(text):
+                act.event("thanks_received", {"text": text})
+                return Outcome("follow_up", ticket.id, f"{decision.reason[:-len(': reopened')]}; a thank-you: "
+                                                       "recorded, not reopened")
+            actions.reopen(act, text)
             return Outcome("reopen", ticket.id, decision.reason)
-        event = "note_added" if sender in self.settings.staff else "reporter_replied"
-        record_event(session, ticket, advance(ticket.state, event), sender, row.key, now, detail)
+        actions.reporter_replied(act, text)
         return Outcome("follow_up", ticket.id, decision.reason)
 
+    def _unproven(
+        self, act: Act, mail: ParsedMail, text: str, decision: threads.ThreadDecision, why: str
+    ) -> Outcome:
+        """Mail that claims to come from the team but proves nothing: recorded, changes nothing,
+        and the real person (at the registered address) is told."""
+        note_event(act.session, act.ticket, "unverified_mail", act.actor, act.cause, act.now,
+                   {"text": text[:4000], "why": why, "subject": mail.subject})
+        view = act.view(act.roles.name_of(act.actor), text[:2000], extra={"subject": mail.subject})
+        act.mail("unverified", act.actor, view)
+        return Outcome("follow_up", act.ticket.id,
+                       f"{decision.reason}; sender is in the team but proved nothing ({why}): recorded, no effect")
+
+    def _team_message(self, act: Act, role: str, text: str) -> str:
+        """Commands and an answer from staff, the coordinator or a group manager."""
+        parsed = parse_commands(text)
+        applied: list[str] = []
+        refused = [f"{r.line}: {r.reason}" for r in parsed.refused]
+        resolution_pending = any(c.name == "resolve" and not c.value for c in parsed.commands)
+        if parsed.body:
+            if parsed.internal:
+                applied.append(self._try(act, refused, "#catatan", lambda: actions.note(act, parsed.body)))
+            elif role == "manager":
+                applied.append(self._try(act, refused, "(jawaban)", lambda: actions.group_reply(act, parsed.body)))
+            elif role == "coordinator" and act.ticket.state == "with_coordinator":
+                applied.append(self._try(act, refused, "(rekomendasi)", lambda: actions.recommend(act, parsed.body)))
+            elif not resolution_pending:
+                applied.append(self._try(act, refused, "(jawaban)", lambda: actions.answer(act, parsed.body)))
+        for command in parsed.commands:
+            if role == "manager" and command.name not in ("resolve", "note"):
+                refused.append(f"{command.line}: a service group may use #selesai and #catatan only")
+                continue
+            applied.append(self._try(act, refused, command.line, lambda c=command: self._run(act, c, parsed.body)))
+        applied = [a for a in applied if a]
+        if parsed.commands or parsed.refused:
+            act.mail("confirm", act.actor,
+                     act.view(act.roles.name_of(act.actor), applied=tuple(applied), refused=tuple(refused)))
+        return f"done: {', '.join(applied) or 'nothing'}" + (f"; refused: {len(refused)}" if refused else "")
+
+    @staticmethod
+    def _try(act: Act, refused: list[str], line: str, action: Callable[[], str]) -> str:
+        """Run one action in its own savepoint: a refused command leaves no trace but its refusal."""
+        savepoint = act.session.begin_nested()
+        try:
+            done = action()
+        except (IllegalTransition, ActionRefused) as exc:
+            savepoint.rollback()
+            refused.append(f"{line}: {exc}")
+            return ""
+        savepoint.commit()
+        return done
+
+    @staticmethod
+    def _run(act: Act, command: Command, body: str) -> str:
+        name, value = command.name, command.value
+        if name == "status":
+            return actions.set_status(act, value)
+        if name in ("type", "category", "priority"):
+            return actions.classify(act, name, value if name != "category" else value.split()[0].lower())
+        if name == "assign":
+            return actions.assign(act, value)
+        if name == "escalate":
+            group, note = split_first_word(value)
+            return actions.escalate(act, group, note)
+        if name == "coordinator":
+            return actions.to_coordinator(act, value)
+        if name == "note":
+            return actions.note(act, value)
+        if name == "resolve":
+            return actions.resolve(act, value or body)
+        if name == "reopen":
+            return actions.reopen(act, value)
+        raise ActionRefused(f"#{name} cannot be used here")  # pragma: no cover - parse_commands knows all
+
+    # -- a new report -------------------------------------------------------------------
     def _new_ticket(
         self,
         session: Session,
@@ -221,15 +317,21 @@ class Pipeline:
     ) -> Outcome:
         s = self.settings
         sender = row.sender
-        tz = ZoneInfo(s.timezone)
+        context = rules.RuleContext(received_at=now, in_working_hours=in_working_hours(now, s.timezone))
+        classified = rules.classify(mail, self.ruleset, context)
+        hits = [f"{h.rule}: {h.why}" for h in classified.hits]
+        if classified.quarantine:
+            return Outcome("spam", None, f"quarantined by rule: {'; '.join(hits)}")
         reporter = party(session, sender, now, mail.sender.name if mail.sender else "") if sender else None
-        subject = clean_subject(mail.subject, s.tag)
         ticket = Ticket(
-            number=next_number(session, now.astimezone(tz).year),
-            subject=subject,
+            number=next_number(session, now.astimezone(ZoneInfo(s.timezone)).year),
+            subject=clean_subject(mail.subject, s.tag),
             state="new",
+            type=classified.type,
+            category=classified.category,
+            priority=classified.priority,
             channel="email",
-            language=s.language,
+            language=self.mailer.settings.language,
             reporter_id=reporter.id if reporter else None,
             linked_ticket_id=decision.ticket.id if decision.ticket else None,
             created_at=now,
@@ -243,66 +345,46 @@ class Pipeline:
             if addr.address not in s.own_addresses and addr.address != sender:
                 add_ticket_party(session, ticket.id, party(session, addr.address, now, addr.name).id, "cc")
         store_attachments(session, row.id, ticket.id, mail.attachments)
-        transition = advance(None, "report_received")
-        detail = {"thread": decision.reason, "subject": mail.subject, "inbound": row.id}
-        record_event(session, ticket, transition, sender or "(unknown sender)", row.key, now, detail)
-        self._acknowledge(session, row, mail, ticket, verdict, now)
+        detail = {"thread": decision.reason, "subject": mail.subject, "inbound": row.id, "rules": hits,
+                  "text": mail.text[:4000]}
+        record_event(session, ticket, advance(None, "report_received"), sender or "(unknown sender)", row.key, now,
+                     detail)
+        act = Act(session, self.mailer, s.roles, ticket, "maild", row.key, now, in_reply_to=mail.message_id)
+        if classified.assignee and classified.assignee in s.roles.staff:
+            actions.assign(act, classified.assignee)
+        self._acknowledge(act, row, mail, verdict, classified)
+        for address, name in act.team():
+            act.mail("new_ticket", address, act.view(name, mail.text[:6000]))
+        if classified.escalate and classified.group:
+            Pipeline._try(act, [], "rule", lambda: actions.escalate(act, classified.group or "", "; ".join(hits)))
         disposition = "new_linked" if decision.action == threads.NEW_LINKED else "new_ticket"
         return Outcome(disposition, ticket.id, decision.reason)
 
     def _acknowledge(
-        self,
-        session: Session,
-        row: InboundMessage,
-        mail: ParsedMail,
-        ticket: Ticket,
-        verdict: screening.Screening,
-        now: datetime,
+        self, act: Act, row: InboundMessage, mail: ParsedMail, verdict: screening.Screening, classified: rules.Verdict
     ) -> None:
-        s = self.settings
-        sender = row.sender
-        why_not = self._why_not_answer(session, sender, verdict, now)
+        why_not = self._why_not_answer(act.session, row.sender, verdict, act.now)
+        if not why_not and classified.acknowledge is False:
+            why_not = "acknowledgement switched off by rule"
         if why_not:
-            note_event(session, ticket, "ack_suppressed", "maild", row.key, now, {"why": why_not})
+            note_event(act.session, act.ticket, "ack_suppressed", "maild", row.key, act.now, {"why": why_not})
             return
-        view = AckView(
-            number=ticket.number,
-            token=format_token(s.tag, ticket.number),
-            subject=ticket.subject,
-            reporter_name=mail.sender.name if mail.sender else "",
-            reporter_address=sender,
-            helpdesk_name=s.identity.name,
-            helpdesk_address=s.identity.address,
-            received_at=local_time(now, s.timezone, s.language),
-        )
-        rendered = self.renderer.render("ack", s.language, view)
-        enqueue(
-            session,
-            s.identity,
-            Outgoing(
-                cause=row.key,
-                template="ack",
-                recipient=sender,
-                recipient_name=view.reporter_name,
-                ticket_id=ticket.id,
-                ticket_number=ticket.number,
-                rendered=rendered,
-                language=s.language,
-                automatic=True,
-                in_reply_to=mail.message_id,
-                references=mail.references,
-            ),
-            now,
-        )
+        view = act.view(mail.sender.name if mail.sender else "",
+                        extra={"received_at": local_time(act.now, self.settings.timezone,
+                                                         self.mailer.settings.language)})
+        act.mail(classified.ack_template or "ack", row.sender, view, automatic=True)
 
     def _why_not_answer(self, session: Session, sender: str, verdict: screening.Screening, now: datetime) -> str:
         if not sender:
             return "no sender address"
-        if not usable_address(sender):
-            return f"sender address {sender!r} cannot be written to"
         if not verdict.may_answer:
             return verdict.reason
         sent = automatic_mails_since(session, sender, now - timedelta(hours=1))
         if sent >= self.settings.auto_limit_per_hour:
             return f"rate limit: {sent} automatic mails to {sender} in the last hour"
         return ""
+
+
+def _is_thanks(text: str) -> bool:
+    lowered = " ".join(text.lower().split())
+    return len(lowered.split()) <= 30 and "?" not in lowered and any(t in lowered for t in _THANKS)

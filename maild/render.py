@@ -1,7 +1,9 @@
 """Rendering outgoing mail from the Jinja2 templates in ``templates/<language>/``.
 
-Each mail kind has three templates: ``NAME.subject.j2``, ``NAME.txt.j2`` and ``NAME.html.j2``
-(HTML autoescaped). Templates receive small view dataclasses, never ORM rows.
+Each mail kind has ``NAME.subject.j2`` and ``NAME.txt.j2``, and may have ``NAME.html.j2``;
+without one, the HTML alternative is the text inside ``base.html.j2`` (autoescaped, line
+breaks kept), so every mail has both parts and the wording lives in one place. Templates
+receive small view dataclasses, never ORM rows.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from maild.errors import ConfigError
 from maild.resources import resource_dir
 
 LANGUAGES = ("id", "en")
-KINDS = ("ack",)
+KINDS = (
+    "ack", "new_ticket", "answer", "assigned", "escalation", "escalated", "coordinator", "recommendation",
+    "group_reply", "reporter_reply", "reopened", "closing", "confirm", "unverified",
+)
 
 
 @dataclass(frozen=True)
@@ -41,24 +46,30 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
+        self._names = set(self._env.list_templates())
 
     def check(self) -> None:
         """Compile every template of every language; a broken one is a ConfigError."""
         for lang in LANGUAGES:
             for kind in KINDS:
-                for part in ("subject", "txt", "html"):
+                for part in ("subject", "txt"):
                     self._template(lang, kind, part)
+            self._env.get_template(f"{lang}/base.html.j2")
 
     def render(self, kind: str, language: str, view: Any) -> Rendered:
         """Render mail ``kind`` in ``language`` from a view dataclass (or dict)."""
         context = asdict(view) if is_dataclass(view) and not isinstance(view, type) else dict(view)
         try:
-            subject = self._template(language, kind, "subject").render(context)
+            subject = " ".join(self._template(language, kind, "subject").render(context).split())
             text = self._template(language, kind, "txt").render(context)
-            html = self._template(language, kind, "html").render(context)
+            html_name = f"{language}/{kind}.html.j2"
+            if html_name in self._names:
+                html = self._env.get_template(html_name).render(context)
+            else:
+                html = self._env.get_template(f"{language}/base.html.j2").render(subject=subject, body=text)
         except jinja2.TemplateError as exc:
             raise ConfigError(f"template {language}/{kind}: {exc}") from None
-        return Rendered(" ".join(subject.split()), text, html)
+        return Rendered(subject, text, html)
 
     def _template(self, language: str, kind: str, part: str) -> jinja2.Template:
         name = f"{language}/{kind}.{part}.j2"

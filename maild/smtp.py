@@ -44,10 +44,13 @@ class SmtpTransport:
         self.timeout = timeout
         self.description = f"{endpoint.scheme}://{endpoint.host}:{endpoint.port}"
         self._client: aiosmtplib.SMTP | None = None
+        self._tls: ssl.SSLContext | None = None
 
     async def open(self) -> None:
         ep = self.endpoint
-        ctx = ssl.create_default_context(cafile=self.ca_file or None)
+        if self._tls is None:  # loading the CA store costs ~20 ms: once per process
+            self._tls = ssl.create_default_context(cafile=self.ca_file or None)
+        ctx = self._tls
         client = aiosmtplib.SMTP(
             hostname=ep.host,
             port=ep.port,

