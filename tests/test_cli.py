@@ -121,3 +121,20 @@ def test_check_config_masks_secrets(helpdesk: Path) -> None:
     helpdesk.write_text(text)
     proc = maild(helpdesk, "check-config")
     assert "rahasia-sekali" not in proc.stdout and '"password": "****"' in proc.stdout
+
+
+def test_rules_test_explains_without_changing_anything(helpdesk: Path) -> None:
+    out = maild(helpdesk, "rules", "test", str(DEMO / "01-login.eml"), str(DEMO / "04-down.eml")).stdout
+    assert "01-login.eml" in out and "akun" in out
+    assert "jaringan" in out
+    assert json.loads(maild(helpdesk, "tickets", "list", "--json").stdout) == []
+
+
+def test_broken_rules_file_is_one_line_and_exit_78(helpdesk: Path) -> None:
+    rules = helpdesk.parent / "rules.toml"
+    rules.write_text('[[rule]]\nname = "x"\nwhen.subject.keywords = ["a"]\npriority = "urgentt"\n')
+    helpdesk.write_text(helpdesk.read_text().replace('file = ""', 'file = "rules.toml"'))
+    proc = maild(helpdesk, "check-config", ok=False)
+    assert proc.returncode == 78
+    line = proc.stderr.strip()
+    assert "\n" not in line and "rules.toml" in line and "'x'" in line and "urgentt" in line
