@@ -75,10 +75,10 @@ class Act:
     now: datetime
     in_reply_to: str | None = None
 
-    def view(self, recipient_name: str = "", text: str = "", history: bool = False, **kw: Any) -> MailView:
+    def view(self, recipient_name: str = "", text: str = "", **kw: Any) -> MailView:
         ident = self.mailer.settings.identity
         return MailView(
-            ticket=self.mailer.ticket_view(self.session, self.ticket, self.now, with_history=history),
+            ticket=self.mailer.ticket_view(self.session, self.ticket, self.now),
             helpdesk_name=ident.name,
             helpdesk_address=ident.address,
             recipient_name=recipient_name,
@@ -151,7 +151,7 @@ def assign(act: Act, who: str) -> str:
     act.event("assigned", {"assignee": address})
     act.staff_touched()
     if address != act.actor:
-        act.mail("assigned", address, act.view(person.name, history=True))
+        act.mail("assigned", address, act.view(person.name))
     return f"assigned:{address}"
 
 
@@ -166,7 +166,7 @@ def escalate(act: Act, group_name: str, text: str) -> str:
     for manager in group.managers:
         p = store.party(act.session, manager, act.now, "", "manager")
         store.add_ticket_party(act.session, act.ticket.id, p.id, "group")
-        act.mail("escalation", manager, act.view(group.title or group.name, text, history=True, group=group.title))
+        act.mail("escalation", manager, act.view(group.title or group.name, text, group=group.title))
     rep = act.reporter()
     if rep is not None:
         act.mail("escalated", rep.address, act.view(rep.name, group=group.title or group.name))
@@ -182,7 +182,7 @@ def to_coordinator(act: Act, text: str) -> str:
     act.staff_touched()
     person = store.party(act.session, address, act.now, name, "coordinator")
     store.add_ticket_party(act.session, act.ticket.id, person.id, "coordinator")
-    act.mail("coordinator", address, act.view(name, text, history=True))
+    act.mail("coordinator", address, act.view(name, text))
     return "coordinator"
 
 

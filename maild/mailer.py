@@ -42,20 +42,24 @@ class Mailer:
         self.renderer = renderer
         self.settings = settings
 
-    def ticket_view(self, session: Session, ticket: Ticket, now: datetime, with_history: bool = False) -> TicketView:
+    def ticket_view(self, session: Session, ticket: Ticket, now: datetime) -> TicketView:
         s = self.settings
         lang = s.language
         reporter = session.get(Party, ticket.reporter_id) if ticket.reporter_id else None
         assignee = session.get(Party, ticket.assignee_id) if ticket.assignee_id else None
-        first = session.scalars(
-            select(InboundMessage).where(InboundMessage.ticket_id == ticket.id).order_by(InboundMessage.id).limit(1)
-        ).first()
-        rules = ()
-        created = session.scalars(
-            select(Event).where(Event.ticket_id == ticket.id, Event.event == "report_received").limit(1)
-        ).first()
-        if created is not None:
-            rules = tuple(created.detail.get("rules", ()))
+
+        def load(part: str) -> object:
+            if part == "report":
+                return self._report(session, ticket)
+            if part == "rules":
+                created = session.scalars(
+                    select(Event).where(Event.ticket_id == ticket.id, Event.event == "report_received").limit(1)
+                ).first()
+                return tuple(created.detail.get("rules", ())) if created else ()
+            if part == "history":
+                return self._history(session, ticket)
+            return ()
+
         return TicketView(
             number=ticket.number,
             token=format_token(s.tag, ticket.number),
@@ -69,10 +73,16 @@ class Mailer:
             created_at=local_time(ticket.created_at, s.timezone, lang),
             age=_age(now - ticket.created_at, lang),
             assignee=(assignee.name or assignee.address) if assignee else "-",
-            report=_report_text(first),
-            rules=rules,
-            history=self._history(session, ticket) if with_history else (),
+            load=load,
         )
+
+    @staticmethod
+    def _report(session: Session, ticket: Ticket) -> str:
+        """The report as the reporter wrote it (the text of the ticket's first message)."""
+        first = session.scalars(
+            select(InboundMessage).where(InboundMessage.ticket_id == ticket.id).order_by(InboundMessage.id).limit(1)
+        ).first()
+        return parse(first.raw).text.strip()[:6000] if first is not None else ""
 
     def _history(self, session: Session, ticket: Ticket) -> tuple[HistoryItem, ...]:
         s = self.settings
@@ -131,12 +141,6 @@ class Mailer:
 
     def sent_to(self, session: Session, ticket: Ticket) -> set[str]:
         return set(session.scalars(select(OutgoingMail.recipient).where(OutgoingMail.ticket_id == ticket.id)))
-
-
-def _report_text(first: InboundMessage | None) -> str:
-    if first is None:
-        return ""
-    return parse(first.raw).text.strip()[:6000]
 
 
 def _age(delta: timedelta, lang: str) -> str:

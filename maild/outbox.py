@@ -7,15 +7,13 @@ byte-for-byte the same mail with the same Message-ID. The row's key,
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.charset import QP, Charset
 from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address as HeaderAddress
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
-from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from zoneinfo import ZoneInfo
 
@@ -62,46 +60,71 @@ class Outgoing:
 def build_message(identity: Identity, mail: Outgoing, message_id: str, now: datetime) -> bytes:
     """The complete RFC 5322 message: text plus an HTML alternative, threading headers set.
 
-    Built with the ``compat32`` MIME classes: four times faster than ``EmailMessage`` with
-    the default policy (0.4 ms against 1.8 ms a mail, measured), and every header we write
-    is ours, so the stricter policy buys nothing here.
+    Written out directly rather than through ``email.generator``: every header is ours and
+    ASCII (encoded words made here), and the generator's per-header folding machinery cost
+    more than the rest of the pipeline's work on a message (profiled). The boundary comes
+    from the Message-ID, so a resend is the same bytes.
     """
-    msg = MIMEMultipart("alternative")
-    msg["From"] = _address(identity.name, identity.address)
-    msg["To"] = _address(mail.recipient_name, mail.recipient)
-    msg["Subject"] = _header(mail.rendered.subject)
-    msg["Date"] = format_datetime(now.astimezone(ZoneInfo(identity.timezone)))
-    msg["Message-ID"] = f"<{message_id}>"
+    headers = [
+        ("From", _address(identity.name, identity.address)),
+        ("To", _address(mail.recipient_name, mail.recipient)),
+        ("Subject", _encode(mail.rendered.subject)),
+        ("Date", format_datetime(now.astimezone(ZoneInfo(identity.timezone)))),
+        ("Message-ID", f"<{message_id}>"),
+    ]
     if mail.in_reply_to:
-        msg["In-Reply-To"] = f"<{mail.in_reply_to}>"
+        headers.append(("In-Reply-To", f"<{mail.in_reply_to}>"))
     refs = [*mail.references, *([mail.in_reply_to] if mail.in_reply_to else [])]
     if refs:
-        msg["References"] = " ".join(f"<{r}>" for r in dict.fromkeys(refs))
+        headers.append(("References", " ".join(f"<{r}>" for r in dict.fromkeys(refs))))
     if mail.automatic:
         # RFC 3834: tells other robots not to answer us; Exchange honours the second header.
-        msg["Auto-Submitted"] = "auto-replied"
-        msg["X-Auto-Response-Suppress"] = "All"
-    msg["X-Maild-Loop"] = identity.address
-    msg["Content-Language"] = mail.language
+        headers += [("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All")]
+    boundary = "=_maild_" + hashlib.sha256(message_id.encode()).hexdigest()[:24]
+    headers += [
+        ("X-Maild-Loop", identity.address),
+        ("Content-Language", mail.language),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    out = [_fold(name, value) for name, value in headers]
+    out.append("")
     for body, subtype in ((mail.rendered.text, "plain"), (mail.rendered.html, "html")):
-        part = MIMENonMultipart("text", subtype)
-        part.set_payload(body, charset=_UTF8_QP)
-        msg.attach(part)
-    return msg.as_bytes(policy=_WIRE)
+        out += [f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"',
+                "Content-Transfer-Encoding: base64", "", _base64(body)]
+    out += [f"--{boundary}--", ""]
+    return "\r\n".join(out).encode("ascii")
 
 
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP  # readable in any mail source view, unlike base64
-_WIRE = compat32.clone(linesep="\r\n", max_line_length=78)
-
-
-def _header(value: str) -> str | Header:
-    return value if value.isascii() else Header(value, "utf-8")
+def _encode(value: str) -> str:
+    """RFC 2047 encoded words for a non-ASCII value; ASCII stays readable."""
+    return value if value.isascii() else Header(value, "utf-8").encode(maxlinelen=76, linesep="\r\n")
 
 
 def _address(name: str, address: str) -> str:
     """``Name <address>``, the name RFC 2047-encoded when it needs to be."""
     return formataddr((name, address), charset="utf-8") if name else address
+
+
+def _fold(name: str, value: str) -> str:
+    """``Name: value`` with lines kept under 78 characters where there is a space to break at."""
+    line = f"{name}: {value}"
+    if len(line) <= 78 or "\n" in value:
+        return line
+    lines, current = [], ""
+    for word in line.split(" "):
+        if current and len(current) + 1 + len(word) > 78:
+            lines.append(current)
+            current = " " + word
+        else:
+            current = f"{current} {word}" if current else word
+    lines.append(current)
+    return "\r\n".join(lines)
+
+
+def _base64(text: str) -> str:
+    data = base64.encodebytes(text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8"))
+    return data.decode("ascii").replace("\n", "\r\n").rstrip("\r\n")
 
 
 def usable_address(address: str) -> bool:

@@ -109,47 +109,49 @@ class Pipeline:
 
     def run_once(self, limit: int = 200, stopping: Callable[[], bool] = lambda: False) -> int:
         """Process up to ``limit`` waiting messages; return how many were handled."""
+        now = self.clock()
         with transaction(self.factory) as session:
             ids = session.scalars(
                 select(InboundMessage.id).where(InboundMessage.state == "new").order_by(InboundMessage.id).limit(limit)
             ).all()
-            done = 0
-            for inbound_id in ids:
-                if stopping():
-                    break
-                self._one(session, inbound_id)
-                done += 1
-        return done
-
-    def _one(self, session: Session, inbound_id: int) -> None:
-        now = self.clock()
-        savepoint = session.begin_nested()
-        try:
-            # Claim the row: with two daemons on one PostgreSQL database the second blocks
-            # here until the first commits, then finds nothing to claim.
-            claimed = session.execute(
+            if not ids:
+                return 0
+            # Claim the batch in one statement: with two daemons on one PostgreSQL database the
+            # second blocks here until the first commits, then claims nothing.
+            claimed = sorted(session.scalars(
                 update(InboundMessage)
-                .where(InboundMessage.id == inbound_id, InboundMessage.state == "new")
+                .where(InboundMessage.id.in_(ids), InboundMessage.state == "new")
                 .values(state="done", processed_at=now)
                 .returning(InboundMessage.id)
-            ).first()
-            if not claimed:
-                savepoint.rollback()
-                return
-            row = session.get(InboundMessage, inbound_id)
-            assert row is not None
-            outcome = self.process(session, row, now)
+            ).all())
+            rows = {r.id: r for r in session.scalars(select(InboundMessage).where(InboundMessage.id.in_(claimed)))}
+            for position, inbound_id in enumerate(claimed):
+                if stopping():
+                    self._unclaim(session, claimed[position:])
+                    return position
+                self._one(session, rows[inbound_id])
+            return len(claimed)
+
+    def _one(self, session: Session, row: InboundMessage) -> None:
+        savepoint = session.begin_nested()
+        try:
+            outcome = self.process(session, row, self.clock())
             row.disposition, row.ticket_id, row.reason = outcome.disposition, outcome.ticket_id, outcome.reason
             savepoint.commit()
         except Exception as exc:  # noqa: BLE001 - any failure of one message must not stop the others
             savepoint.rollback()
-            self._failed(session, inbound_id, exc)
+            self._failed(session, row.id, exc)
+
+    @staticmethod
+    def _unclaim(session: Session, ids: list[int]) -> None:
+        session.execute(update(InboundMessage).where(InboundMessage.id.in_(ids)).values(state="new", processed_at=None))
 
     def _failed(self, session: Session, inbound_id: int, exc: Exception) -> None:
         row = session.get(InboundMessage, inbound_id)
         if row is None:
             return
         session.refresh(row)
+        row.state = "new"  # claimed with its batch; it waits for its next attempt
         row.attempts += 1
         row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
         if row.attempts >= self.settings.max_attempts:

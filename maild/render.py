@@ -8,7 +8,7 @@ receive small view dataclasses, never ORM rows.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,12 @@ class Renderer:
 
     def render(self, kind: str, language: str, view: Any) -> Rendered:
         """Render mail ``kind`` in ``language`` from a view dataclass (or dict)."""
-        context = asdict(view) if is_dataclass(view) and not isinstance(view, type) else dict(view)
+        # A shallow mapping: nested view objects stay objects, so their lazy parts (a ticket's
+        # history, the report text) are only loaded when a template reads them.
+        if is_dataclass(view) and not isinstance(view, type):
+            context = {f.name: getattr(view, f.name) for f in fields(view)}
+        else:
+            context = dict(view)
         try:
             subject = " ".join(self._template(language, kind, "subject").render(context).split())
             text = self._template(language, kind, "txt").render(context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 TYPE_NAMES = {
@@ -42,9 +43,20 @@ class TicketView:
     created_at: str
     age: str
     assignee: str
-    report: str
-    rules: tuple[str, ...] = ()
-    history: tuple[HistoryItem, ...] = ()
+    # The parts that cost queries (and a parse) are loaded only when a template uses them.
+    load: Callable[[str], object] = field(default=lambda part: (), repr=False, compare=False)
+
+    @property
+    def report(self) -> str:
+        return str(self.load("report") or "")
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(self.load("rules") or ())  # type: ignore[call-overload]
+
+    @property
+    def history(self) -> tuple[HistoryItem, ...]:
+        return tuple(self.load("history") or ())  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
