@@ -133,3 +133,20 @@ def test_safe_filename(name: str, safe: str) -> None:
 def test_screening(headers: str, kind: str) -> None:
     mail = parse((headers + "Subject: s\n\nbody\n").encode())
     assert screen(mail, frozenset({"helpdesk@lpse.example"}), "lpse.example").kind == kind
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (b"From: a@x\r\nMessage-ID: <Abc@X.ORG>\r\n\r\nbody", "mid:Abc@x.org"),
+        (b"From: a@x\nmessage-id:\n <folded@x.org>\n\nbody", "mid:folded@x.org"),
+        (b"From: a@x\n\nMessage-ID: <in-body@x.org>\n", None),
+        (b"X-Original-Message-ID: <other@x.org>\nFrom: a@x\n\nb", None),
+    ],
+)
+def test_inbound_key(raw: bytes, key: str | None) -> None:
+    import hashlib
+
+    from maild.ingest import key_for
+
+    assert key_for(raw).key == (key or f"sha256:{hashlib.sha256(raw).hexdigest()}")
