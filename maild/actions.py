@@ -74,6 +74,7 @@ class Act:
     cause: str
     now: datetime
     in_reply_to: str | None = None
+    references: tuple[str, ...] | None = None  # the ticket's first Message-ID, looked up once
 
     def view(self, recipient_name: str = "", text: str = "", **kw: Any) -> MailView:
         ident = self.mailer.settings.identity
@@ -93,8 +94,10 @@ class Act:
                            self.now, detail)
 
     def mail(self, kind: str, recipient: str, view: MailView, automatic: bool = False) -> None:
+        if self.references is None:
+            self.references = self.mailer.references(self.session, self.ticket)
         self.mailer.queue(self.session, kind, self.ticket, recipient, view, self.cause, self.now,
-                          automatic=automatic, in_reply_to=self.in_reply_to)
+                          automatic=automatic, in_reply_to=self.in_reply_to, references=self.references)
 
     def staff_touched(self) -> None:
         if self.ticket.first_response_at is None and self.roles.role_of(self.actor) != "reporter":

@@ -104,13 +104,14 @@ class Mailer:
         now: datetime,
         automatic: bool = False,
         in_reply_to: str | None = None,
+        references: tuple[str, ...] | None = None,
     ) -> bool:
         """Render ``kind`` for ``recipient`` and queue it; False if it was queued already or
         the address cannot be written to."""
         if not usable_address(recipient):
             return False
         rendered = self.renderer.render(kind, self.settings.language, view)
-        refs = self._references(session, ticket)
+        refs = self.references(session, ticket) if references is None else references
         return enqueue(
             session,
             self.settings.identity,
@@ -130,7 +131,7 @@ class Mailer:
             now,
         )
 
-    def _references(self, session: Session, ticket: Ticket) -> tuple[str, ...]:
+    def references(self, session: Session, ticket: Ticket) -> tuple[str, ...]:
         """The ticket's first message, so every mail about it threads together in mail clients."""
         first = session.scalar(
             select(InboundMessage.message_id).where(InboundMessage.ticket_id == ticket.id,

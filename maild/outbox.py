@@ -11,6 +11,7 @@ import base64
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from email.errors import HeaderParseError
 from email.headerregistry import Address as HeaderAddress
 from email.utils import format_datetime, formataddr
@@ -140,6 +141,7 @@ def _base64(text: str) -> str:
     return data.decode("ascii").replace("\n", "\r\n").rstrip("\r\n")
 
 
+@lru_cache(maxsize=4096)
 def usable_address(address: str) -> bool:
     """True when ``address`` can stand in a To header and an SMTP envelope."""
     try:

@@ -38,6 +38,7 @@ from maild.render import local_time
 from maild.store import (
     add_ticket_party,
     automatic_mails_since,
+    get_or_create_party,
     next_number,
     note_event,
     party,
@@ -324,7 +325,8 @@ class Pipeline:
         hits = [f"{h.rule}: {h.why}" for h in classified.hits]
         if classified.quarantine:
             return Outcome("spam", None, f"quarantined by rule: {'; '.join(hits)}")
-        reporter = party(session, sender, now, mail.sender.name if mail.sender else "") if sender else None
+        reporter, new_reporter = get_or_create_party(session, sender, now, mail.sender.name if mail.sender else "") \
+            if sender else (None, False)
         ticket = Ticket(
             number=next_number(session, now.astimezone(ZoneInfo(s.timezone)).year),
             subject=clean_subject(mail.subject, s.tag),
@@ -351,10 +353,11 @@ class Pipeline:
                   "text": mail.text[:4000]}
         record_event(session, ticket, advance(None, "report_received"), sender or "(unknown sender)", row.key, now,
                      detail)
-        act = Act(session, self.mailer, s.roles, ticket, "maild", row.key, now, in_reply_to=mail.message_id)
+        act = Act(session, self.mailer, s.roles, ticket, "maild", row.key, now, in_reply_to=mail.message_id,
+                  references=(mail.message_id,) if mail.message_id else ())
         if classified.assignee and classified.assignee in s.roles.staff:
             actions.assign(act, classified.assignee)
-        self._acknowledge(act, row, mail, verdict, classified)
+        self._acknowledge(act, row, mail, verdict, classified, new_reporter)
         for address, name in act.team():
             act.mail("new_ticket", address, act.view(name, mail.text[:6000]))
         if classified.escalate and classified.group:
@@ -363,9 +366,10 @@ class Pipeline:
         return Outcome(disposition, ticket.id, decision.reason)
 
     def _acknowledge(
-        self, act: Act, row: InboundMessage, mail: ParsedMail, verdict: screening.Screening, classified: rules.Verdict
+        self, act: Act, row: InboundMessage, mail: ParsedMail, verdict: screening.Screening, classified: rules.Verdict,
+        new_reporter: bool,
     ) -> None:
-        why_not = self._why_not_answer(act.session, row.sender, verdict, act.now)
+        why_not = self._why_not_answer(act.session, row.sender, verdict, act.now, new_reporter)
         if not why_not and classified.acknowledge is False:
             why_not = "acknowledgement switched off by rule"
         if why_not:
@@ -376,11 +380,15 @@ class Pipeline:
                                                          self.mailer.settings.language)})
         act.mail(classified.ack_template or "ack", row.sender, view, automatic=True)
 
-    def _why_not_answer(self, session: Session, sender: str, verdict: screening.Screening, now: datetime) -> str:
+    def _why_not_answer(
+        self, session: Session, sender: str, verdict: screening.Screening, now: datetime, new_reporter: bool
+    ) -> str:
         if not sender:
             return "no sender address"
         if not verdict.may_answer:
             return verdict.reason
+        if new_reporter:
+            return ""  # an address we have never seen has had no mail from us: no count needed
         sent = automatic_mails_since(session, sender, now - timedelta(hours=1))
         if sent >= self.settings.auto_limit_per_hour:
             return f"rate limit: {sent} automatic mails to {sender} in the last hour"

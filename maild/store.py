@@ -66,16 +66,23 @@ _BUMP_COUNTER = (
 
 def party(session: Session, address: str, now: datetime, name: str = "", role: str = "reporter") -> Party:
     """The party with this address, created as a reporter if new."""
+    return get_or_create_party(session, address, now, name, role)[0]
+
+
+def get_or_create_party(
+    session: Session, address: str, now: datetime, name: str = "", role: str = "reporter"
+) -> tuple[Party, bool]:
+    """The party with this address and whether it was created just now."""
     address = address.lower()
     found = session.scalars(_PARTY_BY_ADDRESS, {"address": address}).first()
-    if found is None:
-        insert_ignore(
-            session, Party, {"address": address, "name": name, "role": role, "created_at": now}, ["address"]
-        )
-        found = session.scalars(_PARTY_BY_ADDRESS, {"address": address}).one()
-    elif name and not found.name:
-        found.name = name
-    return found
+    if found is not None:
+        if name and not found.name:
+            found.name = name
+        return found, False
+    created = insert_ignore(
+        session, Party, {"address": address, "name": name, "role": role, "created_at": now}, ["address"]
+    )
+    return session.scalars(_PARTY_BY_ADDRESS, {"address": address}).one(), created
 
 
 def sync_staff(session: Session, members: Iterable[tuple[str, str, str]], now: datetime) -> None:
