@@ -49,6 +49,7 @@ class Mailer:
         assignee = session.get(Party, ticket.assignee_id) if ticket.assignee_id else None
 
         def load(part: str) -> object:
+            session.flush()  # what this message wrote so far belongs in the history
             if part == "report":
                 return self._report(session, ticket)
             if part == "rules":

@@ -6,11 +6,13 @@ Small functions over a Session; no commits here (the caller owns the transaction
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+import hashlib
+import json
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -56,6 +58,7 @@ _AUTOMATIC_SINCE = select(func.count(OutgoingMail.id)).where(
     OutgoingMail.automatic.is_(True),
     OutgoingMail.created_at >= bindparam("since", type_=UTCDateTime()),
 )
+_INSERT_EVENT = insert(Event)
 _BUMP_COUNTER = (
     update(TicketCounter)
     .where(TicketCounter.year == bindparam("y"))
@@ -154,28 +157,34 @@ def record_event(
     cause: str,
     now: datetime,
     detail: dict[str, Any] | None = None,
-) -> Event:
-    """Apply a workflow transition to the ticket and append its event row."""
+) -> None:
+    """Apply a workflow transition to the ticket and append its event row.
+
+    The row is written at once (Core insert): it is visible to the queries that follow in the
+    same message without an ORM flush. Its key joins ticket, cause, event and a digest of the
+    detail, so one message may, say, set a type and a priority (two ``classified`` events),
+    while doing the same thing for the same cause twice is refused by the UNIQUE key.
+    """
     ticket.state = transition.new_state
     ticket.updated_at = now
     if transition.new_state == "closed":
         ticket.closed_at = now
     elif transition.old_state == "closed":
         ticket.closed_at = None
-    ev = Event(
-        key=f"{ticket.id}:{cause}:{transition.event}",
-        ticket_id=ticket.id,
-        event=transition.event,
-        actor=actor,
-        step=transition.step,
-        cause=cause,
-        old_state=transition.old_state,
-        new_state=transition.new_state,
-        detail=detail or {},
-        created_at=now,
-    )
-    session.add(ev)
-    return ev
+    detail = detail or {}
+    digest = hashlib.sha256(json.dumps(detail, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    session.execute(_INSERT_EVENT, {
+        "key": f"{ticket.id}:{cause}:{transition.event}:{digest}"[:500],
+        "ticket_id": ticket.id,
+        "event": transition.event,
+        "actor": actor,
+        "step": transition.step,
+        "cause": cause,
+        "old_state": transition.old_state,
+        "new_state": transition.new_state,
+        "detail": detail,
+        "created_at": now,
+    })
 
 
 def note_event(

@@ -218,3 +218,15 @@ def test_refused_commands_are_explained(desk: Desk) -> None:
     desk.reply(notice, STAFF, "#eskalasi infrastruktur terlambat")
     [confirm] = desk.new_mail()
     assert "cannot be escalated" in confirm.text and desk.ticket().state == "closed"
+
+
+def test_several_classification_commands_in_one_reply(desk: Desk) -> None:
+    desk.send(report().raw)
+    notice = by_recipient(desk.new_mail())[STAFF]
+    desk.reply(notice, STAFF, "#jenis permasalahan\n#prioritas kritis\n#kategori aplikasi_spse\n#catatan cek log")
+    t = desk.ticket()
+    assert (t.type, t.priority, t.category) == ("problem", "critical", "aplikasi_spse")
+    [confirm] = desk.new_mail()
+    assert confirm.to == STAFF and "prioritas: critical" in confirm.text and "Ditolak" not in confirm.text
+    assert [e for e, _, _ in desk.story()] == ["report_received", "classified", "classified", "classified",
+                                               "note_added"]
