@@ -196,8 +196,7 @@ def run(obj: Context, once: bool) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, hup)
-    settings = obj.settings()
-    daemon = build(settings, system_clock)
+    daemon = build(obj.settings(), system_clock)
     if once:
         ok = daemon.run_once(stopping=lambda: flags.stop)
         daemon.close()
@@ -207,17 +206,19 @@ def run(obj: Context, once: bool) -> None:
     while True:
         daemon.run_forever(stopping=lambda: flags.stop or flags.reload)
         if flags.stop:
+            daemon.close()
             log.info("stopped")
             return
         flags.reload = False
         try:
-            new = obj.settings()
-            daemon = build(new, system_clock)
-            settings = new
-            log.info("config reloaded from %s", obj.config_path)
+            new = build(obj.settings(), system_clock)
         except MaildError as exc:
+            # The running daemon keeps its settings, rules and templates as they were loaded.
             log.error("reload failed, keeping the previous config: %s", exc)
-            daemon = build(settings, system_clock)
+            continue
+        daemon.close()
+        daemon = new
+        log.info("config reloaded from %s", obj.config_path)
 
 
 @main.command()

@@ -176,11 +176,10 @@ class Daemon:
             self._sleep_until(self.backoff.retry_at, stopping)
         return not self.mailbox_error
 
-    def run_forever(self, stopping: Callable[[], bool], reload: Callable[[], None] = lambda: None) -> None:
+    def run_forever(self, stopping: Callable[[], bool]) -> None:
         """The long-running loop; returns when ``stopping()`` turns true (after a commit)."""
         log.info("maild running: mailbox %s, transport %s", self.mailbox.description, self.transport.description)
         while not stopping():
-            reload()
             if self.tick(stopping) > 0:
                 continue
             if self.mailbox_error:
@@ -196,7 +195,6 @@ class Daemon:
                 self.mailbox.close()
                 self.mailbox_error = str(exc)
                 log.error("mailbox: %s (retry in %.0fs)", exc, self.backoff.failed(time.monotonic()))
-        self.close()
 
     def _sleep_until(self, deadline: float, stopping: Callable[[], bool]) -> None:
         while not stopping() and time.monotonic() < deadline:

@@ -273,7 +273,7 @@ class Pipeline:
                 continue
             applied.append(self._try(act, refused, command.line, lambda c=command: self._run(act, c, parsed.body)))
         applied = [a for a in applied if a]
-        if parsed.commands or parsed.refused:
+        if parsed.commands or refused:
             act.mail("confirm", act.actor,
                      act.view(act.roles.name_of(act.actor), applied=tuple(applied), refused=tuple(refused)))
         return f"done: {', '.join(applied) or 'nothing'}" + (f"; refused: {len(refused)}" if refused else "")

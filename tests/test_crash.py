@@ -157,6 +157,14 @@ def test_imap_restart_sighup_and_sigterm(
         time.sleep(0.5)
         append_all(imap_account, [report(sender="c@x.id").raw])
         wait_until(lambda: len(smtp_sink.messages) >= 21, 30, "an acknowledgement after a bad reload", config)
+        # So is a broken rules file: the daemon keeps the rules it had loaded.
+        rules = config.parent / "rules.toml"
+        rules.write_text('[[rule]]\nname = "rusak"\nwhen.subject.regex = "(("\npriority = "tinggi"\n')
+        config.write_text(good.replace('[database]', f'[rules]\nfile = "{rules}"\n[database]'))
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        append_all(imap_account, [report(sender="d@x.id").raw])
+        wait_until(lambda: len(smtp_sink.messages) >= 22, 30, "an acknowledgement after a bad rules file", config)
         assert proc.poll() is None
 
         proc.send_signal(signal.SIGTERM)
@@ -166,7 +174,8 @@ def test_imap_restart_sighup_and_sigterm(
             proc.kill()
     err = daemon_log(config)
     assert "reload failed" in err and "unknown section [bogus]" in err
+    assert "rules.toml" in err and "'rusak'" in err
     assert "Traceback" not in err
     assert inbox_count(imap_account) == 0
     recipients = Counter(email.message_from_bytes(m.data)["To"] for m in smtp_sink.messages)
-    assert len(recipients) == 21 and set(recipients.values()) == {1}
+    assert len(recipients) == 22 and set(recipients.values()) == {1}

@@ -218,6 +218,10 @@ def test_refused_commands_are_explained(desk: Desk) -> None:
     desk.reply(notice, STAFF, "#eskalasi infrastruktur terlambat")
     [confirm] = desk.new_mail()
     assert "cannot be escalated" in confirm.text and desk.ticket().state == "closed"
+    # An answer to a closed ticket is not silently dropped: the staff member is told.
+    desk.reply(notice, STAFF, "Satu hal lagi untuk pelapor.")
+    [confirm] = desk.new_mail()
+    assert confirm.to == STAFF and "Ditolak" in confirm.text and "staff answered" in confirm.text
 
 
 def test_several_classification_commands_in_one_reply(desk: Desk) -> None:
