@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a failed action, 2 usage, 75 a server that stayed unrea
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -264,6 +265,42 @@ def rules_test(obj: Context, files: tuple[str, ...]) -> None:
                                            in_working_hours=in_working_hours(when, settings.helpdesk.timezone))
         click.echo(f"== {path}: {mail.subject!r} from {mail.sender.address if mail.sender else '(none)'}")
         click.echo(rules_engine.explain(rules_engine.classify(mail, ruleset, context)))
+
+
+@main.command()
+@click.option("--preview", "mode", flag_value="preview", default=True, help="Print the digest (default).")
+@click.option("--send", "mode", flag_value="send", help="Queue it for the coordinator now and send it.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="With --preview: also write the HTML here.")
+@click.pass_obj
+def digest(obj: Context, mode: str, html_path: str | None) -> None:
+    """The coordinator's daily digest: preview it, or send it now."""
+    daemon = build(obj.settings(), system_clock, mailbox=FilesMailbox([]))
+    try:
+        now = system_clock()
+        with transaction(daemon.factory) as session:
+            view = daemon.digest.compose(session, now)
+            recipients = daemon.digest.settings.recipients
+            if mode == "send":
+                if not recipients:
+                    raise MaildError("no coordinator configured ([coordinator] address)")
+                for address, name in recipients:
+                    daemon.digest.queue(session, view, address, name, f"digest:{address}:manual:{now.isoformat()}",
+                                        now)
+            else:
+                name = recipients[0][1] if recipients else ""
+                rendered = daemon.renderer.render("digest", daemon.digest.settings.language,
+                                                  dataclasses.replace(view, recipient_name=name))
+        if mode == "send":
+            daemon.sender.run_once()
+            click.echo(f"digest queued for {', '.join(a for a, _ in recipients)}; sent if the SMTP server took it "
+                       "('maild outbox list')")
+            return
+        click.echo(f"Subject: {rendered.subject}\n")
+        click.echo(rendered.text)
+        if html_path:
+            Path(html_path).write_text(rendered.html, encoding="utf-8")
+    finally:
+        daemon.close()
 
 
 # -- tickets, messages, dead letters, outbox ----------------------------------------------

@@ -116,6 +116,45 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class CalendarSettings:
+    # Working hours per weekday group, in the helpdesk's time zone.
+    hours: tuple[str, ...] = ("mon-thu 07:30-16:00", "fri 07:30-16:30")
+    # Days off beyond the national holidays (cuti bersama, local holidays), as YYYY-MM-DD.
+    days_off: tuple[str, ...] = ()
+    # Weekend days made working days, as YYYY-MM-DD.
+    working_days: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlaSettings:
+    # Working hours to the first staff action and to closing: "PRIORITY" or "TYPE.PRIORITY"
+    # followed by two numbers, e.g. "high 2 8" or "service_request.low 16 80".
+    targets: tuple[str, ...] = ("critical 1 4", "high 2 8", "medium 4 24", "low 8 40")
+    # A ticket whose priority is unset uses this one.
+    default_priority: str = "medium"
+    # States in which the clock stops (waiting on another service group).
+    pause_states: tuple[str, ...] = ("escalated",)
+    # Level 3: working hours after the missed resolution target at which the ticket goes to
+    # this address too (e.g. the head of the LPSE); empty: no third level.
+    head_address: str = ""
+    head_name: str = "Kepala LPSE"
+    head_after_hours: float = 16.0
+    # How often the timers look at the tickets, in seconds.
+    check_every: float = 60.0
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    enabled: bool = True
+    # Every working day at this local time the coordinator gets the digest.
+    time: str = "07:30"
+    # Extra recipients besides the coordinator (e.g. the staff), as addresses.
+    also_to: tuple[str, ...] = ()
+    # Nothing to report: send a short "all clear" mail (true) or nothing (false).
+    all_clear: bool = True
+
+
+@dataclass(frozen=True)
 class RulesSettings:
     # The classification rules; empty means the rules shipped with maild.
     file: str = ""
@@ -133,6 +172,9 @@ class Settings:
     threading: ThreadingSettings = ThreadingSettings()
     security: SecuritySettings = SecuritySettings()
     rules: RulesSettings = RulesSettings()
+    calendar: CalendarSettings = CalendarSettings()
+    sla: SlaSettings = SlaSettings()
+    digest: DigestSettings = DigestSettings()
     staff: tuple[PartySettings, ...] = ()
     groups: tuple[GroupSettings, ...] = ()
     coordinator: PartySettings = PartySettings()
@@ -191,6 +233,9 @@ _SECTIONS = {
     "threading": ThreadingSettings,
     "security": SecuritySettings,
     "rules": RulesSettings,
+    "calendar": CalendarSettings,
+    "sla": SlaSettings,
+    "digest": DigestSettings,
 }
 
 

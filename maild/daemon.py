@@ -8,33 +8,38 @@ A mailbox that fails is retried with backoff while the other stages go on.
 from __future__ import annotations
 
 import logging
-import time
+import time as monotonic_time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild import store
+from maild.actions import Group, Roles
 from maild.clock import Clock
 from maild.config import Settings, endpoint
 from maild.db import make_engine, require_current, session_factory, transaction
-from maild.errors import MailboxError, TransientError
+from maild.digest import Digest, DigestSettings
+from maild.digest import recipients as digest_recipients
+from maild.errors import ConfigError, MailboxError, TransientError
 from maild.imap import ImapMailbox
 from maild.ingest import Ingest
 from maild.maildir import MaildirMailbox
-from maild.actions import Group, Roles
 from maild.mailer import Mailer, MailerSettings
 from maild.outbox import Identity
-from maild.resources import resource_dir
-from maild.rules import RuleSet, load_rules
 from maild.pipeline import Pipeline, PipelineSettings
 from maild.render import Renderer
+from maild.resources import resource_dir
+from maild.rules import RuleSet, load_rules
 from maild.sender import Sender, SenderSettings
+from maild.sla import policy_from
 from maild.smtp import MaildirTransport, SmtpTransport, Transport
 from maild.sources import Mailbox
+from maild.timers import Timers, TimerSettings
+from maild.workcal import WorkCalendar, calendar_from
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +110,32 @@ def mailer(settings: Settings, renderer: Renderer) -> Mailer:
                                            settings.threading.reopen_window_days))
 
 
+def work_calendar(settings: Settings) -> WorkCalendar:
+    c = settings.calendar
+    hours = dict(line.split(None, 1) for line in c.hours)
+    return calendar_from(settings.helpdesk.timezone, hours, list(c.days_off), list(c.working_days))
+
+
+def timer_settings(settings: Settings) -> TimerSettings:
+    sl = settings.sla
+    return TimerSettings(policy_from(sl), work_calendar(settings), roles(settings), sl.head_address.lower(),
+                         sl.head_name, sl.check_every)
+
+
+def digest_settings(settings: Settings) -> DigestSettings:
+    h, d = settings.helpdesk, settings.digest
+    try:
+        at = time.fromisoformat(d.time)
+    except ValueError:
+        raise ConfigError(f"digest.time: {d.time!r} is not a time like 07:30") from None
+    names = {p.address.lower(): p.name for p in settings.staff}
+    c = settings.coordinator
+    return DigestSettings(identity(settings), h.language, h.timezone, h.ticket_tag, at,
+                          digest_recipients((c.address.lower(), c.name), d.also_to, names) if d.enabled else (),
+                          d.all_clear,
+                          policy_from(settings.sla), work_calendar(settings))
+
+
 def load_ruleset(settings: Settings) -> RuleSet:
     """The configured rules file, or the one shipped with maild."""
     path = Path(settings.rules.file) if settings.rules.file else resource_dir("templates") / "config" / "rules.toml"
@@ -141,24 +172,29 @@ class Daemon:
     factory: sessionmaker[Session]
     ingest: Ingest
     pipeline: Pipeline
+    timers: Timers
+    digest: Digest
     sender: Sender
+    renderer: Renderer
     backoff: Backoff = field(default_factory=Backoff)
     mailbox_error: str = ""
 
     def tick(self, stopping: Callable[[], bool] = lambda: False) -> int:
         """Run every stage once; return how much work was done."""
         work = 0
-        if time.monotonic() >= self.backoff.retry_at:
+        if monotonic_time.monotonic() >= self.backoff.retry_at:
             try:
                 work += self.ingest.run_once()
                 self.backoff.ok()
                 self.mailbox_error = ""
             except MailboxError as exc:
                 self.mailbox.close()
-                delay = self.backoff.failed(time.monotonic())
+                delay = self.backoff.failed(monotonic_time.monotonic())
                 self.mailbox_error = str(exc)
                 log.error("mailbox: %s (retry in %.0fs)", exc, delay)
         work += self.pipeline.run_once(stopping=stopping)
+        work += self.timers.run_once()
+        work += self.digest.run_once()
         work += self.sender.run_once()
         return work
 
@@ -194,11 +230,11 @@ class Daemon:
             except MailboxError as exc:
                 self.mailbox.close()
                 self.mailbox_error = str(exc)
-                log.error("mailbox: %s (retry in %.0fs)", exc, self.backoff.failed(time.monotonic()))
+                log.error("mailbox: %s (retry in %.0fs)", exc, self.backoff.failed(monotonic_time.monotonic()))
 
     def _sleep_until(self, deadline: float, stopping: Callable[[], bool]) -> None:
-        while not stopping() and time.monotonic() < deadline:
-            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+        while not stopping() and monotonic_time.monotonic() < deadline:
+            monotonic_time.sleep(min(0.25, max(0.0, deadline - monotonic_time.monotonic())))
 
     def close(self) -> None:
         self.mailbox.close()
@@ -233,6 +269,9 @@ def build(
         factory=factory,
         ingest=Ingest(mailbox, factory, clock, m.batch_size, m.quarantine_folder),
         pipeline=Pipeline(factory, mailer(settings, renderer), ruleset, pipeline_settings(settings), clock),
+        timers=Timers(factory, mailer(settings, renderer), timer_settings(settings), clock),
+        digest=Digest(factory, renderer, digest_settings(settings), clock),
+        renderer=renderer,
         sender=Sender(
             factory,
             transport,

@@ -196,3 +196,15 @@ class Event(Base):
     new_state: Mapped[str | None] = mapped_column(String(20))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TimerFiring(Base):
+    """A clock-driven effect that happened (an SLA level, a digest): its UNIQUE key makes it
+    happen once, across restarts, clock jumps and several daemons on one database."""
+
+    __tablename__ = "timer_firings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -51,6 +51,8 @@ class Outgoing:
     automatic: bool = True
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    # Images the HTML part shows by ``cid:NAME`` (e.g. the digest's chart): (name, PNG bytes).
+    images: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def key(self) -> str:
@@ -88,12 +90,25 @@ def build_message(identity: Identity, mail: Outgoing, message_id: str, now: date
         ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
     ]
     out = [_fold(name, value) for name, value in headers]
-    out.append("")
-    for body, subtype in ((mail.rendered.text, "plain"), (mail.rendered.html, "html")):
-        out += [f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"',
-                "Content-Transfer-Encoding: base64", "", _base64(body)]
+    out += ["", f"--{boundary}", *_text_part("plain", mail.rendered.text), f"--{boundary}"]
+    if mail.images:
+        related = boundary + "_r"
+        out += [f'Content-Type: multipart/related; boundary="{related}"; type="text/html"', "",
+                f"--{related}", *_text_part("html", mail.rendered.html)]
+        for name, data in mail.images:
+            out += [f"--{related}", "Content-Type: image/png", "Content-Transfer-Encoding: base64",
+                    f"Content-ID: <{name}>", f'Content-Disposition: inline; filename="{name}.png"', "",
+                    _base64_bytes(data)]
+        out += [f"--{related}--"]
+    else:
+        out += _text_part("html", mail.rendered.html)
     out += [f"--{boundary}--", ""]
     return "\r\n".join(out).encode("ascii")
+
+
+def _text_part(subtype: str, body: str) -> list[str]:
+    return [f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: base64", "",
+            _base64(body)]
 
 
 def _encode(value: str) -> str:
@@ -137,8 +152,11 @@ def _fold(name: str, value: str) -> str:
 
 
 def _base64(text: str) -> str:
-    data = base64.encodebytes(text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8"))
-    return data.decode("ascii").replace("\n", "\r\n").rstrip("\r\n")
+    return _base64_bytes(text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8"))
+
+
+def _base64_bytes(data: bytes) -> str:
+    return base64.encodebytes(data).decode("ascii").replace("\n", "\r\n").rstrip("\r\n")
 
 
 @lru_cache(maxsize=4096)

@@ -22,7 +22,7 @@ from maild.resources import resource_dir
 LANGUAGES = ("id", "en")
 KINDS = (
     "ack", "new_ticket", "answer", "assigned", "escalation", "escalated", "coordinator", "recommendation",
-    "group_reply", "reporter_reply", "reopened", "closing", "confirm", "unverified",
+    "group_reply", "reporter_reply", "reopened", "closing", "confirm", "unverified", "sla_reminder", "sla_head", "digest",
 )
 
 
@@ -62,6 +62,8 @@ class Renderer:
         # history, the report text) are only loaded when a template reads them.
         if is_dataclass(view) and not isinstance(view, type):
             context = {f.name: getattr(view, f.name) for f in fields(view)}
+            context.update({name: getattr(view, name) for name, attr in vars(type(view)).items()
+                            if isinstance(attr, property)})
         else:
             context = dict(view)
         try:

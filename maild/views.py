@@ -74,3 +74,53 @@ class MailView:
     applied: tuple[str, ...] = ()
     refused: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    token: str
+    number: str
+    subject: str
+    state: str
+    priority: str
+    age_hours: float
+    overdue: bool
+    last_action: str
+    last_actor: str
+
+
+@dataclass(frozen=True)
+class DigestGroup:
+    step: str
+    title: str
+    lines: tuple[DigestLine, ...]
+
+
+@dataclass(frozen=True)
+class WeekRow:
+    category: str
+    intake: int
+    closed: int
+
+
+@dataclass(frozen=True)
+class DigestView:
+    """The coordinator's daily digest."""
+
+    date: str
+    helpdesk_name: str
+    helpdesk_address: str
+    recipient_name: str
+    groups: tuple[DigestGroup, ...]
+    awaiting_group: tuple[DigestLine, ...]
+    awaiting_coordinator: tuple[DigestLine, ...]
+    failed_mail: tuple[str, ...]
+    dead_messages: tuple[str, ...]
+    week: tuple[WeekRow, ...]
+    open_count: int
+    overdue_count: int
+    has_chart: bool = True
+
+    @property
+    def all_clear(self) -> bool:
+        return not (self.open_count or self.failed_mail or self.dead_messages)

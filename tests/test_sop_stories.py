@@ -76,6 +76,7 @@ def desk(tmp_path: Path, db_url: str, imap_account: ImapAccount, smtp_sink: Smtp
     sections = imap_sections(imap_account, db_url, smtp_sink.port)
     sections["coordinator"] = {"name": "Koordinator Helpdesk", "address": COORDINATOR}
     sections["security"] = {"trusted_authserv_ids": ["mx.lpse.example"]}
+    sections["digest"] = {"enabled": False}  # the digest has its own tests
     config = write_config(tmp_path, sections, staff=True)
     config.write_text(config.read_text() + f'[[groups]]\nname = "infrastruktur"\ntitle = "Tim Infrastruktur '
                       f'Diskominfo"\nmanagers = ["{INFRA}"]\n')
