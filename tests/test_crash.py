@@ -80,12 +80,17 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
     ]
     append_all(imap_account, [r.raw for r in reports + replies])
 
+    # Kill moments are spread over start-up and the first moments of work, scaled to this
+    # machine's start-up time, so each run gets a little further and every stage is hit.
+    began = time.monotonic()
+    assert maild(config, "check-config").wait(timeout=60) == 0
+    startup = time.monotonic() - began
     kills = 0
     finished = False
-    for _ in range(15):  # fifteen runs killed at random moments (start-up, ingest, pipeline, send)
+    for _ in range(25):  # runs killed at random moments (start-up, ingest, pipeline, send)
         proc = maild(config, "run", "--once")
         try:
-            proc.wait(timeout=rng.uniform(0.4, 1.0))
+            proc.wait(timeout=rng.uniform(0.8 * startup, startup + 0.3))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
