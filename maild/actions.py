@@ -132,9 +132,10 @@ def note(act: Act, text: str) -> str:
 
 
 def set_status(act: Act, value: str) -> str:
+    """``in_progress``, or ``waiting`` for the reporter (the SLA clock stops until they reply)."""
     act.event("status_updated", {"status": value})
     act.staff_touched()
-    return "status"
+    return "waiting" if value == "waiting" else "status"
 
 
 def classify(act: Act, field_name: str, value: str) -> str:

@@ -8,6 +8,8 @@ so a phone's automatic capital does not matter.
 Indonesian             English              effect (SOP step)
 =====================  ===================  =============================================
 #status proses         #status progress     the helpdesk is working on it (5)
+#status tunggu         #status waiting      waiting for the reporter: the SLA clock stops
+                                            until the reporter replies (5)
 #jenis gangguan        #type incident       incident / permasalahan=problem /
                                             permintaan=service request (2)
 #kategori NAMA         #category NAME       category (2)
@@ -47,7 +49,7 @@ PRIORITIES = {"rendah": "low", "low": "low", "sedang": "medium", "normal": "medi
               "tinggi": "high", "high": "high", "kritis": "critical", "critical": "critical",
               "urgent": "critical", "mendesak": "critical"}
 STATUSES = {"proses": "in_progress", "progress": "in_progress", "diproses": "in_progress",
-            "in_progress": "in_progress"}
+            "in_progress": "in_progress", "tunggu": "waiting", "menunggu": "waiting", "waiting": "waiting"}
 NEEDS_ARGUMENT = {"type", "category", "priority", "assign", "escalate", "status"}
 
 _LINE = re.compile(r"^\s*#([A-Za-z_]+)\b[ \t:]*(.*)$")

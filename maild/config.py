@@ -132,8 +132,9 @@ class SlaSettings:
     targets: tuple[str, ...] = ("critical 1 4", "high 2 8", "medium 4 24", "low 8 40")
     # A ticket whose priority is unset uses this one.
     default_priority: str = "medium"
-    # States in which the clock stops (waiting on another service group).
-    pause_states: tuple[str, ...] = ("escalated",)
+    # When the clock stops: "escalated" (waiting on another service group) and "waiting"
+    # (waiting on the reporter after "#status tunggu", until they reply).
+    pause_states: tuple[str, ...] = ("escalated", "waiting")
     # Level 3: working hours after the missed resolution target at which the ticket goes to
     # this address too (e.g. the head of the LPSE); empty: no third level.
     head_address: str = ""

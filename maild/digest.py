@@ -125,18 +125,18 @@ class Digest:
         out = []
         for t in tickets:
             events = session.execute(
-                select(Event.created_at, Event.new_state, Event.old_state, Event.event, Event.actor)
+                select(Event.created_at, Event.event, Event.old_state, Event.new_state, Event.detail, Event.actor)
                 .where(Event.ticket_id == t.id).order_by(Event.id)
             ).all()
-            changes = [(at, new) for at, new, old, _, _ in events if new and new != old]
+            changes = sla.clock_changes([(at, ev, old, new, detail or {}) for at, ev, old, new, detail, _ in events])
             spent = sla.used(s.calendar, t.created_at, now, sla.paused_spans(changes, s.policy.pause_states, now))
-            last = events[-1] if events else None
+            last = (events[-1][1], events[-1][5]) if events else None
             out.append(DigestLine(
                 token=format_token(s.tag, t.number), number=t.number, subject=t.subject, state=t.state,
                 priority=PRIORITY_NAMES[s.language].get(t.priority or "", "-"),
                 age_hours=round(spent.total_seconds() / 3600, 1),
                 overdue=spent >= s.policy.target(t.type, t.priority).resolution,
-                last_action=last[3] if last else "-", last_actor=last[4] if last else "-",
+                last_action=last[0] if last else "-", last_actor=last[1] if last else "-",
             ))
         return out
 

@@ -59,6 +59,25 @@ def policy_from(settings: SlaSettings) -> Policy:
     return Policy(targets, settings.default_priority, frozenset(settings.pause_states), head)
 
 
+def clock_changes(events: Sequence[tuple[datetime, str, str | None, str | None, dict[str, object]]]
+                  ) -> list[tuple[datetime, str]]:
+    """The ``(time, state)`` changes that start and stop the clock, from a ticket's events
+    ``(time, event, old state, new state, detail)``. Besides the real states there is
+    ``waiting``: from ``#status tunggu`` until the reporter replies or the state changes."""
+    changes: list[tuple[datetime, str]] = []
+    waiting = False
+    for at, event, old, new, detail in events:
+        if event == "status_updated" and detail.get("status") == "waiting":
+            changes.append((at, "waiting"))
+            waiting = True
+        elif waiting and (event in ("reporter_replied", "status_updated") or (new and new != old)):
+            changes.append((at, new or "in_progress"))
+            waiting = False
+        elif new and new != old:
+            changes.append((at, new))
+    return changes
+
+
 def paused_spans(
     transitions: Sequence[tuple[datetime, str]], pause_states: frozenset[str], now: datetime
 ) -> list[tuple[datetime, datetime]]:

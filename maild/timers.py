@@ -76,12 +76,14 @@ class Timers:
         if not ids:
             return changes
         rows = session.execute(
-            select(Event.ticket_id, Event.created_at, Event.new_state, Event.old_state)
+            select(Event.ticket_id, Event.created_at, Event.event, Event.old_state, Event.new_state, Event.detail)
             .where(Event.ticket_id.in_(ids)).order_by(Event.id)
         )
-        for tid, at, new, old in rows:
-            if new is not None and new != old:
-                changes[tid].append((at, new))
+        events: dict[int, list[tuple[datetime, str, str | None, str | None, dict[str, object]]]] = defaultdict(list)
+        for tid, at, event, old, new, detail in rows:
+            events[tid].append((at, event, old, new, detail or {}))
+        for tid, evs in events.items():
+            changes[tid] = sla.clock_changes(evs)
         return changes
 
     def _check(self, session: Session, ticket: Ticket, changes: list[tuple[datetime, str]], now: datetime) -> int:

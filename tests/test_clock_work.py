@@ -215,3 +215,23 @@ def test_two_daemons_on_one_postgresql_fire_each_timer_once(tmp_path: Path, imap
         assert sum(fired) == 13 and firings == 14
         assert reminders == 6 + 6 + 2
         print(f"two daemons fired {fired}")
+
+
+def test_waiting_for_the_reporter_stops_the_sla_clock(desk) -> None:  # type: ignore[no-untyped-def]
+    daemon, account, sink, clock = desk
+    append(account, report(subject="Lupa password").raw)
+    daemon.run_once()
+    [ticket] = tickets(daemon)
+    notice = [m for m in mail_to(sink, STAFF, "Tiket baru")][0]
+    append(account, report(sender=STAFF, name="Petugas", subject="Re: " + subject(notice),
+                           in_reply_to=notice["Message-ID"].strip("<>"),
+                           body="Mohon kirimkan NPWP dan user ID Anda.\n#status tunggu").raw)
+    daemon.run_once()
+    clock.now = datetime(2026, 11, 13, 1, 0, tzinfo=timezone.utc)  # two weeks without an answer
+    daemon.run_once()
+    assert not [e for e in events(daemon, ticket.id) if e.event.startswith("sla_")]
+    append(account, report(subject="Re: [LPSE #26-0001] Lupa password", body="NPWP: 01.234.567.8-901").raw)
+    daemon.run_once()
+    clock.now = datetime(2026, 11, 18, 1, 0, tzinfo=timezone.utc)  # 3 working days after the answer
+    daemon.run_once()
+    assert [e.event for e in events(daemon, ticket.id) if e.event.startswith("sla_")] == ["sla_resolution_missed"]

@@ -68,3 +68,19 @@ def test_bad_targets_are_one_line(targets: tuple[str, ...], default: str, words:
     with pytest.raises(ConfigError) as err:
         sla.policy_from(SlaSettings(targets=targets, default_priority=default))
     assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_waiting_for_the_reporter_stops_the_clock_until_they_reply() -> None:
+    t = [wita(2026, 11, 2, 9), wita(2026, 11, 2, 10), wita(2026, 11, 4, 9), wita(2026, 11, 4, 10)]
+    events = [
+        (t[0], "report_received", None, "new", {}),
+        (t[1], "status_updated", "new", "in_progress", {"status": "waiting"}),
+        (t[2], "reporter_replied", "in_progress", "in_progress", {"text": "ini datanya"}),
+        (t[3], "escalated", "in_progress", "escalated", {}),
+    ]
+    changes = sla.clock_changes(events)
+    assert changes == [(t[0], "new"), (t[1], "waiting"), (t[2], "in_progress"), (t[3], "escalated")]
+    pauses = frozenset({"escalated", "waiting"})
+    spans = sla.paused_spans(changes, pauses, wita(2026, 11, 4, 12))
+    # One working hour on Monday, then paused Monday 10:00 to Wednesday 09:00 and from 10:00.
+    assert sla.used(CAL, t[0], wita(2026, 11, 4, 12), spans) == timedelta(hours=2)
