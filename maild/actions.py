@@ -75,6 +75,7 @@ class Act:
     now: datetime
     in_reply_to: str | None = None
     references: tuple[str, ...] | None = None  # the ticket's first Message-ID, looked up once
+    quiet: bool = False  # importing old mail: record everything, mail nothing
 
     def view(self, recipient_name: str = "", text: str = "", **kw: Any) -> MailView:
         ident = self.mailer.settings.identity
@@ -94,6 +95,8 @@ class Act:
                            self.now, detail)
 
     def mail(self, kind: str, recipient: str, view: MailView, automatic: bool = False) -> None:
+        if self.quiet:
+            return
         if self.references is None:
             self.references = self.mailer.references(self.session, self.ticket)
         self.mailer.queue(self.session, kind, self.ticket, recipient, view, self.cause, self.now,

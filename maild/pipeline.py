@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -108,8 +108,12 @@ class Pipeline:
         self.settings = settings
         self.clock = clock
 
-    def run_once(self, limit: int = 200, stopping: Callable[[], bool] = lambda: False) -> int:
-        """Process up to ``limit`` waiting messages; return how many were handled."""
+    def run_once(self, limit: int = 200, stopping: Callable[[], bool] = lambda: False, quiet: bool = False) -> int:
+        """Process up to ``limit`` waiting messages; return how many were handled.
+
+        ``quiet`` is for importing an old mailbox: nothing is mailed to anyone, each message
+        counts as received at its own Date, and its tickets are marked as imported (channel
+        ``import``), which the SLA clock leaves alone."""
         now = self.clock()
         with transaction(self.factory) as session:
             ids = session.scalars(
@@ -130,17 +134,17 @@ class Pipeline:
                 if stopping():
                     self._unclaim(session, claimed[position:])
                     return position
-                self._one(session, rows[inbound_id])
+                self._one(session, rows[inbound_id], quiet)
             return len(claimed)
 
-    def _one(self, session: Session, row: InboundMessage) -> None:
+    def _one(self, session: Session, row: InboundMessage, quiet: bool = False) -> None:
         savepoint = session.begin_nested()
         try:
             # No autoflush: the rows a message writes are Core inserts, visible at once; the
             # ORM changes (the ticket, the ledger row) are flushed when they are needed and at
             # the savepoint. Autoflush before every query cost more than the queries (profiled).
             with session.no_autoflush:
-                outcome = self.process(session, row, self.clock())
+                outcome = self.process(session, row, self.clock(), quiet)
             row.disposition, row.ticket_id, row.reason = outcome.disposition, outcome.ticket_id, outcome.reason
             savepoint.commit()
         except Exception as exc:  # noqa: BLE001 - any failure of one message must not stop the others
@@ -169,10 +173,12 @@ class Pipeline:
         )
 
     # -- one message --------------------------------------------------------------------
-    def process(self, session: Session, row: InboundMessage, now: datetime) -> Outcome:
+    def process(self, session: Session, row: InboundMessage, now: datetime, quiet: bool = False) -> Outcome:
         """Decide and record everything one message causes. Runs inside the caller's transaction."""
         s = self.settings
         mail = parse(row.raw)
+        if quiet and mail.date is not None and mail.date < now:
+            now = mail.date.astimezone(timezone.utc)
         sender = mail.sender.address if mail.sender else ""
         row.sender, row.subject = sender[:320], mail.subject[:2000]
         verdict = screening.screen(mail, s.own_addresses, s.mid_domain)
@@ -196,9 +202,10 @@ class Pipeline:
         if target is not None and decision.action in (threads.FOLLOW_UP, threads.REOPEN):
             row.ticket_id = target.id
             store_attachments(session, row.id, target.id, mail.attachments)
-            act = Act(session, self.mailer, s.roles, target, sender, row.key, now, in_reply_to=mail.message_id)
+            act = Act(session, self.mailer, s.roles, target, sender, row.key, now, in_reply_to=mail.message_id,
+                      quiet=quiet)
             return self._follow_up(act, mail, decision, verdict)
-        return self._new_ticket(session, row, mail, decision, verdict, now)
+        return self._new_ticket(session, row, mail, decision, verdict, now, quiet)
 
     def _candidates(self, session: Session, mail: ParsedMail) -> threads.Candidates:
         refs = [*mail.in_reply_to, *reversed(mail.references)]
@@ -322,6 +329,7 @@ class Pipeline:
         decision: threads.ThreadDecision,
         verdict: screening.Screening,
         now: datetime,
+        quiet: bool = False,
     ) -> Outcome:
         s = self.settings
         sender = row.sender
@@ -339,7 +347,7 @@ class Pipeline:
             type=classified.type,
             category=classified.category,
             priority=classified.priority,
-            channel="email",
+            channel="import" if quiet else "email",
             language=self.mailer.settings.language,
             reporter_id=reporter.id if reporter else None,
             linked_ticket_id=decision.ticket.id if decision.ticket else None,
@@ -360,7 +368,7 @@ class Pipeline:
         record_event(session, ticket, advance(None, "report_received"), sender or "(unknown sender)", row.key, now,
                      detail)
         act = Act(session, self.mailer, s.roles, ticket, "maild", row.key, now, in_reply_to=mail.message_id,
-                  references=(mail.message_id,) if mail.message_id else ())
+                  references=(mail.message_id,) if mail.message_id else (), quiet=quiet)
         if classified.assignee and classified.assignee in s.roles.staff:
             actions.assign(act, classified.assignee)
         self._acknowledge(act, row, mail, verdict, classified, new_reporter)
@@ -376,6 +384,8 @@ class Pipeline:
         new_reporter: bool,
     ) -> None:
         why_not = self._why_not_answer(act.session, row.sender, verdict, act.now, new_reporter)
+        if act.quiet:
+            why_not = "imported from an old mailbox: nothing is mailed"
         if not why_not and classified.acknowledge is False:
             why_not = "acknowledgement switched off by rule"
         if why_not:

@@ -64,7 +64,9 @@ class Timers:
         now = self.clock()
         fired = 0
         with transaction(self.factory) as session:
-            tickets = session.scalars(select(Ticket).where(Ticket.state != "closed").order_by(Ticket.id)).all()
+            # Imported tickets (an old mailbox brought in) are history, not work that is late.
+            tickets = session.scalars(select(Ticket).where(Ticket.state != "closed", Ticket.channel != "import")
+                                      .order_by(Ticket.id)).all()
             changes = self._state_changes(session, [t.id for t in tickets])
             for ticket in tickets:
                 fired += self._check(session, ticket, changes.get(ticket.id, []), now)

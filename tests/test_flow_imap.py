@@ -282,10 +282,10 @@ def test_failing_message_is_quarantined_and_daemon_goes_on(env) -> None:  # type
 
     original = daemon.pipeline.process
 
-    def explode(session, row, now):  # type: ignore[no-untyped-def]
+    def explode(session, row, now, quiet=False):  # type: ignore[no-untyped-def]
         if b"MELEDAK" in row.raw:
             raise RuntimeError("simulated bug")
-        return original(session, row, now)
+        return original(session, row, now, quiet)
 
     daemon.pipeline.process = explode  # a seam: the pipeline's step for one message
     append(account, report(body="MELEDAK").raw, report(sender="ok@x.id").raw)
