@@ -15,13 +15,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maild import store
+from maild import rules, store
 from maild.errors import MaildError
 from maild.mailer import Mailer
-from maild.models import Party, Ticket
+from maild.models import Party, Ticket, TicketParty
+from maild.parse import Address, ParsedMail
+from maild.render import local_time
 from maild.views import MailView
+from maild.workcal import in_working_hours
 from maild.workflow import advance
 
 
@@ -242,3 +248,69 @@ def _staff_address(roles: Roles, who: str) -> str | None:
         if name and (name.lower() == who or name.lower().split()[0] == who or address.split("@")[0] == who):
             return address
     return None
+
+
+def merge(act: Act, into: Ticket) -> str:
+    """Close this ticket as a duplicate of ``into``: its people join ``into``, and mail about
+    it is threaded there from now on."""
+    if into.id == act.ticket.id or into.state == "closed":
+        raise ActionRefused(f"cannot merge {act.ticket.number} into {into.number}")
+    act.event("merged", {"into": into.number})
+    act.ticket.merged_into_id = into.id
+    act.ticket.linked_ticket_id = into.id
+    for party_id, role in act.session.execute(
+        select(TicketParty.party_id, TicketParty.role).where(TicketParty.ticket_id == act.ticket.id)
+    ).all():
+        store.add_ticket_party(act.session, into.id, party_id, "cc" if role == "reporter" else role)
+    store.note_event(act.session, into, "merged_in", act.actor, act.cause, act.now, {"from": act.ticket.number})
+    return f"merged:{into.number}"
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A report taken by phone, in person, or typed in by staff (``maild tickets new``)."""
+
+    subject: str
+    text: str
+    channel: str
+    reporter_name: str
+    reporter_address: str = ""
+    contact: str = ""
+    organisation: str = ""
+
+
+def open_ticket(
+    session: Session, mailer: Mailer, roles: Roles, ruleset: rules.RuleSet, report: NewReport, actor: str,
+    cause: str, now: datetime, timezone: str,
+) -> Ticket:
+    """Record a report that did not come by mail, classified by the same rules; the reporter
+    is acknowledged when there is an address to write to."""
+    reporter = (store.party(session, report.reporter_address, now, report.reporter_name)
+                if report.reporter_address else None)
+    mail = ParsedMail(message_id=None, in_reply_to=(), references=(),
+                      sender=Address(report.reporter_address, report.reporter_name) if report.reporter_address else None,
+                      to=(), cc=(), reply_to=(), return_path=None, subject=report.subject, date=now,
+                      text=report.text, html=None, attachments=(), headers=(), content_type="text/plain",
+                      size=len(report.text))
+    verdict = rules.classify(mail, ruleset, rules.RuleContext(now, in_working_hours(now, timezone)))
+    ticket = Ticket(number=store.next_number(session, now.astimezone(ZoneInfo(timezone)).year),
+                    subject=report.subject, state="new", type=verdict.type, category=verdict.category,
+                    priority=verdict.priority, channel=report.channel, language=mailer.settings.language,
+                    reporter_id=reporter.id if reporter else None, contact=report.contact or None,
+                    created_at=now, updated_at=now)
+    session.add(ticket)
+    session.flush()
+    if reporter is not None:
+        store.add_ticket_party(session, ticket.id, reporter.id, "reporter")
+    detail = {"text": report.text, "channel": report.channel, "reporter": report.reporter_name,
+              "contact": report.contact, "organisation": report.organisation, "taken_by": actor,
+              "rules": [f"{h.rule}: {h.why}" for h in verdict.hits]}
+    store.record_event(session, ticket, advance(None, "report_received"), actor, cause, now, detail)
+    act = Act(session, mailer, roles, ticket, actor, cause, now, references=())
+    if reporter is not None and not verdict.quarantine:
+        act.mail("ack", reporter.address, act.view(reporter.name, extra={"received_at": local_time(
+            now, timezone, mailer.settings.language)}), automatic=True)
+    for address, name in act.team():
+        if address != actor:
+            act.mail("new_ticket", address, act.view(name, report.text))
+    return ticket

@@ -6,26 +6,77 @@ Thin service functions over a Session; each returns plain dicts with stable keys
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import String, cast, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
+from maild import sla
 from maild.models import AttachmentRow, Event, InboundMessage, OutgoingMail, Party, Ticket
+from maild.workcal import WorkCalendar
 
 
 def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
 
-def list_tickets(session: Session, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Newest tickets first."""
+@dataclass(frozen=True)
+class TicketFilter:
+    state: str | None = None  # a state, or "open" for every state but closed
+    type: str | None = None
+    category: str | None = None
+    assignee: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    search: str | None = None
+    limit: int = 100
+
+
+def list_tickets(session: Session, filters: TicketFilter | None = None) -> list[dict[str, Any]]:
+    """Tickets matching ``filters``, newest first."""
+    f = filters or TicketFilter()
+    assignee = aliased(Party)
     q = select(Ticket, Party.address).outerjoin(Party, Party.id == Ticket.reporter_id)
-    if state:
-        q = q.where(Ticket.state == state)
-    rows = session.execute(q.order_by(Ticket.id.desc()).limit(limit)).all()
+    if f.state == "open":
+        q = q.where(Ticket.state != "closed")
+    elif f.state:
+        q = q.where(Ticket.state == f.state)
+    if f.type:
+        q = q.where(Ticket.type == f.type)
+    if f.category:
+        q = q.where(Ticket.category == f.category)
+    if f.assignee:
+        q = q.join(assignee, assignee.id == Ticket.assignee_id).where(assignee.address == f.assignee)
+    if f.created_from:
+        q = q.where(Ticket.created_at >= f.created_from)
+    if f.created_to:
+        q = q.where(Ticket.created_at < f.created_to)
+    if f.search:
+        like = f"%{f.search.lower()}%"
+        text_hit = select(Event.ticket_id).where(Event.event == "report_received",
+                                                 func.lower(cast(Event.detail, String)).like(like))
+        q = q.where(or_(func.lower(Ticket.subject).like(like), Ticket.id.in_(text_hit)))
+    rows = session.execute(q.order_by(Ticket.id.desc()).limit(f.limit)).all()
     return [ticket_dict(t, addr) for t, addr in rows]
+
+
+def only_overdue(session: Session, rows: list[dict[str, Any]], policy: sla.Policy, calendar: WorkCalendar,
+                 now: datetime) -> list[dict[str, Any]]:
+    """The open tickets among ``rows`` past their resolution target, in working time."""
+    out = []
+    for row in rows:
+        ticket = session.scalars(select(Ticket).where(Ticket.number == row["number"])).one()
+        if ticket.state == "closed":
+            continue
+        events = session.execute(select(Event.created_at, Event.event, Event.old_state, Event.new_state,
+                                        Event.detail).where(Event.ticket_id == ticket.id).order_by(Event.id)).all()
+        changes = sla.clock_changes([(a, e, o, n, d or {}) for a, e, o, n, d in events])
+        spent = sla.used(calendar, ticket.created_at, now, sla.paused_spans(changes, policy.pause_states, now))
+        if spent >= policy.target(ticket.type, ticket.priority).resolution:
+            out.append({**row, "working_hours": round(spent.total_seconds() / 3600, 1)})
+    return out
 
 
 def ticket_dict(t: Ticket, reporter: str | None) -> dict[str, Any]:

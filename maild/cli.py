@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a failed action, 2 usage, 75 a server that stayed unrea
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import logging
@@ -13,23 +14,28 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maild import admin
+from maild import actions, admin
+from maild.actions import Act, ActionRefused
+from maild.commands import STATUSES, split_first_word
+from maild.models import Ticket
 from maild.clock import system_clock
 from maild.config import Settings, load_settings, masked
-from maild.daemon import build, load_ruleset, open_mailbox
+from maild.daemon import build, load_ruleset, open_mailbox, work_calendar
+from maild.sla import policy_from
 from maild.db import make_engine, revisions, session_factory, transaction, upgrade
-from maild.errors import ConfigError, MaildError, TransientError
+from maild.errors import ConfigError, IllegalTransition, MaildError, TransientError
 from maild.render import Renderer
 from maild.resources import resource_dir
 from maild.sources import FilesMailbox
@@ -310,15 +316,43 @@ def tickets() -> None:
 
 
 @tickets.command("list")
-@click.option("--state", type=click.Choice(["new", "in_progress", "escalated", "with_coordinator", "closed"]))
+@click.option("--state", type=click.Choice(["new", "in_progress", "escalated", "with_coordinator", "closed", "open"]))
+@click.option("--type", "type_", type=click.Choice(["incident", "problem", "service_request"]))
+@click.option("--category")
+@click.option("--assignee", help="Address of the assigned staff member.")
+@click.option("--overdue", is_flag=True, help="Only open tickets past their resolution target (working hours).")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Received on or after (WITA).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Received on or before (WITA).")
+@click.option("--search", help="Text in the subject or the report.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV output.")
 @click.pass_obj
-def tickets_list(obj: Context, state: str | None, limit: int, as_json: bool) -> None:
-    """List tickets, newest first."""
+def tickets_list(obj: Context, state: str | None, type_: str | None, category: str | None, assignee: str | None,
+                 overdue: bool, date_from: datetime | None, date_to: datetime | None, search: str | None,
+                 limit: int, as_json: bool, as_csv: bool) -> None:
+    """List tickets, newest first, with filters."""
+    settings = obj.settings()
+    tz = ZoneInfo(settings.helpdesk.timezone)
+    filters = admin.TicketFilter(
+        state=state, type=type_, category=category, assignee=assignee.lower() if assignee else None,
+        created_from=date_from.replace(tzinfo=tz) if date_from else None,
+        created_to=(date_to.replace(tzinfo=tz) + timedelta(days=1)) if date_to else None,
+        search=search, limit=limit,
+    )
     with obj.session() as s:
-        rows = admin.list_tickets(s, state, limit)
-    _json(rows) if as_json else _table(rows, ["number", "state", "created_at", "reporter", "subject"], obj.tz())
+        rows = admin.list_tickets(s, filters)
+        if overdue:
+            rows = admin.only_overdue(s, rows, policy_from(settings.sla), work_calendar(settings), system_clock())
+    columns = ["number", "state", "created_at", "priority", "category", "reporter", "subject"]
+    if as_json:
+        _json(rows)
+    elif as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        _table(rows, columns, obj.tz())
 
 
 @tickets.command("show")
@@ -343,6 +377,156 @@ def tickets_show(obj: Context, number: str, as_json: bool) -> None:
     _table(data["messages"], ["id", "received_at", "sender", "disposition", "reason"], obj.tz())
     click.echo("\nMail sent:")
     _table(data["mail"], ["id", "recipient", "template", "state", "attempts", "subject"])
+
+
+@contextmanager
+def _ticket_action(obj: Context, number: str, actor: str | None) -> Iterator[Act]:
+    """An Act on ticket ``number`` by ``actor``, committed when the block ends."""
+    settings = obj.settings()
+    who = (actor or os.environ.get("MAILD_ACTOR") or (settings.staff[0].address if settings.staff else "")).lower()
+    if not who:
+        raise MaildError("say who acts: --as ADDRESS (or $MAILD_ACTOR, or configure [[staff]])")
+    daemon = build(settings, system_clock, mailbox=FilesMailbox([]))
+    try:
+        with transaction(daemon.factory) as session:
+            ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
+            if ticket is None:
+                raise MaildError(f"no ticket {number}")
+            now = system_clock()
+            yield Act(session, daemon.pipeline.mailer, daemon.pipeline.settings.roles, ticket, who,
+                      f"cli:{who}:{now.isoformat()}", now)
+    except (IllegalTransition, ActionRefused) as exc:
+        raise MaildError(str(exc)) from None
+    finally:
+        daemon.close()
+
+
+_AS = click.option("--as", "actor", help="The staff member acting (default $MAILD_ACTOR, else the first [[staff]]).")
+
+
+@tickets.command("new")
+@click.option("--subject", required=True)
+@click.option("--text", required=True, help="The report as the reporter gave it.")
+@click.option("--channel", type=click.Choice(["telepon", "datang", "email", "surat", "whatsapp"]),
+              default="telepon", show_default=True)
+@click.option("--name", "reporter_name", required=True, help="The reporter's name.")
+@click.option("--email", "reporter_address", default="", help="The reporter's address: they get the acknowledgement.")
+@click.option("--contact", default="", help="Phone number or other contact.")
+@click.option("--organisation", default="")
+@_AS
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def tickets_new(obj: Context, subject: str, text: str, channel: str, reporter_name: str, reporter_address: str,
+                contact: str, organisation: str, actor: str | None, as_json: bool) -> None:
+    """Record a report taken by phone, in person or by letter."""
+    settings = obj.settings()
+    who = (actor or os.environ.get("MAILD_ACTOR") or (settings.staff[0].address if settings.staff else "maild"))
+    daemon = build(settings, system_clock, mailbox=FilesMailbox([]))
+    try:
+        now = system_clock()
+        with transaction(daemon.factory) as session:
+            ticket = actions.open_ticket(
+                session, daemon.pipeline.mailer, daemon.pipeline.settings.roles, daemon.pipeline.ruleset,
+                actions.NewReport(subject, text, channel, reporter_name, reporter_address.lower(), contact,
+                                  organisation),
+                who.lower(), f"cli:{who}:{now.isoformat()}", now, settings.helpdesk.timezone)
+            number = ticket.number
+    finally:
+        daemon.close()
+    _json({"number": number}) if as_json else click.echo(f"ticket {number} recorded")
+
+
+def _ticket_command(name: str, doc: str, run: Callable[[Act, str], str], argument: str | None = "text",
+                    required: bool = True) -> None:
+    """Register ``maild tickets NAME N [ARG]``: one action of maild.actions, as by email."""
+
+    def command(obj: Context, number: str, actor: str | None, **kw: tuple[str, ...]) -> None:
+        with _ticket_action(obj, number, actor) as act:
+            done = run(act, " ".join(kw.get(argument, ()) if argument else ()))
+        click.echo(f"{number}: {done}")
+
+    command.__doc__ = doc
+    # Click lists parameters in the reverse order of decoration: the text comes after NUMBER.
+    decorated: Any = click.pass_obj(command)
+    if argument:
+        decorated = click.argument(argument, nargs=-1, required=required)(decorated)
+    decorated = _AS(click.argument("number")(decorated))
+    tickets.command(name)(decorated)
+
+
+_ticket_command("reply", "Answer the reporter (SOP step 5).", actions.answer)
+_ticket_command("note", "Add an internal note.", actions.note)
+_ticket_command("assign", "Assign to a staff member (address or name).", lambda a, v: actions.assign(a, v))
+_ticket_command("status", "Set the status: proses (in progress) or tunggu (waiting for the reporter).",
+                lambda a, v: actions.set_status(a, _status(v)), "status")
+_ticket_command("escalate", "Pass to a service group: GROUP [NOTE] (SOP step 4).",
+                lambda a, v: actions.escalate(a, *split_first_word(v)))
+_ticket_command("coordinator", "Report to the coordinator: [NOTE] (SOP step 6).", actions.to_coordinator,
+                required=False)
+_ticket_command("resolve", "Send the result to the reporter and close (SOP step 8).", actions.resolve)
+_ticket_command("reopen", "Reopen a closed ticket.", lambda a, v: actions.reopen(a, ""), None)
+
+
+@tickets.command("merge")
+@_AS
+@click.argument("number")
+@click.argument("into")
+@click.pass_obj
+def tickets_merge(obj: Context, number: str, into: str, actor: str | None) -> None:
+    """Close NUMBER as a duplicate of INTO; later mail about it goes to INTO."""
+    with _ticket_action(obj, number, actor) as act:
+        target = act.session.scalars(select(Ticket).where(Ticket.number == into)).first()
+        if target is None:
+            raise MaildError(f"no ticket {into}")
+        done = actions.merge(act, target)
+    click.echo(f"{number}: {done}")
+
+
+def _status(value: str) -> str:
+    status = STATUSES.get(value.strip().lower())
+    if status is None:
+        raise MaildError(f"status {value!r}: use one of {', '.join(sorted(STATUSES))}")
+    return status
+
+
+@main.group()
+def staff() -> None:
+    """Helpdesk staff (kept in the config file)."""
+
+
+@main.group()
+def groups() -> None:
+    """Service groups (kept in the config file)."""
+
+
+def _party_commands(group: click.Group, kind: str) -> None:
+    @group.command("list")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_obj
+    def listing(obj: Context, as_json: bool) -> None:
+        settings = obj.settings()
+        if kind == "staff":
+            rows = [{"name": p.name, "address": p.address, "role": "staff"} for p in settings.staff]
+            if settings.coordinator.address:
+                rows.append({"name": settings.coordinator.name, "address": settings.coordinator.address,
+                             "role": "coordinator"})
+            _json(rows) if as_json else _table(rows, ["role", "name", "address"])
+        else:
+            rows = [{"name": g.name, "title": g.title, "managers": ", ".join(g.managers)} for g in settings.groups]
+            _json(rows) if as_json else _table(rows, ["name", "title", "managers"])
+
+    for verb in ("add", "remove"):
+        @group.command(verb, context_settings={"ignore_unknown_options": True})
+        @click.argument("args", nargs=-1)
+        @click.pass_obj
+        def edit(obj: Context, args: tuple[str, ...], verb: str = verb) -> None:
+            table = "[[staff]] / [coordinator]" if kind == "staff" else "[[groups]]"
+            raise MaildError(f"{kind} are kept in the config file {obj.config_path}: edit {table} there, "
+                             "then 'maild check-config' and reload the daemon (SIGHUP); nothing was changed")
+
+
+_party_commands(staff, "staff")
+_party_commands(groups, "groups")
 
 
 @main.group()

@@ -88,12 +88,15 @@ class Ticket(Base):
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
     linked_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # Set when this ticket was merged into another: mail about it goes to that one.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     reporter: Mapped[Party | None] = relationship(foreign_keys=[reporter_id])
+    contact: Mapped[str | None] = mapped_column(String(200))
 
 
 class TicketParty(Base):

@@ -211,11 +211,13 @@ class Pipeline:
         refs = [*mail.in_reply_to, *reversed(mail.references)]
         found = ticket_by_references(session, refs)
         by_ref, ref = (ticket_ref(session, found[0]), found[1]) if found else (None, "")
+        if found:
+            by_ref = ticket_ref(session, _merged_target(session, found[0]))
         number = find_number(mail.subject, self.settings.tag)
         by_token = None
         if number:
             ticket = ticket_by_number(session, number)
-            by_token = ticket_ref(session, ticket) if ticket else None
+            by_token = ticket_ref(session, _merged_target(session, ticket)) if ticket else None
         return threads.Candidates(by_ref, ref, by_token, number)
 
     # -- replies on a ticket ------------------------------------------------------------
@@ -409,6 +411,18 @@ class Pipeline:
         if sent >= self.settings.auto_limit_per_hour:
             return f"rate limit: {sent} automatic mails to {sender} in the last hour"
         return ""
+
+
+def _merged_target(session: Session, ticket: Ticket) -> Ticket:
+    """Follow merges: mail about a merged ticket belongs to the one it was merged into."""
+    for _ in range(10):
+        if ticket.merged_into_id is None:
+            break
+        target = session.get(Ticket, ticket.merged_into_id)
+        if target is None:
+            break
+        ticket = target
+    return ticket
 
 
 def _is_thanks(text: str) -> bool:

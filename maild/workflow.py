@@ -51,6 +51,7 @@ _TABLE: dict[str, tuple[tuple[str | None, ...], str | None, int, tuple[str, ...]
     "reported_to_coordinator": ((NEW, IN_PROGRESS, ESCALATED), WITH_COORDINATOR, 6, ("mail_coordinator",)),
     "recommended": ((WITH_COORDINATOR, ESCALATED, IN_PROGRESS), IN_PROGRESS, 7, ("forward_to_assignee",)),
     "resolved": (_OPEN, CLOSED, 8, ("send_closing",)),
+    "merged": (_OPEN, CLOSED, 8, ()),
 }
 
 EVENTS = tuple(_TABLE)

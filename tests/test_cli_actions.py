@@ -1,0 +1,138 @@
+"""Every ticket action from the CLI has the effects of the email command: events and mail."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+STAFF = "petugas@lpse.example"
+COORD = "koordinator@lpse.example"
+INFRA = "infra@diskominfo.example"
+
+
+def maild(config: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "maild", "--log-level", "WARNING", "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=60)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Path:
+    config = tmp_path / "maild.toml"
+    maild(config, "init")
+    config.write_text(config.read_text().replace('address = "helpdesk@lpse.tanatidungkab.go.id"',
+                                                 'address = "helpdesk@lpse.example"')
+                      + f'\n[[staff]]\nname = "Petugas Satu"\naddress = "{STAFF}"\n'
+                      f'[coordinator]\nname = "Koordinator"\naddress = "{COORD}"\n'
+                      f'[[groups]]\nname = "infrastruktur"\ntitle = "Tim Infrastruktur"\nmanagers = ["{INFRA}"]\n')
+    maild(config, "check-config")
+    return config
+
+
+def db(config: Path) -> sqlite3.Connection:
+    return sqlite3.connect(config.parent / "maild.db")
+
+
+def story(config: Path, number: str) -> list[tuple[str, int | None, str]]:
+    return db(config).execute("SELECT e.event, e.step, e.actor FROM events e JOIN tickets t ON t.id = e.ticket_id "
+                              "WHERE t.number = ? ORDER BY e.id", (number,)).fetchall()
+
+
+def mail(config: Path) -> list[tuple[str, str]]:
+    return db(config).execute("SELECT template, recipient FROM outbox ORDER BY id").fetchall()
+
+
+def new_ticket(config: Path, email: str = "budi@cv.example") -> str:
+    out = maild(config, "tickets", "new", "--subject", "Tidak bisa login", "--text", "Lupa password akun penyedia",
+                "--name", "Budi", "--email", email, "--contact", "0812-1111-2222", "--channel", "telepon",
+                "--json").stdout
+    return json.loads(out)["number"]
+
+
+def test_phone_report_is_recorded_classified_and_acknowledged(desk: Path) -> None:
+    number = new_ticket(desk)
+    row = db(desk).execute("SELECT channel, contact, category, state FROM tickets WHERE number = ?",
+                           (number,)).fetchone()
+    assert row == ("telepon", "0812-1111-2222", "akun", "new")
+    assert story(desk, number) == [("report_received", 1, STAFF)]
+    assert mail(desk) == [("ack", "budi@cv.example")]  # the staff member who took it is not notified
+    out = maild(desk, "tickets", "new", "--subject", "Datang langsung", "--text", "Minta jadwal verifikasi",
+                "--name", "Andi", "--channel", "datang", "--json").stdout
+    assert mail(desk) == [("ack", "budi@cv.example")]  # no address, no acknowledgement
+    assert json.loads(out)["number"].endswith("0002")
+
+
+def test_every_action_writes_its_event_and_queues_its_mail(desk: Path) -> None:
+    n = new_ticket(desk)
+    maild(desk, "tickets", "reply", n, "Silakan", "reset", "melalui", "menu", "lupa", "password")
+    maild(desk, "tickets", "note", n, "Sudah", "dicek", "di", "log")
+    maild(desk, "tickets", "assign", n, "Petugas Satu", "--as", COORD)
+    maild(desk, "tickets", "status", n, "tunggu")
+    maild(desk, "tickets", "escalate", n, "infrastruktur", "cek", "server")
+    maild(desk, "tickets", "coordinator", n, "perlu", "arahan")
+    maild(desk, "tickets", "resolve", n, "Password", "sudah", "direset")
+    maild(desk, "tickets", "reopen", n)
+    assert [(e, s) for e, s, _ in story(desk, n)] == [
+        ("report_received", 1), ("staff_answered", 5), ("note_added", 5), ("assigned", 2), ("status_updated", 5),
+        ("escalated", 4), ("reported_to_coordinator", 6), ("resolved", 8), ("reopened", 5)]
+    assert mail(desk)[1:] == [
+        ("answer", "budi@cv.example"), ("assigned", STAFF), ("escalation", INFRA), ("escalated", "budi@cv.example"),
+        ("coordinator", COORD), ("closing", "budi@cv.example")]
+
+
+def test_refused_actions_are_one_line_exit_1(desk: Path) -> None:
+    n = new_ticket(desk)
+    bad = maild(desk, "tickets", "escalate", n, "keuangan", ok=False)
+    assert bad.returncode == 1 and "infrastruktur" in bad.stderr and bad.stderr.count("\n") == 1
+    maild(desk, "tickets", "resolve", n, "beres")
+    again = maild(desk, "tickets", "resolve", n, "lagi", ok=False)
+    assert again.returncode == 1 and "closed" in again.stderr
+    missing = maild(desk, "tickets", "note", "26-9999", "x", ok=False)
+    assert missing.returncode == 1 and "no ticket 26-9999" in missing.stderr
+    usage = maild(desk, "tickets", "status", n, ok=False)
+    assert usage.returncode == 2
+
+
+def test_merge_moves_later_mail_to_the_surviving_ticket(desk: Path, tmp_path: Path) -> None:
+    a = new_ticket(desk)
+    b = new_ticket(desk, "rekan@cv.example")
+    maild(desk, "tickets", "merge", b, a)
+    assert story(desk, b)[-1][0] == "merged"
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(f"From: rekan@cv.example\r\nTo: helpdesk@lpse.example\r\nSubject: Re: [LPSE #{b}] x\r\n"
+                      f"Message-ID: <r1@cv.example>\r\n\r\nMasih belum bisa.\r\n".encode())
+    maild(desk, "inject", str(reply))
+    assert story(desk, a)[-1][0] == "reporter_replied"
+
+
+def test_list_filters_json_and_csv(desk: Path) -> None:
+    a = new_ticket(desk)
+    maild(desk, "tickets", "new", "--subject", "Server down", "--text", "SPSE tidak bisa diakses", "--name", "P",
+          "--channel", "telepon")
+    maild(desk, "tickets", "resolve", a, "beres")
+    open_ = json.loads(maild(desk, "tickets", "list", "--state", "open", "--json").stdout)
+    assert [t["subject"] for t in open_] == ["Server down"]
+    found = json.loads(maild(desk, "tickets", "list", "--search", "LUPA PASSWORD", "--json").stdout)
+    assert [t["number"] for t in found] == [a]
+    assert json.loads(maild(desk, "tickets", "list", "--category", "jaringan_server", "--json").stdout)[0][
+        "subject"] == "Server down"
+    csv_out = maild(desk, "tickets", "list", "--csv").stdout.splitlines()
+    assert csv_out[0].startswith("number,state") and len(csv_out) == 3
+    assert json.loads(maild(desk, "tickets", "list", "--overdue", "--json").stdout) == []
+    assert json.loads(maild(desk, "tickets", "list", "--from", "2020-01-01", "--to", "2020-01-31", "--json").stdout) == []
+
+
+def test_staff_and_groups_are_kept_in_the_config(desk: Path) -> None:
+    staff = json.loads(maild(desk, "staff", "list", "--json").stdout)
+    assert {(s["role"], s["address"]) for s in staff} == {("staff", STAFF), ("coordinator", COORD)}
+    assert "infrastruktur" in maild(desk, "groups", "list").stdout
+    add = maild(desk, "staff", "add", "baru@lpse.example", ok=False)
+    assert add.returncode == 1 and "config file" in add.stderr and "nothing was changed" in add.stderr
