@@ -119,6 +119,7 @@ def main(ctx: click.Context, config_path: str, log_level: str) -> None:
     """maild: the LPSE helpdesk mail daemon. Turns the helpdesk mailbox into tickets (SOP 05)."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     ctx.obj = Context(config_path)
 
 
@@ -245,6 +246,43 @@ def inject(obj: Context, files: tuple[str, ...]) -> None:
         daemon.close()
     _table(list(reversed(rows))[-len(files):], ["id", "sender", "disposition", "ticket", "reason"])
     click.echo("queued mail is sent by the daemon ('maild run' or 'maild run --once')")
+
+
+@main.command()
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for each server.")
+@click.pass_context
+def doctor(ctx: click.Context, timeout: float) -> None:
+    """Check config, database, mailbox, SMTP, templates, rules, queues, clock and calendar."""
+    from maild.doctor import exit_status, format_checks, run_checks
+
+    checks = run_checks(ctx.obj.config_path, system_clock, timeout=timeout)
+    click.echo(format_checks(checks))
+    ctx.exit(exit_status(checks))
+
+
+@main.command("import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
+@click.pass_obj
+def import_(obj: Context, sources: tuple[str, ...]) -> None:
+    """Bring in an old helpdesk mailbox (mbox, Maildir, .eml): tickets and threads, no mail sent."""
+    from maild.importer import import_messages
+
+    daemon = build(obj.settings(), system_clock, mailbox=FilesMailbox([]))
+    try:
+        with click.progressbar(length=1, label="importing", show_pos=True, file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            result = import_messages(daemon, sources, progress)
+    finally:
+        daemon.close()
+    click.echo(f"{result.found} found, {result.imported} imported ({result.tickets} new tickets), "
+               f"{result.skipped} already there, {result.failed} failed")
+    for line in result.errors:
+        click.echo(f"  {line}", err=True)
+    if result.failed:
+        raise MaildError("some messages failed; fix the cause and run the import again")
 
 
 @main.group()

@@ -121,7 +121,8 @@ class Digest:
 
     def _open_lines(self, session: Session, now: datetime) -> list[DigestLine]:
         s = self.settings
-        tickets = session.scalars(select(Ticket).where(Ticket.state != "closed")).all()
+        # Imported tickets (an old mailbox brought in) are history, not today's work.
+        tickets = session.scalars(select(Ticket).where(Ticket.state != "closed", Ticket.channel != "import")).all()
         out = []
         for t in tickets:
             events = session.execute(

@@ -114,6 +114,8 @@ def exit_status(checks: Sequence[Check]) -> int:
 # -- helpers ------------------------------------------------------------------------------
 def _error(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
+    if text[:2] in ("b'", 'b"') and text[-1:] == text[1]:  # imapclient's errors are bytes reprs
+        text = text[2:-1]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -773,7 +773,8 @@ def _pdf_follow_up(pdf: _FormPdf, d: FormData) -> None:
         pdf.note("Belum ada tindak lanjut yang dicatat.")
         return
     pdf.set_font("Helvetica", "", 8.5)
-    with pdf.table(col_widths=(8, 33, 97, 36), line_height=4.2, text_align=("CENTER", "LEFT", "LEFT", "LEFT"),
+    pdf.set_fill_color(255, 255, 255)
+    with pdf.table(cell_fill_mode="NONE", col_widths=(8, 33, 97, 36), line_height=4.2, text_align=("CENTER", "LEFT", "LEFT", "LEFT"),
                    headings_style=FontFace(emphasis="BOLD", fill_color=_GREY), padding=(1.2, 1.4),
                    width=_WIDTH, align="LEFT") as table:
         table.row(("No", "Tanggal / jam", "Tindakan", "Oleh"))
