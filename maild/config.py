@@ -111,8 +111,6 @@ class GroupSettings:
 class SecuritySettings:
     # Receiving servers whose Authentication-Results header maild believes (their authserv-id).
     trusted_authserv_ids: tuple[str, ...] = ()
-    # Show staff names (never their addresses) to reporters in answers.
-    show_staff_names: bool = True
 
 
 @dataclass(frozen=True)
