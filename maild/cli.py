@@ -285,6 +285,90 @@ def import_(obj: Context, sources: tuple[str, ...]) -> None:
         raise MaildError("some messages failed; fix the cause and run the import again")
 
 
+def _form_settings(settings: Settings) -> Any:
+    from maild.form import form_settings
+
+    logo = settings.helpdesk.logo_file
+    try:
+        return form_settings(settings, logo=Path(logo).read_bytes() if logo else None)
+    except OSError as exc:
+        raise ConfigError(f"helpdesk.logo_file: cannot read {logo}: {exc.strerror}") from None
+
+
+@main.command()
+@click.argument("number")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Write the PDF here.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write printable HTML here.")
+@click.pass_obj
+def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None) -> None:
+    """The "Formulir Pencatatan Gangguan dan Permintaan Layanan" of one ticket (HTML and PDF)."""
+    from maild.form import form_data, form_html, form_pdf
+
+    settings = obj.settings()
+    with obj.session() as s:
+        data = form_data(s, number, _form_settings(settings), now=system_clock())
+    if data is None:
+        raise MaildError(f"no ticket {number}")
+    pdf_path = pdf_path or (None if html_path else f"formulir-{number}.pdf")
+    if pdf_path:
+        Path(pdf_path).write_bytes(form_pdf(data))
+        click.echo(f"wrote {pdf_path}")
+    if html_path:
+        Path(html_path).write_text(form_html(data), encoding="utf-8")
+        click.echo(f"wrote {html_path}")
+
+
+@main.command()
+@click.option("--month", required=True, help="The month, YYYY-MM.")
+@click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Where to write the HTML report and the CSV beside it.")
+@click.pass_obj
+def report(obj: Context, month: str, out_dir: str) -> None:
+    """The monthly report for the head of the LPSE (Indonesian HTML with charts, and a CSV)."""
+    from maild.report import monthly_report, write_report
+
+    settings = obj.settings()
+    try:
+        with obj.session() as s:
+            rep = monthly_report(s, month, _form_settings(settings))
+    except ValueError as exc:
+        raise click.UsageError(f"--month: {exc}") from None
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    html_file, csv_file = write_report(rep, Path(out_dir))
+    click.echo(f"wrote {html_file} and {csv_file}")
+
+
+@main.group()
+def export() -> None:
+    """Exports for audits."""
+
+
+@export.command("register")
+@click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (WITA).")
+@click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (WITA).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Output file (csv: default stdout).")
+@click.pass_obj
+def export_register(obj: Context, date_from: datetime, date_to: datetime, fmt: str, out_path: str | None) -> None:
+    """The register: one row per ticket received in the period, every field of the form."""
+    from maild.register import register_rows, to_csv, write_xlsx
+
+    settings = obj.settings()
+    tz = ZoneInfo(settings.helpdesk.timezone)
+    start, end = date_from.replace(tzinfo=tz), date_to.replace(tzinfo=tz) + timedelta(days=1)
+    with obj.session() as s:
+        rows = register_rows(s, start, end, _form_settings(settings))
+    if fmt == "xlsx":
+        path = Path(out_path or f"register-{date_from:%Y%m%d}-{date_to:%Y%m%d}.xlsx")
+        write_xlsx(rows, path, f"Register helpdesk {date_from:%Y-%m-%d} s.d. {date_to:%Y-%m-%d}")
+        click.echo(f"wrote {path} ({len(rows)} tickets)")
+    elif out_path:
+        Path(out_path).write_text(to_csv(rows), encoding="utf-8")
+        click.echo(f"wrote {out_path} ({len(rows)} tickets)")
+    else:
+        click.echo(to_csv(rows), nl=False)
+
+
 @main.group()
 def rules() -> None:
     """Classification rules (SOP step 2)."""

@@ -44,6 +44,8 @@ class HelpdeskSettings:
     secret: str = ""
     secret_file: str = ""
     secret_env: str = ""
+    # The LPSE's logo (PNG or JPEG) on the recording form and the reports.
+    logo_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -342,7 +344,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     h, m, s = settings.helpdesk, settings.mailbox, settings.smtp
     return replace(
         settings,
-        helpdesk=replace(h, secret_file=path(h.secret_file)),
+        helpdesk=replace(h, secret_file=path(h.secret_file), logo_file=path(h.logo_file)),
         rules=replace(settings.rules, file=path(settings.rules.file)),
         database=replace(settings.database, url=db),
         mailbox=replace(m, url=maildir(m.url), password_file=path(m.password_file), ca_file=path(m.ca_file)),

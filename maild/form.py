@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from fpdf import FPDF, FontFace
 from fpdf.enums import MethodReturnValue, XPos, YPos
+from fpdf.util import Padding
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -56,17 +57,22 @@ CATEGORY_NAMES = {
     "e_katalog": "E-Katalog",
     "lainnya": "Lainnya",
 }
-# The channels a report can come through, as the form prints them (checkboxes, this order).
+# The channels a report can come through (``maild tickets new --channel`` and the mailbox), and the
+# ones the form prints as checkboxes, in this order; any other is "Lainnya: <name>".
+CHANNEL_NAMES = {"email": "Email", "telepon": "Telepon", "datang_langsung": "Datang langsung",
+                 "whatsapp": "WhatsApp", "surat": "Surat"}
 CHANNELS = (("email", "Email"), ("telepon", "Telepon"), ("datang_langsung", "Datang langsung"))
+OTHER_CHANNEL = "lainnya"
 _CHANNEL_ALIASES = {"phone": "telepon", "telephone": "telepon", "walk_in": "datang_langsung",
-                    "walkin": "datang_langsung", "datang": "datang_langsung", "import": "email", "mail": "email"}
+                    "walkin": "datang_langsung", "datang": "datang_langsung", "import": "email", "mail": "email",
+                    "wa": "whatsapp", "letter": "surat"}
 # Addresses of public mail providers say nothing about the reporter's organisation.
 _FREE_MAIL = frozenset({"gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.id", "ymail.com", "hotmail.com",
                         "outlook.com", "live.com", "icloud.com", "aol.com", "rocketmail.com", "proton.me"})
 # Indonesian mobile and landline numbers as people write them: 0812-3456-7890, +62 812 ..., (0551) 21234.
 _PHONE = re.compile(r"(?<![\d.])(?:\+62[\s-]?|62|0)(?:8\d{2}|\(?\d{2,4}\)?)(?:[\s.-]?\d){5,9}(?![\d.])")
 _FOLLOW_UP = {"staff_answered", "note_added", "status_updated", "assigned", "classified", "reporter_replied",
-              "reopened", "sla_response_missed", "sla_resolution_missed", "sla_head_missed"}
+              "reopened", "thanks_received", "sla_response_missed", "sla_resolution_missed", "sla_head_missed"}
 SYSTEM_ACTOR = "maild"
 
 
@@ -113,14 +119,15 @@ def category_label(key: str | None) -> str:
 
 
 def channel_key(value: str | None) -> str:
-    """The form's channel for a ticket's ``channel`` column (email, telepon, datang_langsung)."""
+    """A ticket's ``channel`` column as a channel key (``datang`` -> ``datang_langsung``, imported mail
+    -> ``email``)."""
     key = (value or "email").strip().lower().replace(" ", "_").replace("-", "_")
     return _CHANNEL_ALIASES.get(key, key)
 
 
 def channel_label(value: str | None) -> str:
     key = channel_key(value)
-    return dict(CHANNELS).get(key) or key.replace("_", " ").capitalize()
+    return CHANNEL_NAMES.get(key) or key.replace("_", " ").capitalize()
 
 
 def type_label(key: str | None, language: str = "id") -> str:
@@ -310,8 +317,9 @@ class FormData:
     subject: str
     received_date: str
     received_time: str
-    channel: str  # key: email, telepon, datang_langsung
+    channel: str  # key: email, telepon, datang_langsung, whatsapp, surat, ...
     channel_label: str
+    received_by: str
     reporter_name: str
     organisation: str
     email: str
@@ -343,6 +351,17 @@ class FormData:
     @property
     def closed(self) -> bool:
         return self.closed_date != "-"
+
+    @property
+    def channel_checked(self) -> str:
+        """The checkbox to cross: the channel, or ``lainnya`` for one the form does not list."""
+        return self.channel if self.channel in dict(CHANNELS) else OTHER_CHANNEL
+
+    @property
+    def channel_options(self) -> tuple[tuple[str, str], ...]:
+        """The channel checkboxes; the last one names the channel when it is not listed."""
+        other = "Lainnya" + (f": {self.channel_label}" if self.channel_checked == OTHER_CHANNEL else "")
+        return (*CHANNELS, (OTHER_CHANNEL, other))
 
     @property
     def logo_uri(self) -> str:
@@ -385,10 +404,11 @@ def form_data(session: Session, number: str, settings: FormSettings,
         received_date=local_date(ticket.created_at, s.timezone, s.language),
         received_time=local_clock(ticket.created_at, s.timezone, s.language),
         channel=channel_key(ticket.channel), channel_label=channel_label(ticket.channel),
-        **_reporter_fields(reporter, text),
-        **_classification_fields(ticket, received, s.language),
+        received_by=_received_by(received, rows, s),
+        **_reporter_fields(reporter, ticket, received),
+        **_classification_fields(ticket, received, bool(rows.of("classified")), s.language),
         description=text.strip() or "-", state_label=STATE_NAMES["id"].get(ticket.state, ticket.state),
-        follow_up=tuple(_entry(e, rows, s) for e in rows.of(*_FOLLOW_UP)),
+        follow_up=_follow_up(ticket, rows, s),
         escalations=escalations,
         coordinator_reports=tuple(_entry(e, rows, s) for e in rows.of("reported_to_coordinator")),
         recommendations=tuple(_entry(e, rows, s) for e in rows.of("recommended")),
@@ -404,21 +424,36 @@ def _load(session: Session, ticket: Ticket) -> _Rows:
     return _Rows(events, {a: n for a, n, _ in parties if n}, {a: r for a, _, r in parties})
 
 
-def _reporter_fields(reporter: Party | None, text: str) -> dict[str, str]:
+def _received_by(received: Event | None, rows: _Rows, s: FormSettings) -> str:
+    """Who recorded the report: the staff member who took it (phone, in person), or the system (mail)."""
+    if received is None or rows.roles.get(received.actor) not in ("staff", "coordinator"):
+        return "Sistem (otomatis dari email)"
+    return _who(received.actor, rows, s.group_titles)
+
+
+def _reporter_fields(reporter: Party | None, ticket: Ticket, received: Event | None) -> dict[str, Any]:
+    """Name, organisation, address and phone: as recorded (a report taken by phone or in person
+    names them), else from the address and the report's signature."""
+    d = (received.detail or {}) if received else {}
     address = reporter.address if reporter else ""
-    name = (reporter.name if reporter else "") or address.partition("@")[0] or "-"
-    return {"reporter_name": name, "organisation": organisation_of(address) if address else "-",
-            "email": address or "-", "phone": phone_in(text) or "-"}
+    name = (reporter.name if reporter else "") or str(d.get("reporter") or "") or address.partition("@")[0]
+    organisation = str(d.get("organisation") or "") or (organisation_of(address) if address else "")
+    phone = ticket.contact or str(d.get("contact") or "") or phone_in(str(d.get("text", "")))
+    return {"reporter_name": name or "-", "organisation": organisation or "-", "email": address or "-",
+            "phone": phone or "-"}
 
 
-def _classification_fields(ticket: Ticket, received: Event | None, language: str) -> dict[str, Any]:
+def _classification_fields(ticket: Ticket, received: Event | None, changed: bool, language: str) -> dict[str, Any]:
     hits = (received.detail or {}).get("rules", ()) if received else ()
     rules = [str(h).split(":", 1)[0] for h in hits]
+    basis = f"Otomatis menurut aturan: {', '.join(rules)}" if rules else "Petugas Helpdesk"
+    if rules and changed:
+        basis += "; diubah oleh Petugas Helpdesk (lihat tindak lanjut)"
     return {
         "type": ticket.type, "type_label": type_label(ticket.type, language),
         "category": ticket.category or "-", "category_label": category_label(ticket.category),
         "priority": ticket.priority, "priority_label": priority_label(ticket.priority, language),
-        "classified_by": f"Otomatis menurut aturan: {', '.join(rules)}" if rules else "Petugas Helpdesk",
+        "classified_by": basis,
     }
 
 
@@ -448,7 +483,10 @@ def _describe(e: Event, rows: _Rows, language: str) -> tuple[str, str]:
         what = f"Target waktu {level} terlewati" if level else "Dilaporkan kepada Kepala LPSE"
         return f"{what} ({format_number(d.get('working_hours'))} jam kerja)", ""
     labels = {"staff_answered": "Jawaban kepada pelapor", "note_added": "Catatan internal",
-              "reporter_replied": "Tanggapan pelapor", "reopened": "Tiket dibuka kembali"}
+              "reporter_replied": "Tanggapan pelapor", "reopened": "Tiket dibuka kembali",
+              "thanks_received": "Ucapan terima kasih pelapor", "resolved": "Ditutup, hasil disampaikan"}
+    if e.event == "merged_in":
+        return f"Tiket {d.get('from', '-')} (laporan yang sama) digabungkan ke tiket ini", ""
     return labels.get(e.event, e.event), text
 
 
@@ -464,6 +502,15 @@ def _entry(e: Event, rows: _Rows, s: FormSettings) -> FormEntry:
     what, text = _describe(e, rows, s.language)
     return FormEntry(local_time(e.created_at, s.timezone, s.language), _who(e.actor, rows, s.group_titles),
                      what, text)
+
+
+def _follow_up(ticket: Ticket, rows: _Rows, s: FormSettings) -> tuple[FormEntry, ...]:
+    """Sections 3 and 5 of the SOP: every follow-up, and the closings before a reopening (the
+    last closing is the result in section 8)."""
+    closings = rows.of("resolved", "merged")
+    final = closings[-1].id if closings and ticket.closed_at else None
+    kinds = {*_FOLLOW_UP, "resolved", "merged_in"}
+    return tuple(_entry(e, rows, s) for e in rows.events if e.event in kinds and e.id != final)
 
 
 def _escalations(rows: _Rows, s: FormSettings) -> tuple[FormEscalation, ...]:
@@ -497,7 +544,7 @@ def _officer(ticket: Ticket, rows: _Rows, session: Session) -> str:
     return rows.names.get(pick) or pick or ""
 
 
-def _coordinator(rows: _Rows, s: FormSettings, session: Session) -> str:
+def _coordinator(s: FormSettings, session: Session) -> str:
     if s.coordinator_name:
         return s.coordinator_name
     found = session.execute(select(Party.name, Party.address).where(Party.role == "coordinator")).first()
@@ -518,20 +565,30 @@ def _times(ticket: Ticket, rows: _Rows, s: FormSettings) -> FormTimes:
     )
 
 
+def _result(last: Event | None) -> str:
+    """What section 8 says was done: the closing text, or the ticket it was merged into."""
+    if last is None:
+        return ""
+    d = last.detail or {}
+    if last.event == "merged":
+        return f"Digabungkan ke tiket {d.get('into', '-')} (laporan yang sama)."
+    return str(d.get("text", ""))
+
+
 def _closing_fields(session: Session, ticket: Ticket, rows: _Rows, s: FormSettings,
                     now: datetime | None) -> dict[str, Any]:
-    resolved = rows.of("resolved")
-    last = resolved[-1] if resolved and ticket.closed_at else None
+    closings = rows.of("resolved", "merged")
+    last = closings[-1] if closings and ticket.closed_at else None
     linked = session.get(Ticket, ticket.linked_ticket_id) if ticket.linked_ticket_id else None
     signed = ticket.closed_at or now
     return {
-        "result": str((last.detail or {}).get("text", "")) if last else "",
+        "result": _result(last),
         "result_at": local_time(last.created_at, s.timezone, s.language) if last else "",
         "closed_date": local_date(ticket.closed_at, s.timezone, s.language),
         "closed_time": local_clock(ticket.closed_at, s.timezone, s.language),
         "times": _times(ticket, rows, s),
         "officer": _officer(ticket, rows, session),
-        "coordinator": _coordinator(rows, s, session),
+        "coordinator": _coordinator(s, session),
         "signed_date": local_date(signed, s.timezone, s.language) if signed else "",
         "printed_at": local_time(now, s.timezone, s.language) if now else "",
         "linked_to": linked.number if linked else "",
@@ -542,7 +599,7 @@ def _closing_fields(session: Session, ticket: Ticket, rows: _Rows, s: FormSettin
 def form_html(data: FormData, templates: Templates = None, language: str = "id") -> str:
     """The form as printable A4 HTML (``templates/<language>/form.html.j2``, Indonesian labels)."""
     return render_document(templates, "form.html.j2", language, {
-        "f": data, "channels": CHANNELS, "types": tuple(TYPE_NAMES["id"].items()),
+        "f": data, "types": tuple(TYPE_NAMES["id"].items()),
         "priorities": tuple(PRIORITY_NAMES["id"].items()),
     })
 
@@ -666,12 +723,9 @@ class _FormPdf(FPDF):
         """A row of the form: the label on the left, the value (wrapped) on the right."""
         text = pdf_text(value.strip() or "-")[:2500]
         self.set_font("Helvetica", "", 9)
-        lines = self.multi_cell(_WIDTH - _LABEL_W - 2 * _PAD, _LINE, text, dry_run=True,
-                                output=MethodReturnValue.LINES)
+        lines = self._line_count(_WIDTH - _LABEL_W - 2 * _PAD, text)
         self.set_font("Helvetica", "B", 8.5)
-        label_lines = self.multi_cell(_LABEL_W - 2 * _PAD, _LINE, pdf_text(label), dry_run=True,
-                                      output=MethodReturnValue.LINES)
-        height = max(len(lines), len(label_lines), 1) * _LINE + 2 * _PAD
+        height = max(lines, self._line_count(_LABEL_W - 2 * _PAD, pdf_text(label)), 1) * _LINE + 2 * _PAD
         if self.will_page_break(height):
             self.add_page()
         x, y = _MARGIN, self.get_y()
@@ -684,6 +738,11 @@ class _FormPdf(FPDF):
         self.set_xy(x + _LABEL_W + _PAD, y + _PAD)
         self.multi_cell(_WIDTH - _LABEL_W - 2 * _PAD, _LINE, text, align="L")
         self.set_xy(x, y + height)
+
+    def _line_count(self, width: float, text: str) -> int:
+        """How many lines ``text`` takes in the current font at ``width``."""
+        lines = self.multi_cell(width, _LINE, text, dry_run=True, output=MethodReturnValue.LINES)
+        return len(cast(list[str], lines))
 
     def checks(self, label: str, options: Sequence[tuple[str, str]], selected: str | None) -> None:
         """A row of checkboxes, the selected one crossed: the way a paper form asks a choice."""
@@ -710,20 +769,20 @@ class _FormPdf(FPDF):
             self.set_xy(cx + box + 1.4, y + _PAD + 0.3)
             self.set_font("Helvetica", "B" if key == selected else "", 9)
             self.cell(self.get_string_width(pdf_text(name)) + 1, _LINE, pdf_text(name))
-            cx += box + 1.4 + self.get_string_width(pdf_text(name)) + 7
+            cx += box + 1.4 + self.get_string_width(pdf_text(name)) + 5.5
         self.set_xy(x, y + height)
 
     def note(self, text: str) -> None:
         """A full-width bordered line of text (an empty section says so)."""
         self.set_font("Helvetica", "I", 9)
-        self.multi_cell(_WIDTH, _LINE + 1.5, pdf_text(text), border=1, align="L", padding=(0.6, _PAD),
+        self.multi_cell(_WIDTH, _LINE + 1.5, pdf_text(text), border=1, align="L", padding=Padding(0.6, _PAD, 0.6, _PAD),
                         new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def block(self, text: str) -> None:
         """Long text (the report) over the full width; it may run onto the next page."""
         self.set_font("Helvetica", "", 9)
         self.multi_cell(_WIDTH, _LINE, pdf_text(text.strip() or "-")[:6000], border=1, align="L",
-                        padding=(_PAD, _PAD), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                        padding=Padding(_PAD, _PAD, _PAD, _PAD), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def signatures(self) -> None:
         """Acknowledged by the coordinator (left), made by the helpdesk officer (right), dated."""
@@ -750,7 +809,8 @@ def _pdf_report_sections(pdf: _FormPdf, d: FormData) -> None:
     pdf.field("Nomor tiket", d.number + (f" (terkait tiket {d.linked_to})" if d.linked_to else ""))
     pdf.field("Tanggal diterima", d.received_date)
     pdf.field("Jam diterima", d.received_time)
-    pdf.checks("Media pelaporan", CHANNELS, d.channel)
+    pdf.checks("Media pelaporan", d.channel_options, d.channel_checked)
+    pdf.field("Dicatat oleh", d.received_by)
     pdf.section(2, "Data Pelapor", "SOP langkah 1")
     pdf.field("Nama pelapor", d.reporter_name)
     pdf.field("Instansi / perusahaan", d.organisation)
@@ -774,9 +834,9 @@ def _pdf_follow_up(pdf: _FormPdf, d: FormData) -> None:
         return
     pdf.set_font("Helvetica", "", 8.5)
     pdf.set_fill_color(255, 255, 255)
-    with pdf.table(cell_fill_mode="NONE", col_widths=(8, 33, 97, 36), line_height=4.2, text_align=("CENTER", "LEFT", "LEFT", "LEFT"),
-                   headings_style=FontFace(emphasis="BOLD", fill_color=_GREY), padding=(1.2, 1.4),
-                   width=_WIDTH, align="LEFT") as table:
+    with pdf.table(cell_fill_mode="NONE", col_widths=(8, 33, 97, 36), line_height=4.2,
+                   text_align=("CENTER", "LEFT", "LEFT", "LEFT"), padding=(1.2, 1.4), width=_WIDTH, align="LEFT",
+                   headings_style=FontFace(emphasis="BOLD", fill_color=_GREY)) as table:
         table.row(("No", "Tanggal / jam", "Tindakan", "Oleh"))
         for i, e in enumerate(d.follow_up, 1):
             what = e.what + (f": {_clip(e.text, 700)}" if e.text else "")

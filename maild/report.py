@@ -8,8 +8,9 @@ from the events before that moment, not taken from the tickets' current state.
 Definitions (also printed in the report):
 
 - *Masuk* (intake): tickets created in the month (WITA calendar month).
-- *Selesai* (closed): tickets with a closing (``resolved`` event) in the month; a ticket closed
-  twice in the month counts once.
+- *Selesai* (closed): tickets closed in the month: resolved (``resolved`` event) or merged into
+  another ticket as a duplicate (``merged``, counted apart too); a ticket closed twice in the
+  month counts once.
 - *Terbuka* at the start or end of the month: not closed at that moment.
 - *Waktu tanggapan pertama*: working time from the report to the first staff action, for the
   tickets that came in this month and had one before its end. *Waktu penyelesaian*: working
@@ -28,7 +29,7 @@ import io
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -82,7 +83,7 @@ class TimeStats:
     measure: str  # "response" or "resolution"
     label: str
     count: int  # tickets measured
-    median_hours: float | None
+    median_hours: float | None  # exact; the HTML and CSV round them
     p90_hours: float | None
     within_target: int
     pending: int  # tickets of the month not responded to (or not closed) by its end
@@ -154,6 +155,7 @@ class Report:
     end: datetime
     intake: int
     closed: int
+    merged: int  # of the closed, merged into another ticket as duplicates
     open_at_start: int
     open_at_end: int
     by_type: tuple[CountRow, ...]
@@ -198,8 +200,9 @@ def percentile(values: Iterable[float], q: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
+def _rounded(value: object) -> object:
+    """A figure as the CSV writes it: hours to two decimals, counts as they are."""
+    return round(value, 2) if isinstance(value, float) else value
 
 
 @dataclass(frozen=True)
@@ -242,22 +245,24 @@ def monthly_report(session: Session, month: str, settings: FormSettings) -> Repo
     start, end = month_bounds(month, settings.timezone)
     tickets = _load(session, start, end)
     intake = [t for t in tickets if start <= t.row.created_at < end]
-    closed = [t for t in tickets if t.between("resolved", start, end)]
+    closed = [t for t in tickets if t.between("resolved", start, end) or t.between("merged", start, end)]
+    resolved = [t for t in closed if t.between("resolved", start, end)]
     open_end = [t for t in tickets if t.state_at(end) not in (None, "closed")]
     lang = settings.language
     return Report(
         month=month, title=" ".join(local_time(start, settings.timezone, lang).split()[1:3]),
         lpse_name=settings.lpse_name, logo=read_logo(settings.logo), start=start, end=end,
-        intake=len(intake), closed=len(closed),
+        intake=len(intake), closed=len(closed), merged=len(closed) - len(resolved),
         open_at_start=sum(t.state_at(start) not in (None, "closed") for t in tickets),
         open_at_end=len(open_end),
-        by_type=_breakdown(intake, closed, lambda t: t.type or "", list(TYPE_NAMES["id"]), lambda k: type_label(k, lang)),
+        by_type=_breakdown(intake, closed, lambda t: t.type or "", list(TYPE_NAMES["id"]),
+                           lambda k: type_label(k, lang)),
         by_category=_breakdown(intake, closed, lambda t: t.category or "", (), category_label),
         by_channel=_breakdown(intake, closed, lambda t: channel_key(t.channel), [k for k, _ in CHANNELS],
                               channel_label),
         by_priority=_breakdown(intake, closed, lambda t: t.priority or "", list(PRIORITY_NAMES["id"]),
                                lambda k: priority_label(k, lang)),
-        response=_response(intake, end, settings), resolution=_resolution(closed, start, end, settings),
+        response=_response(intake, end, settings), resolution=_resolution(resolved, start, end, settings),
         escalations=_escalations(tickets, start, end, settings),
         coordinator=_coordinator(tickets, start, end, settings),
         oldest_open=_oldest(session, open_end, end, settings),
@@ -267,8 +272,8 @@ def monthly_report(session: Session, month: str, settings: FormSettings) -> Repo
     )
 
 
-def _breakdown(intake: Sequence[_Ticket], closed: Sequence[_Ticket], key_of, always: Sequence[str],  # type: ignore[no-untyped-def]
-               label_of) -> tuple[CountRow, ...]:
+def _breakdown(intake: Sequence[_Ticket], closed: Sequence[_Ticket], key_of: Callable[[Ticket], str],
+               always: Sequence[str], label_of: Callable[[str | None], str]) -> tuple[CountRow, ...]:
     """Counts per key: the ``always`` keys first (zero rows too), then the rest by intake."""
     came: Counter[str] = Counter(key_of(t.row) for t in intake)
     done: Counter[str] = Counter(key_of(t.row) for t in closed)
@@ -279,8 +284,8 @@ def _breakdown(intake: Sequence[_Ticket], closed: Sequence[_Ticket], key_of, alw
 def _stats(measure: str, label: str, values: Sequence[tuple[timedelta, timedelta]], pending: int) -> TimeStats:
     """Median, p90 and share within target of (time used, target) pairs."""
     hours = [used.total_seconds() / 3600 for used, _ in values]
-    return TimeStats(measure, label, len(values), _rounded(percentile(hours, 0.5)),
-                     _rounded(percentile(hours, 0.9)), sum(used <= target for used, target in values), pending)
+    return TimeStats(measure, label, len(values), percentile(hours, 0.5), percentile(hours, 0.9),
+                     sum(used <= target for used, target in values), pending)
 
 
 def _response(intake: Sequence[_Ticket], end: datetime, s: FormSettings) -> TimeStats:
@@ -335,7 +340,7 @@ def _escalations(tickets: Sequence[_Ticket], start: datetime, end: datetime,
     waiting = Counter(_last_group(t, end) for t in tickets if t.state_at(end) == "escalated")
     groups = sorted(set(count) | {g for g in waiting if g}, key=lambda g: (-count[g], g))
     return tuple(GroupRow(g, s.group_titles.get(g, g), count[g], len(tickets_of[g]), answered[g], waiting[g],
-                          _rounded(percentile(waits[g], 0.5))) for g in groups)
+                          percentile(waits[g], 0.5)) for g in groups)
 
 
 def _last_group(t: _Ticket, end: datetime) -> str:
@@ -358,7 +363,7 @@ def _coordinator(tickets: Sequence[_Ticket], start: datetime, end: datetime, s: 
         automatic=sum(e.actor == "maild" for _, e in reports),
         recommendations=len(recs), tickets_recommended=len({t.row.id for t, _ in recs}),
         waiting_at_end=sum(t.state_at(end) == "with_coordinator" for t in tickets),
-        median_recommendation_hours=_rounded(percentile(waits, 0.5)),
+        median_recommendation_hours=percentile(waits, 0.5),
     )
 
 
@@ -439,6 +444,7 @@ def report_html(report: Report, templates: Templates = None, language: str = "id
 def _csv_rows(report: Report) -> Iterable[tuple[str, str, str, str, object]]:
     yield from (("ringkasan", k, label, "jumlah", v) for k, label, v in (
         ("masuk", "Laporan masuk", report.intake), ("selesai", "Laporan selesai", report.closed),
+        ("digabung", "Digabung (duplikat)", report.merged),
         ("terbuka_awal", "Terbuka awal bulan", report.open_at_start),
         ("terbuka_akhir", "Terbuka akhir bulan", report.open_at_end)))
     for section, rows in (("jenis", report.by_type), ("kategori", report.by_category),
@@ -447,10 +453,10 @@ def _csv_rows(report: Report) -> Iterable[tuple[str, str, str, str, object]]:
             yield section, r.key or "-", r.label, "masuk", r.intake
             yield section, r.key or "-", r.label, "selesai", r.closed
     for t in (report.response, report.resolution):
+        share = None if t.share_within is None else round(100 * t.share_within, 1)
         for metric, value in (("jumlah", t.count), ("median_jam_kerja", t.median_hours),
                               ("p90_jam_kerja", t.p90_hours), ("dalam_target", t.within_target),
-                              ("persen_dalam_target", None if t.share_within is None else round(100 * t.share_within, 1)),
-                              ("belum", t.pending)):
+                              ("persen_dalam_target", share), ("belum", t.pending)):
             yield "waktu", t.measure, t.label, metric, value
     for g in report.escalations:
         for metric, value in (("eskalasi", g.escalations), ("tiket", g.tickets), ("dijawab", g.answered),
@@ -473,7 +479,7 @@ def report_csv(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(("bulan", "bagian", "kunci", "label", "ukuran", "nilai"))
     for section, key, label, metric, value in _csv_rows(report):
-        writer.writerow((report.month, section, key, label, metric, "" if value is None else value))
+        writer.writerow((report.month, section, key, label, metric, "" if value is None else _rounded(value)))
     return out.getvalue()
 
 

@@ -136,3 +136,36 @@ def test_staff_and_groups_are_kept_in_the_config(desk: Path) -> None:
     assert "infrastruktur" in maild(desk, "groups", "list").stdout
     add = maild(desk, "staff", "add", "baru@lpse.example", ok=False)
     assert add.returncode == 1 and "config file" in add.stderr and "nothing was changed" in add.stderr
+
+
+def test_form_report_and_register_from_the_cli(desk: Path, tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    n = new_ticket(desk)
+    maild(desk, "tickets", "escalate", n, "infrastruktur", "cek", "server")
+    maild(desk, "tickets", "resolve", n, "Password", "sudah", "direset")
+    maild(desk, "form", n, "--pdf", str(tmp_path / "f.pdf"), "--html", str(tmp_path / "f.html"))
+    text = " ".join((p.extract_text() or "") for p in PdfReader(tmp_path / "f.pdf").pages)
+    for words in (n, "Budi", "Tim Infrastruktur", "Password sudah direset", "Telepon"):
+        assert words in text
+    assert n in (tmp_path / "f.html").read_text()
+
+    month = datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Makassar")).strftime("%Y-%m")
+    out = maild(desk, "report", "--month", month, "--out", str(tmp_path / "rep")).stdout
+    assert "wrote" in out and list((tmp_path / "rep").glob("*.html")) and list((tmp_path / "rep").glob("*.csv"))
+    assert maild(desk, "report", "--month", "2026-13", ok=False).returncode == 2
+
+    today = datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Makassar")).strftime("%Y-%m-%d")
+    csv_text = maild(desk, "export", "register", "--from", today, "--to", today).stdout
+    assert csv_text.splitlines()[0].lstrip("\ufeff").startswith("No. Tiket,")
+    assert n in csv_text and "Tim Infrastruktur" in csv_text
+    maild(desk, "export", "register", "--from", today, "--to", today, "--format", "xlsx",
+          "--out", str(tmp_path / "r.xlsx"))
+    sheet = load_workbook(tmp_path / "r.xlsx").active
+    header = [c.value for c in sheet[1]]
+    assert header[0] == "No. Tiket" and sheet.cell(2, 1).value == n
+    assert sheet.cell(2, header.index("Hasil") + 1).value.startswith("Password sudah direset")
