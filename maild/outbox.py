@@ -136,17 +136,19 @@ def _address(name: str, address: str) -> str:
 
 
 def _fold(name: str, value: str) -> str:
-    """``Name: value`` with lines kept under 78 characters where there is a space to break at."""
+    """``Name: value`` with lines kept under 78 characters where there is a space to break at;
+    never between the name and the first word (a lone ``Message-ID:`` line trips up parsers)."""
     line = f"{name}: {value}"
     if len(line) <= 78 or "\n" in value:
         return line
-    lines, current = [], ""
-    for word in line.split(" "):
-        if current and len(current) + 1 + len(word) > 78:
+    words = value.split(" ")
+    lines, current = [], f"{name}: {words[0]}"
+    for word in words[1:]:
+        if len(current) + 1 + len(word) > 78:
             lines.append(current)
             current = " " + word
         else:
-            current = f"{current} {word}" if current else word
+            current = f"{current} {word}"
     lines.append(current)
     return "\r\n".join(lines)
 

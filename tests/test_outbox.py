@@ -35,3 +35,12 @@ def test_message_round_trips_through_a_strict_parser() -> None:
     plain = msg.get_body(("plain",)).get_content()
     assert plain.replace("\r\n", "\n") == "Yth. Budi,\nTerima kasih – nomor 26-0001.\n"
     assert "Budi &amp; rekan" in msg.get_body(("html",)).get_content()
+
+
+def test_a_long_message_id_is_not_folded_away_from_its_header() -> None:
+    from maild.outbox import _fold
+
+    mid = "<maild.26-0001.7dcd3b9a1234866f.adcfaf191fe3d207ae07@lpse.tanatidungkab.go.id>"
+    assert _fold("Message-ID", mid) == f"Message-ID: {mid}"
+    folded = _fold("References", " ".join([mid] * 3))
+    assert folded.startswith(f"References: {mid}\r\n {mid}")
