@@ -49,7 +49,6 @@ from maild.store import (
     ticket_ref,
 )
 from maild.tokens import clean_subject, find_number
-from maild.views import MailView
 from maild.workcal import in_working_hours
 from maild.workflow import advance
 

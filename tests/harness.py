@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -132,3 +134,34 @@ def outbox(daemon: Daemon) -> list[OutgoingMail]:
 def events(daemon: Daemon, ticket_id: int) -> list[Event]:
     with daemon.factory() as s:
         return list(s.scalars(select(Event).where(Event.ticket_id == ticket_id).order_by(Event.id)))
+
+
+def run_cli(config: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """``maild --config CONFIG ARGS`` as a person runs it; never a traceback."""
+    proc = subprocess.run([sys.executable, "-m", "maild", "--log-level", "WARNING", "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=60)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+def append(account: Any, *raws: bytes, folder: str = "INBOX") -> None:
+    """APPEND messages to a test Dovecot account, as an MTA would deliver them."""
+    client = account.client()
+    try:
+        for raw in raws:
+            client.append(folder, raw)
+    finally:
+        client.logout()
+
+
+def folder_count(account: Any, folder: str = "INBOX") -> int:
+    """How many messages a folder of a test Dovecot account holds (0 if it does not exist)."""
+    client = account.client()
+    try:
+        if not client.folder_exists(folder):
+            return 0
+        return int(client.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"])
+    finally:
+        client.logout()

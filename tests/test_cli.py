@@ -11,17 +11,11 @@ from pathlib import Path
 import pytest
 
 from harness import report
+from harness import run_cli as maild
 
 DEMO = Path(__file__).resolve().parent.parent / "demo" / "mail"
 
 
-def maild(config: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "maild", "--log-level", "WARNING", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=60)
-    if ok:
-        assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
-    return proc
 
 
 @pytest.fixture

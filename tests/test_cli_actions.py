@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from harness import run_cli as maild
 
 STAFF = "petugas@lpse.example"
 COORD = "koordinator@lpse.example"
 INFRA = "infra@diskominfo.example"
 
 
-def maild(config: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "maild", "--log-level", "WARNING", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=60)
-    if ok:
-        assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
-    return proc
 
 
 @pytest.fixture

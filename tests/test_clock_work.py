@@ -4,7 +4,6 @@ coordinator's digest comes once per working day. Time is a FrozenClock: no sleep
 from __future__ import annotations
 
 import email
-import os
 import subprocess
 import sys
 import textwrap
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import STAFF, events, imap_sections, report, start, tickets, write_config
+from harness import STAFF, append, events, imap_sections, report, start, tickets, write_config
 from maild.clock import FrozenClock
 from maild.models import OutgoingMail, TimerFiring
 from servers import ImapAccount, SmtpSink
@@ -39,12 +38,6 @@ def desk(tmp_path: Path, db_url: str, imap_account: ImapAccount, smtp_sink: Smtp
     daemon.close()
 
 
-def append(account: ImapAccount, raw: bytes) -> None:
-    client = account.client()
-    try:
-        client.append("INBOX", raw)
-    finally:
-        client.logout()
 
 
 def subject(msg: email.message.Message) -> str:

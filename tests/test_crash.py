@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import imap_sections, report, write_config
+from harness import append, imap_sections, report, write_config
+from harness import folder_count as inbox_count
 from maild.config import load_settings
 from maild.db import make_engine, session_factory, upgrade
 from maild.models import InboundMessage, OutgoingMail, Ticket
@@ -47,23 +48,8 @@ def prepare(tmp_path: Path, db_url: str, account: ImapAccount, sink: SmtpSink, *
     return config
 
 
-def append_all(account: ImapAccount, raws: list[bytes]) -> None:
-    client = account.client()
-    try:
-        for raw in raws:
-            client.append("INBOX", raw)
-    finally:
-        client.logout()
 
 
-def inbox_count(account: ImapAccount, folder: str = "INBOX") -> int:
-    client = account.client()
-    try:
-        if not client.folder_exists(folder):
-            return 0
-        return int(client.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"])
-    finally:
-        client.logout()
 
 
 def test_sigkill_at_random_points_loses_and_doubles_nothing(
@@ -78,7 +64,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
                body=f"Tambahan untuk laporan {i}")
         for i in range(0, 200, 2)
     ]
-    append_all(imap_account, [r.raw for r in reports + replies])
+    append(imap_account, *[r.raw for r in reports + replies])
 
     # Kill moments are spread over start-up and the first moments of work, scaled to this
     # machine's start-up time, so each run gets a little further and every stage is hit.
@@ -150,11 +136,11 @@ def test_imap_restart_sighup_and_sigterm(
     config = prepare(tmp_path, db_url, imap_account, smtp_sink)
     proc = maild(config, "run")
     try:
-        append_all(imap_account, [report(sender=f"a{i}@x.id").raw for i in range(10)])
+        append(imap_account, *[report(sender=f"a{i}@x.id").raw for i in range(10)])
         wait_until(lambda: len(smtp_sink.messages) >= 10, 30, "10 acknowledgements", config)
 
         dovecot.restart()
-        append_all(imap_account, [report(sender=f"b{i}@x.id").raw for i in range(10)])
+        append(imap_account, *[report(sender=f"b{i}@x.id").raw for i in range(10)])
         wait_until(lambda: len(smtp_sink.messages) >= 20, 60, "20 acknowledgements after the IMAP restart", config)
 
         # A broken config on reload is refused; the daemon keeps the old one and goes on.
@@ -162,7 +148,7 @@ def test_imap_restart_sighup_and_sigterm(
         config.write_text(good + "\n[bogus]\nx = 1\n")
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
-        append_all(imap_account, [report(sender="c@x.id").raw])
+        append(imap_account, *[report(sender="c@x.id").raw])
         wait_until(lambda: len(smtp_sink.messages) >= 21, 30, "an acknowledgement after a bad reload", config)
         # So is a broken rules file: the daemon keeps the rules it had loaded.
         rules = config.parent / "rules.toml"
@@ -170,7 +156,7 @@ def test_imap_restart_sighup_and_sigterm(
         config.write_text(good.replace('[database]', f'[rules]\nfile = "{rules}"\n[database]'))
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
-        append_all(imap_account, [report(sender="d@x.id").raw])
+        append(imap_account, *[report(sender="d@x.id").raw])
         wait_until(lambda: len(smtp_sink.messages) >= 22, 30, "an acknowledgement after a bad rules file", config)
         assert proc.poll() is None
 

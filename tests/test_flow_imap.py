@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import HELPDESK, STAFF, count, events, imap_sections, ledger, outbox, report, start, tickets, write_config
+from harness import (
+    HELPDESK, STAFF, append, count, events, folder_count, imap_sections, ledger, outbox, report, start, tickets,
+    write_config,
+)
 from maild.clock import FrozenClock
 from maild.errors import MailboxError
 from maild.models import InboundMessage, OutgoingMail
@@ -25,23 +28,8 @@ def env(tmp_path: Path, db_url: str, imap_account: ImapAccount, smtp_sink: SmtpS
     daemon.close()
 
 
-def append(account: ImapAccount, *raws: bytes, folder: str = "INBOX") -> None:
-    client = account.client()
-    try:
-        for raw in raws:
-            client.append(folder, raw)
-    finally:
-        client.logout()
 
 
-def folder_count(account: ImapAccount, folder: str) -> int:
-    client = account.client()
-    try:
-        if not client.folder_exists(folder):
-            return 0
-        return int(client.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"])
-    finally:
-        client.logout()
 
 
 def subject_of(raw: bytes) -> str:

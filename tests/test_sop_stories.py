@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import HELPDESK, STAFF, events, imap_sections, ledger, report, start, tickets, write_config
+from harness import STAFF, events, imap_sections, ledger, report, start, tickets, write_config
 from maild.clock import FrozenClock
 from servers import ImapAccount, SmtpSink
 
