@@ -83,6 +83,9 @@ class SmtpSettings:
 @dataclass(frozen=True)
 class LimitSettings:
     max_attempts: int = 3
+    # A message larger than this is not made a ticket: it is kept in quarantine and its
+    # sender is told the limit (politely, in the mail's language).
+    max_message_bytes: int = 25 * 1024 * 1024
     auto_replies_per_sender_per_hour: int = 5
     retry_min_seconds: int = 60
     retry_max_seconds: int = 3600

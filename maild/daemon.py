@@ -101,6 +101,7 @@ def pipeline_settings(settings: Settings) -> PipelineSettings:
         hmac_key=settings.hmac_key,
         mid_domain=settings.mid_domain,
         trusted_authserv_ids=settings.security.trusted_authserv_ids,
+        max_message_bytes=settings.limits.max_message_bytes,
     )
 
 

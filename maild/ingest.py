@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild.clock import Clock
@@ -118,11 +118,13 @@ class Ingest:
         insert_ignore(session, InboundMessage, values, ["key"])
 
     def _quarantine_dead(self) -> int:
-        """Put a copy of each newly dead message into the quarantine folder, for people to see."""
+        """Put a copy of each newly quarantined message (dead, oversized, spam) into the
+        quarantine folder, for people to see."""
         with transaction(self.factory) as session:
             dead: Sequence[InboundMessage] = session.scalars(
                 select(InboundMessage)
-                .where(InboundMessage.state == "dead", InboundMessage.quarantined_at.is_(None))
+                .where(or_(InboundMessage.state == "dead", InboundMessage.disposition.in_(("oversized", "spam"))),
+                       InboundMessage.quarantined_at.is_(None))
                 .limit(20)
             ).all()
             for row in dead:

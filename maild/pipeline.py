@@ -30,6 +30,7 @@ from maild.commands import Command, parse_commands, split_first_word
 from maild.db import transaction
 from maild.errors import IllegalTransition
 from maild.mailer import Mailer
+from maild.outbox import Outgoing, enqueue
 from maild.models import InboundMessage, Ticket
 from maild.parse import ParsedMail, parse
 from maild.proof import prove
@@ -73,6 +74,7 @@ class PipelineSettings:
     hmac_key: bytes
     mid_domain: str
     trusted_authserv_ids: tuple[str, ...] = ()
+    max_message_bytes: int = 25 * 1024 * 1024
 
     @property
     def team(self) -> frozenset[str]:
@@ -175,6 +177,8 @@ class Pipeline:
     def process(self, session: Session, row: InboundMessage, now: datetime, quiet: bool = False) -> Outcome:
         """Decide and record everything one message causes. Runs inside the caller's transaction."""
         s = self.settings
+        if row.size > s.max_message_bytes:
+            return self._oversized(session, row, now, quiet)
         mail = parse(row.raw)
         if quiet and mail.date is not None and mail.date < now:
             now = mail.date.astimezone(timezone.utc)
@@ -205,6 +209,31 @@ class Pipeline:
                       quiet=quiet)
             return self._follow_up(act, mail, decision, verdict)
         return self._new_ticket(session, row, mail, decision, verdict, now, quiet)
+
+    def _oversized(self, session: Session, row: InboundMessage, now: datetime, quiet: bool) -> Outcome:
+        """Too large to take: kept (raw, and a copy in the quarantine folder), the sender told."""
+        s = self.settings
+        head = parse(row.raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0] + b"\r\n\r\n")
+        sender = head.sender.address if head.sender else ""
+        row.sender, row.subject = sender[:320], head.subject[:2000]
+        limit_mb = s.max_message_bytes / 1024 / 1024
+        reason = f"{row.size / 1024 / 1024:.1f} MB is over the {limit_mb:.0f} MB limit: quarantined, no ticket"
+        verdict = screening.screen(head, s.own_addresses, s.mid_domain)
+        why_not = "" if not quiet else "imported"
+        why_not = why_not or self._why_not_answer(session, sender, verdict, now, False)
+        if not why_not:
+            rendered = self.mailer.renderer.render("too_large", self.mailer.settings.language, {
+                "recipient_name": head.sender.name if head.sender else "", "subject": head.subject,
+                "size_mb": f"{row.size / 1024 / 1024:.1f}", "limit_mb": f"{limit_mb:.0f}",
+                "helpdesk_name": self.mailer.settings.identity.name,
+                "helpdesk_address": self.mailer.settings.identity.address,
+            })
+            enqueue(session, self.mailer.settings.identity, Outgoing(
+                cause=row.key, template="too_large", recipient=sender, recipient_name="", ticket_id=None,
+                ticket_number="limit", rendered=rendered, language=self.mailer.settings.language, automatic=True,
+                in_reply_to=head.message_id,
+            ), now)
+        return Outcome("oversized", None, reason + (f"; sender not told: {why_not}" if why_not else "; sender told"))
 
     def _candidates(self, session: Session, mail: ParsedMail) -> threads.Candidates:
         refs = [*mail.in_reply_to, *reversed(mail.references)]
