@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from email.utils import parseaddr
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,19 @@ class Keyed:
 
 
 _MESSAGE_ID = re.compile(rb"^message-id[ \t]*:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+_FROM = re.compile(rb"^from[ \t]*:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+def sender_of(raw: bytes) -> str:
+    """The From address, read cheaply at ingest so the pipeline can take senders in turn."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    found = _FROM.search(head)
+    if not found:
+        return ""
+    address = parseaddr(found.group(1).decode("utf-8", "replace").replace("\r\n", " ").replace("\n", " "))[1]
+    return address.lower()[:320] if "@" in address else ""
 
 
 def key_for(raw: bytes) -> Keyed:
@@ -91,6 +105,7 @@ class Ingest:
         values = {
             "key": k.key,
             "message_id": k.message_id,
+            "sender": sender_of(fetched.raw),
             "sha256": k.sha256,
             "raw": fetched.raw,
             "size": len(fetched.raw),

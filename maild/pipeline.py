@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild import actions, rules, threads
@@ -117,9 +117,12 @@ class Pipeline:
         ``import``), which the SLA clock leaves alone."""
         now = self.clock()
         with transaction(self.factory) as session:
-            ids = session.scalars(
-                select(InboundMessage.id).where(InboundMessage.state == "new").order_by(InboundMessage.id).limit(limit)
-            ).all()
+            # Senders take turns: each sender's first waiting message, then each one's second...
+            # so a flood from one address does not hold back everyone else's reports.
+            turn = func.row_number().over(partition_by=InboundMessage.sender, order_by=InboundMessage.id)
+            waiting = (select(InboundMessage.id, turn.label("turn")).where(InboundMessage.state == "new")
+                       .order_by(InboundMessage.id).limit(limit * 20).subquery())
+            ids = session.scalars(select(waiting.c.id).order_by(waiting.c.turn, waiting.c.id).limit(limit)).all()
             if not ids:
                 return 0
             # Claim the batch in one statement: with two daemons on one PostgreSQL database the

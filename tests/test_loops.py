@@ -88,3 +88,13 @@ def test_an_oversized_message_is_quarantined_and_its_sender_told(desk) -> None: 
     assert "terlalu besar" in " ".join(str(make_header(decode_header(msg["Subject"]))).split())
     assert tickets(daemon) == []
     assert folder_count(account, "Quarantine") == 1 and folder_count(account, "INBOX") == 0
+
+
+def test_a_flood_from_one_sender_does_not_hold_back_the_others(desk) -> None:  # type: ignore[no-untyped-def]
+    daemon, account, sink = desk
+    append(account, *[report(sender="banjir@spam.example", subject=f"Banjir {i}").raw for i in range(40)],
+           report(sender="siti@cv.example", subject="Laporan penting").raw)
+    daemon.ingest.run_once()
+    assert daemon.pipeline.run_once(limit=5) == 5
+    first_five = [m.sender for m in ledger(daemon) if m.disposition]
+    assert "siti@cv.example" in first_five
