@@ -21,6 +21,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 import html2text
+import puremagic
 
 from maild.charsets import decode_bytes, header_text
 
@@ -315,6 +316,12 @@ def _attachment(
             defects.append("BadTransferEncoding")
             content = b""
     cid = _part_header(part, "content-id").strip().strip("<>")
+    detected = sniff_type(content) if ctype != "message/rfc822" else None
+    if detected and _content_wins(ctype, detected):
+        # The content decides, not the sender's label: an executable named "penawaran.pdf"
+        # is recorded as what it is.
+        defects.append(f"ContentType:{ctype}->{detected}")
+        ctype = detected
     return Attachment(
         filename=safe_filename(filename or _default_name(ctype)),
         content_type=ctype,
@@ -322,6 +329,36 @@ def _attachment(
         content_id=cid,
         inline=disposition == "inline" or (bool(cid) and disposition != "attachment"),
     )
+
+
+# Labels that say nothing about the content, and labels a sniffer cannot confirm (text).
+_VAGUE = {"application/octet-stream", "application/x-download", "application/force-download", "binary/octet-stream"}
+
+
+_EXECUTABLE = ("executable", "msdownload", "x-elf", "x-mach", "x-sh", "x-dosexec", "java-archive")
+
+
+def _content_wins(declared: str, detected: str) -> bool:
+    """Replace a label that says nothing, names another kind of thing, or hides a program;
+    keep a more precise one of the same kind (a .docx declared as such, sniffed as zip)."""
+    if detected == declared:
+        return False
+    if declared in _VAGUE or declared.split("/")[0] != detected.split("/")[0]:
+        return True
+    return any(word in detected for word in _EXECUTABLE)
+
+
+def sniff_type(content: bytes) -> str | None:
+    """The MIME type the content's own signature shows (puremagic), or None when unknown.
+
+    Text formats have no signature; they are left as declared."""
+    if len(content) < 4:
+        return None
+    try:
+        found = puremagic.from_string(content[:8192], mime=True)
+    except (puremagic.PureError, ValueError):
+        return None
+    return found or None
 
 
 def _default_name(ctype: str) -> str:

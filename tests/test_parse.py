@@ -150,3 +150,24 @@ def test_inbound_key(raw: bytes, key: str | None) -> None:
     from maild.ingest import key_for
 
     assert key_for(raw).key == (key or f"sha256:{hashlib.sha256(raw).hexdigest()}")
+
+
+@pytest.mark.parametrize(
+    ("declared", "content", "recorded"),
+    [
+        ("application/pdf", b"MZ\x90\x00" + b"\x00" * 200, "application/vnd.microsoft.portable-executable"),
+        ("application/octet-stream", b"%PDF-1.4 isi", "application/pdf"),
+        ("image/jpeg", b"%PDF-1.4 isi", "application/pdf"),
+        ("application/pdf", b"%PDF-1.4 isi", "application/pdf"),
+        ("text/csv", b"a,b\n1,2\n", "text/csv"),
+    ],
+)
+def test_attachment_type_is_checked_by_content(declared: str, content: bytes, recorded: str) -> None:
+    msg = EmailMessage()
+    msg["From"] = "a@x.id"
+    msg.set_content("lampiran")
+    maintype, subtype = declared.split("/")
+    msg.add_attachment(content, maintype=maintype, subtype=subtype, filename="penawaran.pdf")
+    mail = parse(msg.as_bytes())
+    assert mail.attachments[0].content_type == recorded
+    assert any(d.startswith("ContentType:") for d in mail.defects) == (recorded != declared)
