@@ -220,6 +220,14 @@ def _walk(
     defects: list[str],
 ) -> None:
     ctype = part.get_content_type()
+    if ctype in ("message/delivery-status", "message/global-delivery-status"):
+        # compat32 parses these into header blocks; keep them whole, as the report they are.
+        payload = part.get_payload()
+        blocks = payload if isinstance(payload, list) else []
+        content = b"\n".join(b.as_bytes(policy=policy.compat32) for b in blocks) if blocks else (
+            payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b"")
+        attachments.append(Attachment("delivery-status.txt", ctype, content))
+        return
     if part.is_multipart() and ctype != "message/rfc822":
         payload = part.get_payload()
         children = payload if isinstance(payload, list) else []

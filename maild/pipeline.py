@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from maild import actions, rules, threads
 from maild import screen as screening
 from maild.actions import Act, ActionRefused, Roles
+from maild.bounces import Bounce, parse_bounce
 from maild.clock import Clock
 from maild.commands import Command, parse_commands, split_first_word
 from maild.db import transaction
@@ -194,12 +195,9 @@ class Pipeline:
         decision = threads.decide(sender, self._candidates(session, mail), s.team, now, s.reopen_window)
         target = session.get(Ticket, decision.ticket.id) if decision.ticket else None
 
-        if verdict.kind == screening.BOUNCE:
-            if target is not None:
-                note_event(session, target, "bounce_received", sender or "mailer-daemon", row.key, now,
-                           {"reason": verdict.reason, "subject": mail.subject})
-            store_attachments(session, row.id, target.id if target else None, mail.attachments)
-            return Outcome("bounce", target.id if target else None, verdict.reason)
+        bounce = parse_bounce(mail)
+        if bounce is not None or verdict.kind == screening.BOUNCE:
+            return self._bounce(session, row, mail, bounce, target, verdict.reason, now, quiet)
 
         if not verdict.may_answer and (target is None or decision.action == threads.NEW_LINKED):
             # Not a report from a person and not about a ticket of ours: ledger only.
@@ -212,6 +210,38 @@ class Pipeline:
                       quiet=quiet)
             return self._follow_up(act, mail, decision, verdict)
         return self._new_ticket(session, row, mail, decision, verdict, now, quiet)
+
+    def _bounce(
+        self, session: Session, row: InboundMessage, mail: ParsedMail, bounce: Bounce | None, target: Ticket | None,
+        why: str, now: datetime, quiet: bool,
+    ) -> Outcome:
+        """A delivery failure: never a ticket, never answered; recorded on the ticket whose mail
+        bounced, the failing address marked, and the people on the ticket told."""
+        if bounce is not None and bounce.original_message_id:
+            found = ticket_by_references(session, [bounce.original_message_id])
+            target = found[0] if found else target
+        store_attachments(session, row.id, target.id if target else None, mail.attachments)
+        if bounce is None:
+            if target is not None:
+                note_event(session, target, "bounce_received", row.sender or "mailer-daemon", row.key, now,
+                           {"reason": why, "subject": mail.subject})
+            return Outcome("bounce", target.id if target else None, why)
+        if bounce.permanent:
+            for address in bounce.recipients:
+                failing = party(session, address, now)
+                failing.failing_since = failing.failing_since or now
+        summary = f"{'failed' if bounce.permanent else 'delayed'}: {', '.join(bounce.recipients) or '?'}" \
+                  f" {bounce.status} ({bounce.how})"
+        if target is not None:
+            detail = {"recipients": list(bounce.recipients), "status": bounce.status, "permanent": bounce.permanent,
+                      "diagnostic": bounce.diagnostic[:500], "how": bounce.how}
+            note_event(session, target, "bounce_received", row.sender or "mailer-daemon", row.key, now, detail)
+            if bounce.permanent:
+                act = Act(session, self.mailer, self.settings.roles, target, "maild", row.key, now, quiet=quiet)
+                for address, name in act.team():
+                    act.mail("bounce_notice", address, act.view(name, bounce.diagnostic[:1000], extra={
+                        "recipients": ", ".join(bounce.recipients), "status": bounce.status}))
+        return Outcome("bounce", target.id if target else None, summary)
 
     def _oversized(self, session: Session, row: InboundMessage, now: datetime, quiet: bool) -> Outcome:
         """Too large to take: kept (raw, and a copy in the quarantine folder), the sender told."""
@@ -438,6 +468,9 @@ class Pipeline:
             return verdict.reason
         if new_reporter:
             return ""  # an address we have never seen has had no mail from us: no count needed
+        known = get_or_create_party(session, sender, now)[0]
+        if known.failing_since is not None and now - known.failing_since < timedelta(days=30):
+            return f"mail to {sender} bounced on {known.failing_since:%Y-%m-%d}: not writing to it for 30 days"
         sent = automatic_mails_since(session, sender, now - timedelta(hours=1))
         if sent >= self.settings.auto_limit_per_hour:
             return f"rate limit: {sent} automatic mails to {sender} in the last hour"

@@ -22,7 +22,7 @@ from maild.resources import resource_dir
 LANGUAGES = ("id", "en")
 KINDS = (
     "ack", "new_ticket", "answer", "assigned", "escalation", "escalated", "coordinator", "recommendation",
-    "group_reply", "reporter_reply", "reopened", "closing", "confirm", "unverified", "sla_reminder", "sla_head", "digest", "too_large",
+    "group_reply", "reporter_reply", "reopened", "closing", "confirm", "unverified", "sla_reminder", "sla_head", "digest", "too_large", "bounce_notice",
 )
 
 

@@ -98,3 +98,77 @@ def test_a_flood_from_one_sender_does_not_hold_back_the_others(desk) -> None:  #
     assert daemon.pipeline.run_once(limit=5) == 5
     first_five = [m.sender for m in ledger(daemon) if m.disposition]
     assert "siti@cv.example" in first_five
+
+
+DSN = """From: MAILER-DAEMON@mx.cv-maju.co.id (Mail Delivery System)
+To: helpdesk@lpse.example
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <dsn-{n}@mx.cv-maju.co.id>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+This is the mail system at host mx.cv-maju.co.id.
+I'm sorry to have to inform you that your message could not be delivered.
+
+<budi@cv-maju.co.id>: host mx.cv-maju.co.id said: 550 5.1.1 User unknown
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.cv-maju.co.id
+
+Final-Recipient: rfc822; budi@cv-maju.co.id
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 User unknown
+
+--B
+Content-Type: text/rfc822-headers
+
+From: helpdesk@lpse.example
+To: budi@cv-maju.co.id
+Subject: [LPSE #26-0001] Laporan diterima
+Message-ID: {mid}
+
+--B--
+"""
+
+
+def test_a_bounce_is_recorded_on_its_ticket_and_the_address_marked(tmp_path: Path, db_url: str,
+                                                                     imap_account: ImapAccount,
+                                                                     smtp_sink: SmtpSink) -> None:
+    from harness import STAFF, events
+    from maild.models import Party
+    from sqlalchemy import select
+
+    daemon, _ = start(write_config(tmp_path, imap_sections(imap_account, db_url, smtp_sink.port), staff=True),
+                      FrozenClock())
+    try:
+        append(imap_account, report().raw)
+        daemon.run_once()
+        ack = [email.message_from_bytes(m.data) for m in smtp_sink.messages if m.rcpt_tos == ("budi@cv-maju.co.id",)]
+        append(imap_account, DSN.format(n=1, mid=ack[0]["Message-ID"]).replace("\n", "\r\n").encode())
+        daemon.run_once()
+        [ticket] = tickets(daemon)
+        row = ledger(daemon)[-1]
+        assert (row.disposition, row.ticket_id) == ("bounce", ticket.id)
+        bounced = [e for e in events(daemon, ticket.id) if e.event == "bounce_received"]
+        assert bounced and bounced[0].detail["recipients"] == ["budi@cv-maju.co.id"]
+        to_staff = [m for m in smtp_sink.messages if m.rcpt_tos == (STAFF,)]
+        assert len(to_staff) == 2  # the new ticket, then the bounce notice
+        notice = email.message_from_bytes(to_staff[1].data)
+        assert "Email gagal terkirim ke budi@cv-maju.co.id" in " ".join(
+            str(make_header(decode_header(notice["Subject"]))).split())
+        with daemon.factory() as s:
+            assert s.scalars(select(Party).where(Party.address == "budi@cv-maju.co.id")).one().failing_since
+        before = len(smtp_sink.messages)
+        append(imap_account, report(subject="Laporan lain").raw)
+        daemon.run_once()
+        assert not [m for m in smtp_sink.messages[before:] if m.rcpt_tos == ("budi@cv-maju.co.id",)]
+        assert "bounced" in [e for e in events(daemon, tickets(daemon)[-1].id)
+                             if e.event == "ack_suppressed"][0].detail["why"]
+    finally:
+        daemon.close()
