@@ -86,6 +86,9 @@ class LimitSettings:
     # A message larger than this is not made a ticket: it is kept in quarantine and its
     # sender is told the limit (politely, in the mail's language).
     max_message_bytes: int = 25 * 1024 * 1024
+    # An attachment larger than this is not extracted: it stays inside the raw message
+    # (kept whole) and the ticket notes it.
+    max_attachment_bytes: int = 10 * 1024 * 1024
     auto_replies_per_sender_per_hour: int = 5
     retry_min_seconds: int = 60
     retry_max_seconds: int = 3600

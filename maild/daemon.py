@@ -102,6 +102,7 @@ def pipeline_settings(settings: Settings) -> PipelineSettings:
         mid_domain=settings.mid_domain,
         trusted_authserv_ids=settings.security.trusted_authserv_ids,
         max_message_bytes=settings.limits.max_message_bytes,
+        max_attachment_bytes=settings.limits.max_attachment_bytes,
     )
 
 

@@ -76,6 +76,7 @@ class PipelineSettings:
     mid_domain: str
     trusted_authserv_ids: tuple[str, ...] = ()
     max_message_bytes: int = 25 * 1024 * 1024
+    max_attachment_bytes: int = 10 * 1024 * 1024
 
     @property
     def team(self) -> frozenset[str]:
@@ -205,7 +206,7 @@ class Pipeline:
 
         if target is not None and decision.action in (threads.FOLLOW_UP, threads.REOPEN):
             row.ticket_id = target.id
-            store_attachments(session, row.id, target.id, mail.attachments)
+            self._attachments(session, row, target, mail, now)
             act = Act(session, self.mailer, s.roles, target, sender, row.key, now, in_reply_to=mail.message_id,
                       quiet=quiet)
             return self._follow_up(act, mail, decision, verdict)
@@ -220,7 +221,7 @@ class Pipeline:
         if bounce is not None and bounce.original_message_id:
             found = ticket_by_references(session, [bounce.original_message_id])
             target = found[0] if found else target
-        store_attachments(session, row.id, target.id if target else None, mail.attachments)
+        self._attachments(session, row, target, mail, now)
         if bounce is None:
             if target is not None:
                 note_event(session, target, "bounce_received", row.sender or "mailer-daemon", row.key, now,
@@ -242,6 +243,19 @@ class Pipeline:
                     act.mail("bounce_notice", address, act.view(name, bounce.diagnostic[:1000], extra={
                         "recipients": ", ".join(bounce.recipients), "status": bounce.status}))
         return Outcome("bounce", target.id if target else None, summary)
+
+    def _attachments(
+        self, session: Session, row: InboundMessage, ticket: Ticket | None, mail: ParsedMail, now: datetime
+    ) -> None:
+        """Extract the attachments; one over the per-attachment limit stays only inside the raw
+        message (kept whole in the ledger) and the ticket says so."""
+        limit = self.settings.max_attachment_bytes
+        store_attachments(session, row.id, ticket.id if ticket else None,
+                          [a for a in mail.attachments if a.size <= limit])
+        for att in (a for a in mail.attachments if a.size > limit):
+            if ticket is not None:
+                note_event(session, ticket, "attachment_too_large", row.sender or "-", f"{row.key}:{att.sha256}", now,
+                           {"filename": att.filename, "size": att.size, "limit": limit, "inbound": row.id})
 
     def _oversized(self, session: Session, row: InboundMessage, now: datetime, quiet: bool) -> Outcome:
         """Too large to take: kept (raw, and a copy in the quarantine folder), the sender told."""
@@ -425,7 +439,7 @@ class Pipeline:
         for addr in (*mail.to, *mail.cc):
             if addr.address not in s.own_addresses and addr.address != sender:
                 add_ticket_party(session, ticket.id, party(session, addr.address, now, addr.name).id, "cc")
-        store_attachments(session, row.id, ticket.id, mail.attachments)
+        self._attachments(session, row, ticket, mail, now)
         detail = {"thread": decision.reason, "subject": mail.subject, "inbound": row.id, "rules": hits,
                   "text": mail.text[:4000]}
         record_event(session, ticket, advance(None, "report_received"), sender or "(unknown sender)", row.key, now,

@@ -172,3 +172,25 @@ def test_a_bounce_is_recorded_on_its_ticket_and_the_address_marked(tmp_path: Pat
                              if e.event == "ack_suppressed"][0].detail["why"]
     finally:
         daemon.close()
+
+
+def test_an_attachment_over_its_limit_stays_in_the_raw_message(tmp_path: Path, db_url: str,
+                                                               imap_account: ImapAccount, smtp_sink: SmtpSink) -> None:
+    from harness import events
+    from maild.models import AttachmentRow
+    from sqlalchemy import func, select
+
+    sections = imap_sections(imap_account, db_url, smtp_sink.port)
+    sections["limits"] = {"max_attachment_bytes": 10_000}
+    daemon, _ = start(write_config(tmp_path, sections), FrozenClock())
+    try:
+        append(imap_account, report(attachment=b"%PDF-1.4 " + b"y" * 20_000).raw)
+        daemon.run_once()
+        [ticket] = tickets(daemon)
+        [note] = [e for e in events(daemon, ticket.id) if e.event == "attachment_too_large"]
+        assert note.detail["filename"] == "bukti.pdf" and note.detail["size"] > 10_000
+        with daemon.factory() as s:
+            assert s.scalar(select(func.count(AttachmentRow.id))) == 0
+        assert ledger(daemon)[0].size > 20_000  # the raw message is kept whole
+    finally:
+        daemon.close()
