@@ -74,7 +74,8 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
     return data.decode(fallback, errors="replace"), f"{fallback}+replace"
 
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+# The payload may hold spaces: broken mailers write them unencoded (seen in Zammad's corpus).
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*?)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
 
 
@@ -106,6 +107,6 @@ def header_text(raw: str | bytes) -> str:
         raw = decode_bytes(raw)[0]
     elif any("\udc80" <= ch <= "\udcff" for ch in raw):
         raw = decode_bytes(raw.encode("utf-8", "surrogateescape"))[0]
-    text = decode_encoded_words(raw)
-    text = re.sub(r"\r?\n[ \t]*", " ", text)
+    # Unfold first: an encoded word folded over several lines is still one word.
+    text = decode_encoded_words(re.sub(r"\r?\n[ \t]*", " ", raw))
     return "".join(ch if ch >= " " or ch == "\t" else " " for ch in text).strip()
