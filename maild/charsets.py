@@ -48,13 +48,18 @@ def codec_for(declared: str | None) -> str | None:
         return None
 
 
-def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
-    """Decode ``data`` and return ``(text, how)``; ``how`` names the codec that worked."""
+def decode_bytes(data: bytes, declared: str | None = None, ascii_safe: bool = False) -> tuple[str, str]:
+    """Decode ``data`` and return ``(text, how)``; ``how`` names the codec that worked.
+
+    ``ascii_safe`` (headers): never guess an encoding in which ASCII bytes mean something
+    else (UTF-16/32), so a ticket token beside 8-bit junk in a Subject survives (fuzz-found)."""
     codec = codec_for(declared)
     if codec:
         try:
             return data.decode(codec), codec
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError, ValueError, TypeError):
+            # Not only bad bytes: some codec names are not text encodings at all
+            # ("idna", "undefined"); the fuzz test found both.
             pass
     try:
         return data.decode("utf-8"), "utf-8"
@@ -63,15 +68,18 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
     # Detection needs some text to go on; on a few bytes it guesses wildly, and windows-1252
     # (what most unlabelled Western mail really is) is the better bet.
     best = charset_normalizer.from_bytes(data).best() if len(data) >= 40 else None
-    if best is not None and best.encoding:
+    if best is not None and best.encoding and not (ascii_safe and best.encoding.startswith(("utf_16", "utf_32"))):
         try:
             return data.decode(best.encoding), f"detected:{best.encoding}"
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError, ValueError, TypeError):
             pass
     # A declared UTF-8 that failed is usually windows-1252 mislabelled; any other declared
     # charset is kept, with its few bad bytes replaced.
     fallback = codec if codec and codec != "utf-8" else "cp1252"
-    return data.decode(fallback, errors="replace"), f"{fallback}+replace"
+    try:
+        return data.decode(fallback, errors="replace"), f"{fallback}+replace"
+    except (UnicodeError, LookupError, ValueError, TypeError):
+        return data.decode("cp1252", errors="replace"), "cp1252+replace"
 
 
 # The payload may hold spaces: broken mailers write them unencoded (seen in Zammad's corpus).
@@ -104,9 +112,9 @@ def decode_encoded_words(value: str) -> str:
 def header_text(raw: str | bytes) -> str:
     """Turn a raw header value (possibly unencoded 8-bit) into clean, unfolded text."""
     if isinstance(raw, bytes):
-        raw = decode_bytes(raw)[0]
+        raw = decode_bytes(raw, ascii_safe=True)[0]
     elif any("\udc80" <= ch <= "\udcff" for ch in raw):
-        raw = decode_bytes(raw.encode("utf-8", "surrogateescape"))[0]
+        raw = decode_bytes(raw.encode("utf-8", "surrogateescape"), ascii_safe=True)[0]
     # Unfold first: an encoded word folded over several lines is still one word.
     text = decode_encoded_words(re.sub(r"\r?\n[ \t]*", " ", raw))
     return "".join(ch if ch >= " " or ch == "\t" else " " for ch in text).strip()

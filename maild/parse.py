@@ -120,7 +120,37 @@ def message_id_list(value: str | None) -> tuple[str, ...]:
 
 
 def parse(raw: bytes) -> ParsedMail:
-    """Parse raw RFC 5322 bytes. Bare LF, missing headers and broken MIME are all accepted."""
+    """Parse raw RFC 5322 bytes. Bare LF, missing headers and broken MIME are all accepted.
+
+    Never raises: should a part of the standard library's parser fail on some input nobody
+    has seen yet, the message is still returned, with its headers if they could be read, the
+    raw text as its body, and the failure listed in ``defects``. The raw bytes are kept by
+    the caller in every case."""
+    try:
+        return _parse(raw)
+    except Exception as exc:  # noqa: BLE001 - the promise above; the fuzz test holds us to it
+        return _fallback(raw, exc)
+
+
+def _fallback(raw: bytes, exc: Exception) -> ParsedMail:
+    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    try:
+        headers = tuple((name.lower(), header_text(value)) for name, value in
+                        _PARSER.parsebytes(head + b"\n\n").raw_items())
+    except Exception:  # noqa: BLE001
+        headers = ()
+    get = dict(reversed(headers)).get
+    defects: list[str] = [f"ParseError:{type(exc).__name__}"]
+    return ParsedMail(
+        message_id=normalize_message_id(get("message-id")), in_reply_to=message_id_list(get("in-reply-to")),
+        references=message_id_list(get("references")), sender=_first_address(get("from"), defects, "from"),
+        to=_addresses(headers, "to"), cc=_addresses(headers, "cc"), reply_to=(), return_path=None,
+        subject=get("subject") or "", date=None, text=decode_bytes(body)[0], html=None, attachments=(),
+        headers=headers, content_type="text/plain", size=len(raw), defects=tuple(defects),
+    )
+
+
+def _parse(raw: bytes) -> ParsedMail:
     defects: list[str] = []
     msg = _PARSER.parsebytes(raw)
     headers = tuple((name.lower(), header_text(value)) for name, value in msg.raw_items())
@@ -315,7 +345,7 @@ def _attachment(
     if ctype == "message/rfc822":
         payload = part.get_payload()
         inner = payload[0] if isinstance(payload, list) and payload else None
-        content = inner.as_bytes(policy=policy.compat32) if isinstance(inner, Message) else b""
+        content = _message_bytes(inner, defects) if isinstance(inner, Message) else b""
         filename = filename or "forwarded-message.eml"
     else:
         try:
@@ -369,6 +399,18 @@ def sniff_type(content: bytes) -> str | None:
     return found or None
 
 
+def _message_bytes(inner: Message, defects: list[str]) -> bytes:
+    """A forwarded message as bytes; the generator chokes on some broken ones (fuzz-found)."""
+    try:
+        return inner.as_bytes(policy=policy.compat32)
+    except (UnicodeError, ValueError, TypeError, LookupError):
+        defects.append("BrokenForwardedMessage")
+        try:
+            return inner.as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")
+        except Exception:  # noqa: BLE001 - keep the rest of the mail
+            return b""
+
+
 def _default_name(ctype: str) -> str:
     ext = {"text/plain": "txt", "text/html": "html", "text/calendar": "ics", "image/png": "png",
            "image/jpeg": "jpg", "application/pdf": "pdf"}.get(ctype, "bin")
@@ -382,7 +424,9 @@ def safe_filename(name: str, limit: int = 120) -> str:
     """A filename that is safe on any disk: no path, no control characters, bounded length."""
     name = unicodedata.normalize("NFC", name)
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip(" .")
+    name = _UNSAFE.sub("_", name)
+    # Every control or format character (C0, C1, bidi overrides that disguise ".exe"): gone.
+    name = "".join("_" if unicodedata.category(ch).startswith("C") else ch for ch in name).strip(" .")
     if not name:
         name = "attachment"
     if len(name) > limit:

@@ -43,9 +43,13 @@ def find_number(subject: str, tag: str) -> str | None:
 
 def clean_subject(subject: str, tag: str) -> str:
     """The subject as the reporter meant it: reply/forward prefixes, tags and our token removed."""
-    without = token_pattern(tag).sub(" ", subject)
-    without = _PREFIX.sub("", without)
-    return " ".join(without.split())
+    pattern = token_pattern(tag)
+    cleaned = " ".join(subject.split())
+    while True:  # removing one token can join the pieces of another: repeat until stable
+        again = " ".join(_PREFIX.sub("", pattern.sub(" ", cleaned)).split())
+        if again == cleaned:  # ends: every change makes the text shorter
+            return cleaned
+        cleaned = again
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,16 @@ def test_attachment_type_is_checked_by_content(declared: str, content: bytes, re
     mail = parse(msg.as_bytes())
     assert mail.attachments[0].content_type == recorded
     assert any(d.startswith("ContentType:") for d in mail.defects) == (recorded != declared)
+
+
+@pytest.mark.parametrize("charset", ["idna", "undefined", "base64", "rot13", "x-no-such-charset"])
+def test_charsets_that_are_not_text_encodings(charset: str) -> None:
+    # Found by the fuzz test: these names exist in Python but cannot decode text as asked.
+    assert decode_bytes("caf\xe9 ok".encode("latin-1"), charset)[0].endswith(" ok")
+    raw = f"From: a@x.id\nSubject: =?{charset}?q?caf=E9?=\nContent-Type: text/plain; charset={charset}\n\nna\xefve\n"
+    mail = parse(raw.encode("latin-1"))
+    assert mail.text.strip()
+
+
+def test_filename_without_c1_or_bidi_controls() -> None:
+    assert safe_filename("\x80laporan\u202efdp.exe") == "_laporan_fdp.exe"
