@@ -44,7 +44,7 @@ def codec_for(declared: str | None) -> str | None:
     name = _ALIASES.get(name, name)
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL inside the name (fuzz-found)
         return None
 
 

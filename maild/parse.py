@@ -134,11 +134,7 @@ def parse(raw: bytes) -> ParsedMail:
 
 def _fallback(raw: bytes, exc: Exception) -> ParsedMail:
     head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
-    try:
-        headers = tuple((name.lower(), header_text(value)) for name, value in
-                        _PARSER.parsebytes(head + b"\n\n").raw_items())
-    except Exception:  # noqa: BLE001
-        headers = ()
+    headers = _plain_headers(head)
     get = dict(reversed(headers)).get
     defects: list[str] = [f"ParseError:{type(exc).__name__}"]
     return ParsedMail(
@@ -148,6 +144,25 @@ def _fallback(raw: bytes, exc: Exception) -> ParsedMail:
         subject=get("subject") or "", date=None, text=decode_bytes(body)[0], html=None, attachments=(),
         headers=headers, content_type="text/plain", size=len(raw), defects=tuple(defects),
     )
+
+
+def _plain_headers(head: bytes) -> tuple[tuple[str, str], ...]:
+    """The header block read line by line, without the email package: when its parser fails
+    on a header, the others (From, Subject with our token) must still be known."""
+    fields: list[list[bytes]] = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1][1] += b" " + line.strip()
+        elif b":" in line:
+            name, _, value = line.partition(b":")
+            fields.append([name.strip(), value.strip()])
+    out: list[tuple[str, str]] = []
+    for name, value in fields:
+        try:
+            out.append((name.decode("ascii", "replace").lower(), header_text(value)))
+        except Exception:  # noqa: BLE001 - one bad header must not cost the others
+            out.append((name.decode("ascii", "replace").lower(), value.decode("latin-1")))
+    return tuple(out)
 
 
 def _parse(raw: bytes) -> ParsedMail:
@@ -234,7 +249,7 @@ def _parse_date(value: str | None, defects: list[str]) -> datetime | None:
         return None
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         defects.append("BadDate")
         return None
     if parsed.tzinfo is None:
@@ -403,7 +418,7 @@ def _message_bytes(inner: Message, defects: list[str]) -> bytes:
     """A forwarded message as bytes; the generator chokes on some broken ones (fuzz-found)."""
     try:
         return inner.as_bytes(policy=policy.compat32)
-    except (UnicodeError, ValueError, TypeError, LookupError):
+    except Exception:  # noqa: BLE001 - Unicode, header and value errors all seen (fuzz-found)
         defects.append("BrokenForwardedMessage")
         try:
             return inner.as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")

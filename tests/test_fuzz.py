@@ -900,6 +900,10 @@ FOUND_SUBJECTS = [
 FOUND_TOKEN_MESSAGES = [
     # charset detection took the header for UTF-16 (a BOM and NULs) and the token was garbled
     (b"Subject: \xff\xfe" + b"a\x00" * 20 + b" [LPSE #26-0001]\r\n\r\nx", "26-0001"),
+    # parse's fallback re-reads the headers with the parser that just failed on them: every header
+    # is lost (subject, sender, token), so a reply becomes a new ticket without a reporter
+    (b"Subject:  [LPSE #00-0000]\r\nContent-Type: multipart/mixed; boundary*=undefined''0\r\n\r\n", "00-0000"),
+    (b"From: Budi <budi@cv-maju.co.id>\r\nSubject: Re: [LPSE #26-0001] =?a\x00?q?x?=\r\n\r\nterima kasih\r\n", "26-0001"),
 ]
 
 

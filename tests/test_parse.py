@@ -184,3 +184,21 @@ def test_charsets_that_are_not_text_encodings(charset: str) -> None:
 
 def test_filename_without_c1_or_bidi_controls() -> None:
     assert safe_filename("\x80laporan\u202efdp.exe") == "_laporan_fdp.exe"
+
+
+@pytest.mark.parametrize(
+    ("raw", "subject", "sender"),
+    [
+        (b"From: Budi <budi@cv-maju.co.id>\r\nSubject: Re: [LPSE #26-0001] x\r\n"
+         b"Content-Type: multipart/mixed; boundary*=undefined''b\r\n\r\n--b\r\n\r\nterima kasih\r\n",
+         "Re: [LPSE #26-0001] x", "budi@cv-maju.co.id"),
+        (b"From: Budi <budi@cv-maju.co.id>\r\nSubject: Re: [LPSE #26-0001] =?a\x00?q?x?=\r\n\r\nterima kasih\r\n",
+         "Re: [LPSE #26-0001] x", "budi@cv-maju.co.id"),
+        (b"From: a@x.id\nSubject: s\nDate: Mon, 1 Jan 99999999999999999999 00:00:00 +0000\n\nx\n", "s", "a@x.id"),
+    ],
+)
+def test_headers_survive_what_breaks_the_parser(raw: bytes, subject: str, sender: str) -> None:
+    # Fuzz-found: the stdlib parser raised; the sender and the ticket token must still be read.
+    mail = parse(raw)
+    assert mail.subject == subject
+    assert mail.sender is not None and mail.sender.address == sender
