@@ -32,7 +32,7 @@ from maild.db import transaction
 from maild.errors import IllegalTransition
 from maild.mailer import Mailer
 from maild.outbox import Outgoing, enqueue
-from maild.models import InboundMessage, Ticket
+from maild.models import InboundMessage, Party, Ticket
 from maild.parse import ParsedMail, parse
 from maild.proof import prove
 from maild.quotes import split_reply
@@ -460,7 +460,7 @@ class Pipeline:
         self, act: Act, row: InboundMessage, mail: ParsedMail, verdict: screening.Screening, classified: rules.Verdict,
         new_reporter: bool,
     ) -> None:
-        why_not = self._why_not_answer(act.session, row.sender, verdict, act.now, new_reporter)
+        why_not = self._why_not_answer(act.session, row.sender, verdict, act.now, new_reporter, act.reporter())
         if act.quiet:
             why_not = "imported from an old mailbox: nothing is mailed"
         if not why_not and classified.acknowledge is False:
@@ -474,7 +474,8 @@ class Pipeline:
         act.mail(classified.ack_template or "ack", row.sender, view, automatic=True)
 
     def _why_not_answer(
-        self, session: Session, sender: str, verdict: screening.Screening, now: datetime, new_reporter: bool
+        self, session: Session, sender: str, verdict: screening.Screening, now: datetime, new_reporter: bool,
+        known: Party | None = None,
     ) -> str:
         if not sender:
             return "no sender address"
@@ -482,7 +483,8 @@ class Pipeline:
             return verdict.reason
         if new_reporter:
             return ""  # an address we have never seen has had no mail from us: no count needed
-        known = get_or_create_party(session, sender, now)[0]
+        if known is None or known.address != sender:
+            known = get_or_create_party(session, sender, now)[0]
         if known.failing_since is not None and now - known.failing_since < timedelta(days=30):
             return f"mail to {sender} bounced on {known.failing_since:%Y-%m-%d}: not writing to it for 30 days"
         sent = automatic_mails_since(session, sender, now - timedelta(hours=1))
