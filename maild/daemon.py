@@ -39,7 +39,7 @@ from maild.sla import policy_from
 from maild.smtp import MaildirTransport, SmtpTransport, Transport
 from maild.sources import Mailbox
 from maild.timers import Timers, TimerSettings
-from maild.workcal import WorkCalendar, calendar_from
+from maild.workcal import WorkCalendar, calendar_for
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +113,7 @@ def mailer(settings: Settings, renderer: Renderer) -> Mailer:
 
 
 def work_calendar(settings: Settings) -> WorkCalendar:
-    c = settings.calendar
-    hours = dict(line.split(None, 1) for line in c.hours)
-    return calendar_from(settings.helpdesk.timezone, hours, list(c.days_off), list(c.working_days))
+    return calendar_for(settings)
 
 
 def timer_settings(settings: Settings) -> TimerSettings:
@@ -254,6 +252,7 @@ def build(
     renderer = renderer or Renderer()
     renderer.check()
     ruleset = load_ruleset(settings)
+    ticket_mailer = mailer(settings, renderer)
     engine = make_engine(settings.database.url)
     require_current(engine)
     factory = session_factory(engine)
@@ -270,8 +269,8 @@ def build(
         engine=engine,
         factory=factory,
         ingest=Ingest(mailbox, factory, clock, m.batch_size, m.quarantine_folder),
-        pipeline=Pipeline(factory, mailer(settings, renderer), ruleset, pipeline_settings(settings), clock),
-        timers=Timers(factory, mailer(settings, renderer), timer_settings(settings), clock),
+        pipeline=Pipeline(factory, ticket_mailer, ruleset, pipeline_settings(settings), clock),
+        timers=Timers(factory, ticket_mailer, timer_settings(settings), clock),
         digest=Digest(factory, renderer, digest_settings(settings), clock),
         renderer=renderer,
         sender=Sender(

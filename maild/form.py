@@ -43,7 +43,7 @@ from maild.models import Event, Party, Ticket
 from maild.render import Renderer, local_time
 from maild.resources import resource_dir
 from maild.views import PRIORITY_NAMES, STATE_NAMES, TYPE_NAMES
-from maild.workcal import WorkCalendar, calendar_from
+from maild.workcal import WorkCalendar, calendar_for
 
 EventRow = tuple[datetime, str, str | None, str | None, dict[str, Any]]
 """One event as the SLA functions read it: (time, event, old state, new state, detail)."""
@@ -99,12 +99,11 @@ class FormSettings:
 
 def form_settings(settings: Settings, logo: Path | bytes | None = None) -> FormSettings:
     """FormSettings from maild's configuration (the CLI's way in)."""
-    h, c = settings.helpdesk, settings.calendar
-    hours = dict(line.split(None, 1) for line in c.hours)
+    h = settings.helpdesk
     name = re.sub(r"^\s*helpdesk\s+", "", h.name, flags=re.IGNORECASE) or h.name
     return FormSettings(
         lpse_name=name, logo=logo, timezone=h.timezone, language=h.language,
-        calendar=calendar_from(h.timezone, hours, list(c.days_off), list(c.working_days)),
+        calendar=calendar_for(settings),
         policy=sla.policy_from(settings.sla), coordinator_name=settings.coordinator.name,
         group_titles={g.name: g.title or g.name for g in settings.groups},
     )

@@ -285,9 +285,8 @@ class Pipeline:
     def _candidates(self, session: Session, mail: ParsedMail) -> threads.Candidates:
         refs = [*mail.in_reply_to, *reversed(mail.references)]
         found = ticket_by_references(session, refs)
-        by_ref, ref = (ticket_ref(session, found[0]), found[1]) if found else (None, "")
-        if found:
-            by_ref = ticket_ref(session, _merged_target(session, found[0]))
+        by_ref = ticket_ref(session, _merged_target(session, found[0])) if found else None
+        ref = found[1] if found else ""
         number = find_number(mail.subject, self.settings.tag)
         by_token = None
         if number:

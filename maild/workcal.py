@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from maild.config import Settings
 from maild.errors import ConfigError
 
 Span = tuple[time, time]
@@ -422,3 +423,9 @@ def _parse_dates(key: str, values: Iterable[str]) -> frozenset[date]:
         except ValueError:
             raise ConfigError(f"{key}: {value!r} is not a date (expected YYYY-MM-DD)") from None
     return frozenset(days)
+
+
+def calendar_for(settings: Settings) -> WorkCalendar:
+    """The helpdesk's calendar from its configuration (``[calendar]`` and the time zone)."""
+    c = settings.calendar
+    return calendar_from(settings.helpdesk.timezone, list(c.hours), list(c.days_off), list(c.working_days))
