@@ -533,7 +533,7 @@ def maild_config(directory: Path, account: ImapAccount, sink: SmtpSink) -> Path:
     """A config for ``account`` and ``sink`` on a fresh SQLite file, schema upgraded."""
     from harness import imap_sections, write_config
 
-    from maild.db import make_engine, upgrade
+    from maild.store.db import make_engine, upgrade
 
     directory.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{directory}/maild.db"

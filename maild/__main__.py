@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from maild.cli import main
+from maild.app.cli import main
 
 main()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import maild.models
+import maild.store.models
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

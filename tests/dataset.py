@@ -5,7 +5,7 @@ start of December around it): about 300 reports from suppliers, procurement comm
 officials. Most arrive by email through the real ingest and pipeline (classified by the
 shipped rules, acknowledged, numbered); some are taken by phone, in person or from WhatsApp
 with ``actions.open_ticket`` (what ``maild tickets new`` calls). The staff, the service groups
-and the coordinator work on them with ``maild.actions`` (the functions the pipeline's commands
+and the coordinator work on them with ``maild.service.actions`` (the functions the pipeline's commands
 and the CLI call) at realistic working-time delays; a few reporters send the same report
 twice and the staff merge the copy. Reporters' replies travel back through the pipeline as
 replies to the mail maild sent them. The SLA timers run every working hour, so late tickets
@@ -29,15 +29,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from harness import report, start, write_config
-from maild import actions
-from maild.actions import Act, ActionRefused, NewReport
-from maild.clock import FrozenClock
-from maild.config import Settings
-from maild.daemon import Daemon, build, work_calendar
-from maild.db import transaction
-from maild.errors import IllegalTransition
-from maild.models import InboundMessage, OutgoingMail, Party, Ticket
-from maild.sources import Fetched
+from maild.service import actions
+from maild.service.actions import Act, ActionRefused, NewReport
+from maild.base.clock import FrozenClock
+from maild.base.config import Settings
+from maild.app.daemon import Daemon, build, work_calendar
+from maild.store.db import transaction
+from maild.base.errors import IllegalTransition
+from maild.store.models import InboundMessage, OutgoingMail, Party, Ticket
+from maild.transport.sources import Fetched
 
 WITA = ZoneInfo("Asia/Makassar")
 MONTH = "2026-11"

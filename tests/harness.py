@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from maild.clock import FrozenClock
-from maild.config import Settings, load_settings
-from maild.daemon import Daemon, build
-from maild.db import make_engine, upgrade
-from maild.models import Event, InboundMessage, OutgoingMail, Ticket
+from maild.base.clock import FrozenClock
+from maild.base.config import Settings, load_settings
+from maild.app.daemon import Daemon, build
+from maild.store.db import make_engine, upgrade
+from maild.store.models import Event, InboundMessage, OutgoingMail, Ticket
 
 HELPDESK = "helpdesk@lpse.example"
 STAFF = "petugas@lpse.example"

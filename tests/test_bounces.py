@@ -1,4 +1,4 @@
-"""Bounce recognition (maild.bounces) against real bounces and real ordinary mail.
+"""Bounce recognition (maild.mail.bounces) against real bounces and real ordinary mail.
 
 Corpus figures are printed (run with ``-s``) and held to floors a little under what the module
 achieves, so a regression fails while the numbers stay visible. The corpus lives in
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from maild.bounces import Bounce, parse_bounce
-from maild.parse import Attachment, ParsedMail, parse
+from maild.mail.bounces import Bounce, parse_bounce
+from maild.mail.parse import Attachment, ParsedMail, parse
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 SISIMAI = "sisimai-set-of-emails"

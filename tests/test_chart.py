@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from maild.chart import (
+from maild.documents.chart import (
     CLOSED_COLOUR,
     INTAKE_COLOUR,
     MIN_WIDTH,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness import STAFF, append, events, imap_sections, report, start, tickets, write_config
-from maild.clock import FrozenClock
-from maild.models import OutgoingMail, TimerFiring
+from maild.base.clock import FrozenClock
+from maild.store.models import OutgoingMail, TimerFiring
 from servers import ImapAccount, SmtpSink
 from sqlalchemy import func, select
 
@@ -97,9 +97,9 @@ def test_clock_pauses_while_escalated(tmp_path: Path, db_url: str, imap_account:
         append(imap_account, report(subject="Lupa password").raw)
         daemon.run_once()
         [ticket] = tickets(daemon)
-        from maild import actions
-        from maild.actions import Act
-        from maild.models import Ticket
+        from maild.service import actions
+        from maild.service.actions import Act
+        from maild.store.models import Ticket
 
         with daemon.factory() as s, s.begin():
             t = s.get(Ticket, ticket.id)
@@ -156,10 +156,10 @@ TWO_DAEMONS = textwrap.dedent("""
     import sys, time
     from datetime import datetime
     sys.path.insert(0, sys.argv[3])
-    from maild.clock import FrozenClock
-    from maild.config import load_settings
-    from maild.daemon import build
-    from maild.sources import FilesMailbox
+    from maild.base.clock import FrozenClock
+    from maild.base.config import load_settings
+    from maild.app.daemon import build
+    from maild.transport.sources import FilesMailbox
     daemon = build(load_settings(sys.argv[1]), FrozenClock(datetime.fromisoformat(sys.argv[2])),
                    mailbox=FilesMailbox([]))
     go = sys.argv[4]

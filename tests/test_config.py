@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from maild.config import load_settings, masked
-from maild.errors import ConfigError
+from maild.base.config import load_settings, masked
+from maild.base.errors import ConfigError
 
 GOOD = 'helpdesk.secret = "s3cret"\n'
 

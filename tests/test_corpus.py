@@ -7,9 +7,9 @@ import hashlib
 from pathlib import Path
 
 from harness import start, write_config
-from maild.models import InboundMessage
-from maild.sources import FilesMailbox
-from maild.daemon import build
+from maild.store.models import InboundMessage
+from maild.transport.sources import FilesMailbox
+from maild.app.daemon import build
 
 from sqlalchemy import select
 

@@ -1,8 +1,8 @@
-"""maild.parse against Zammad's own expected parse results (shared read-only corpus).
+"""maild.mail.parse against Zammad's own expected parse results (shared read-only corpus).
 
 For each `zammad/test/data/mail/mail*.box` with a `.yml` next to it (a YAML dump of
 Zammad's parsed mail), compare subject, sender address and body text with what
-`maild.parse.parse` produces; print match rates and misses, and assert floors a
+`maild.mail.parse.parse` produces; print match rates and misses, and assert floors a
 little under the measured rates.
 
 Also compares From/Subject of the S/MIME fixtures against their `.eml.head.txt`
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from maild.parse import html_to_text, parse
+from maild.mail.parse import html_to_text, parse
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MAIL_DIR = CORPUS / "zammad" / "test" / "data" / "mail"

@@ -16,10 +16,10 @@ import pytest
 
 from harness import append, imap_sections, report, write_config
 from harness import folder_count as inbox_count
-from maild.config import load_settings
-from maild.db import make_engine, session_factory, upgrade
-from maild.models import InboundMessage, OutgoingMail, Ticket
-from maild.sender import SenderSettings
+from maild.base.config import load_settings
+from maild.store.db import make_engine, session_factory, upgrade
+from maild.store.models import InboundMessage, OutgoingMail, Ticket
+from maild.stages.sender import SenderSettings
 from servers import Dovecot, ImapAccount, SmtpSink
 from sqlalchemy import func, select
 

@@ -12,12 +12,12 @@ from PIL import Image
 from sqlalchemy import func, select, update
 
 from harness import STAFF, report, start, write_config
-from maild import actions
-from maild.actions import Act
-from maild.clock import FrozenClock
-from maild.models import InboundMessage, OutgoingMail, Ticket
-from maild.sources import FilesMailbox
-from maild.daemon import build
+from maild.service import actions
+from maild.service.actions import Act
+from maild.base.clock import FrozenClock
+from maild.store.models import InboundMessage, OutgoingMail, Ticket
+from maild.transport.sources import FilesMailbox
+from maild.app.daemon import build
 
 COORDINATOR = "koordinator@lpse.example"
 SUBJECTS = [

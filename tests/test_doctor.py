@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import update
 
 from harness import imap_sections, report, start, write_config
-from maild.clock import FrozenClock
-from maild.db import make_engine, upgrade
-from maild.doctor import Check, exit_status, format_checks, run_checks
-from maild.models import InboundMessage
-from maild.resources import resource_dir
+from maild.base.clock import FrozenClock
+from maild.store.db import make_engine, upgrade
+from maild.app.doctor import Check, exit_status, format_checks, run_checks
+from maild.store.models import InboundMessage
+from maild.base.resources import resource_dir
 from servers import ImapAccount, SmtpSink, free_port
 
 NAMES = ["config", "database", "imap", "imap folders", "smtp", "smtp auth", "templates", "rules", "sla", "outbox",
@@ -113,7 +113,7 @@ def test_closed_imap_port_fails_fast(tmp_path: Path, imap_account: ImapAccount, 
 
 def test_processed_folder_missing_is_ok_with_a_note(tmp_path: Path, imap_account: ImapAccount,
                                                     smtp_sink: SmtpSink) -> None:
-    # The daemon creates the folder on the first move (maild.imap._ensure_folder), so a fresh
+    # The daemon creates the folder on the first move (maild.transport.imap._ensure_folder), so a fresh
     # mailbox without it is a working set-up, not a failure; the line says what will happen.
     path = config(tmp_path, imap_account, f"sqlite:///{tmp_path}/maild.db", smtp_sink.port)
     folders = by_name(run_checks(str(path), FrozenClock()))["imap folders"]

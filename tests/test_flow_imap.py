@@ -13,9 +13,9 @@ from harness import (
     HELPDESK, STAFF, append, count, events, folder_count, imap_sections, ledger, outbox, report, start, tickets,
     write_config,
 )
-from maild.clock import FrozenClock
-from maild.errors import MailboxError
-from maild.models import InboundMessage, OutgoingMail
+from maild.base.clock import FrozenClock
+from maild.base.errors import MailboxError
+from maild.store.models import InboundMessage, OutgoingMail
 from servers import ImapAccount, SmtpSink
 
 
@@ -122,9 +122,9 @@ def test_reply_to_closed_ticket_reopens_within_window_then_opens_new(env) -> Non
 
 
 def close_ticket(daemon, ticket_id: int, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
-    from maild import store
-    from maild.models import Ticket
-    from maild.workflow import advance
+    from maild.store import queries as store
+    from maild.store.models import Ticket
+    from maild.sop.workflow import advance
 
     with daemon.factory() as s, s.begin():
         t = s.get(Ticket, ticket_id)
@@ -332,7 +332,7 @@ def test_wrong_imap_password_is_one_clear_line(tmp_path: Path, db_url: str, imap
 
 
 def test_loopback_detection() -> None:
-    from maild.imap import is_loopback
+    from maild.transport.imap import is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("mail.tanatidungkab.go.id") and not is_loopback("10.0.0.1")

@@ -2,7 +2,7 @@
 
 The month is built once per module through maild's real pipeline and actions
 (``tests/dataset.py``). Every expected value is computed here from the database directly,
-independently of ``maild.form`` and ``maild.report``: dates through ``zoneinfo``, working
+independently of ``maild.documents.form`` and ``maild.documents.report``: dates through ``zoneinfo``, working
 time through the calendar with the pauses rebuilt from the events, percentiles through
 ``statistics``.
 """
@@ -29,11 +29,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataset import COORDINATOR, GROUPS, Month, build_month
-from maild.daemon import work_calendar
-from maild.form import FormData, form_data, form_html, form_pdf, form_settings, pdf_text
-from maild.models import Event, Party, Ticket
-from maild.render import Renderer
-from maild.report import month_bounds, monthly_report, report_csv, report_html, write_report
+from maild.app.daemon import work_calendar
+from maild.documents.form import FormData, form_data, form_html, form_pdf, form_settings, pdf_text
+from maild.store.models import Event, Party, Ticket
+from maild.render.renderer import Renderer
+from maild.documents.report import month_bounds, monthly_report, report_csv, report_html, write_report
 
 WITA = ZoneInfo("Asia/Makassar")
 MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",

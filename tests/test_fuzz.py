@@ -49,11 +49,17 @@ from hypothesis.database import (
     ReadOnlyDatabase,
 )
 
-from maild import commands, screen, threads, tokens
-from maild.ingest import key_for
-from maild.parse import ParsedMail, parse
-from maild.quotes import split_reply
-from maild.rules import PRIORITIES, TYPES, RuleContext, RuleSet, classify, load_rules
+from maild.sop import commands
+
+from maild.mail import screen
+
+from maild.sop import threads
+
+from maild.mail import tokens
+from maild.stages.ingest import key_for
+from maild.mail.parse import ParsedMail, parse
+from maild.mail.quotes import split_reply
+from maild.sop.rules import PRIORITIES, TYPES, RuleContext, RuleSet, classify, load_rules
 
 HERE = Path(__file__).resolve().parent
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from harness import count, ledger, outbox, report, start, tickets, write_config
-from maild.clock import FrozenClock
-from maild.daemon import Daemon
-from maild.importer import ImportResult, import_messages
-from maild.maildir import deliver
-from maild.models import Event, InboundMessage, OutgoingMail, Ticket, TimerFiring
+from maild.base.clock import FrozenClock
+from maild.app.daemon import Daemon
+from maild.app.importer import ImportResult, import_messages
+from maild.transport.maildir import deliver
+from maild.store.models import Event, InboundMessage, OutgoingMail, Ticket, TimerFiring
 
 WITA = timezone(timedelta(hours=8))
 START = datetime(2026, 9, 1, 8, 15, tzinfo=WITA)  # the old mailbox: September and October 2026
@@ -289,7 +289,7 @@ def test_a_failing_message_is_reported_and_retried_by_the_next_import(tmp_path: 
 
 
 def test_not_a_mailbox(tmp_path: Path, daemon: Daemon) -> None:
-    from maild.errors import MaildError
+    from maild.base.errors import MaildError
 
     (tmp_path / "kosong").mkdir()
     with pytest.raises(MaildError, match="not a Maildir"):

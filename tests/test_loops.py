@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import append, folder_count, imap_sections, ledger, report, start, tickets, write_config
-from maild.clock import FrozenClock
+from maild.base.clock import FrozenClock
 from servers import ImapAccount, SmtpSink
 
 ROBOT = "auto@supplier.example"
@@ -141,7 +141,7 @@ def test_a_bounce_is_recorded_on_its_ticket_and_the_address_marked(tmp_path: Pat
                                                                      imap_account: ImapAccount,
                                                                      smtp_sink: SmtpSink) -> None:
     from harness import STAFF, events
-    from maild.models import Party
+    from maild.store.models import Party
     from sqlalchemy import select
 
     daemon, _ = start(write_config(tmp_path, imap_sections(imap_account, db_url, smtp_sink.port), staff=True),
@@ -177,7 +177,7 @@ def test_a_bounce_is_recorded_on_its_ticket_and_the_address_marked(tmp_path: Pat
 def test_an_attachment_over_its_limit_stays_in_the_raw_message(tmp_path: Path, db_url: str,
                                                                imap_account: ImapAccount, smtp_sink: SmtpSink) -> None:
     from harness import events
-    from maild.models import AttachmentRow
+    from maild.store.models import AttachmentRow
     from sqlalchemy import func, select
 
     sections = imap_sections(imap_account, db_url, smtp_sink.port)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from maild.db import make_engine, require_current, revisions, upgrade
-from maild.errors import ConfigError
-from maild.models import Base
+from maild.store.db import make_engine, require_current, revisions, upgrade
+from maild.base.errors import ConfigError
+from maild.store.models import Base
 
 import pytest
 

@@ -6,8 +6,8 @@ import email
 from datetime import datetime, timezone
 from email import policy
 
-from maild.outbox import Identity, Outgoing, build_message
-from maild.render import Rendered
+from maild.store.outbox import Identity, Outgoing, build_message
+from maild.render.renderer import Rendered
 
 IDENT = Identity("Helpdesk LPSE Kabupaten Tana Tidung", "helpdesk@lpse.example", "lpse.example", b"k")
 
@@ -38,7 +38,7 @@ def test_message_round_trips_through_a_strict_parser() -> None:
 
 
 def test_a_long_message_id_is_not_folded_away_from_its_header() -> None:
-    from maild.outbox import _fold
+    from maild.store.outbox import _fold
 
     mid = "<maild.26-0001.7dcd3b9a1234866f.adcfaf191fe3d207ae07@lpse.tanatidungkab.go.id>"
     assert _fold("Message-ID", mid) == f"Message-ID: {mid}"

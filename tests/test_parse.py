@@ -6,9 +6,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from maild.charsets import decode_bytes, decode_encoded_words, header_text
-from maild.parse import message_id_list, normalize_message_id, parse, safe_filename
-from maild.screen import AUTO_REPLY, BOUNCE, BULK, HUMAN, OWN_LOOP, screen
+from maild.mail.charsets import decode_bytes, decode_encoded_words, header_text
+from maild.mail.parse import message_id_list, normalize_message_id, parse, safe_filename
+from maild.mail.screen import AUTO_REPLY, BOUNCE, BULK, HUMAN, OWN_LOOP, screen
 
 
 def test_plain_indonesian_report() -> None:
@@ -147,7 +147,7 @@ def test_screening(headers: str, kind: str) -> None:
 def test_inbound_key(raw: bytes, key: str | None) -> None:
     import hashlib
 
-    from maild.ingest import key_for
+    from maild.stages.ingest import key_for
 
     assert key_for(raw).key == (key or f"sha256:{hashlib.sha256(raw).hexdigest()}")
 

@@ -1,4 +1,4 @@
-"""maild.quotes: the new text of a reply, checked on our own cases and on a real-world corpus.
+"""maild.mail.quotes: the new text of a reply, checked on our own cases and on a real-world corpus.
 
 1. A table of Indonesian and English replies as the LPSE helpdesk receives them (suppliers
    answering above a Gmail or Outlook quote, staff answering inline, phones adding footers),
@@ -26,8 +26,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maild.parse import html_to_text, parse
-from maild.quotes import Reply, split_reply
+from maild.mail.parse import html_to_text, parse
+from maild.mail.quotes import Reply, split_reply
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from maild.errors import ConfigError
-from maild.parse import ParsedMail, parse
-from maild.resources import resource_dir
-from maild.rules import (
+from maild.base.errors import ConfigError
+from maild.mail.parse import ParsedMail, parse
+from maild.base.resources import resource_dir
+from maild.sop.rules import (
     BODY_LIMIT,
     RuleContext,
     RuleHit,

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
-from maild import sla
-from maild.config import SlaSettings
-from maild.errors import ConfigError
-from maild.workcal import calendar_from
+from maild.sop import sla
+from maild.base.config import SlaSettings
+from maild.base.errors import ConfigError
+from maild.sop.workcal import calendar_from
 
 WITA = ZoneInfo("Asia/Makassar")
 CAL = calendar_from("Asia/Makassar", None, [], [])

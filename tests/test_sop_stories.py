@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness import STAFF, events, imap_sections, ledger, report, start, tickets, write_config
-from maild.clock import FrozenClock
+from maild.base.clock import FrozenClock
 from servers import ImapAccount, SmtpSink
 
 REPORTER = "budi@cv-maju.co.id"

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from maild import threads
-from maild.threads import Candidates, TicketRef, decide
-from maild.tokens import (
+from maild.sop import threads
+from maild.sop.threads import Candidates, TicketRef, decide
+from maild.mail.tokens import (
     clean_subject,
     find_number,
     format_number,

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maild.errors import ConfigError
-from maild.workcal import DEFAULT_HOURS, WorkCalendar, calendar_from, in_working_hours
+from maild.base.errors import ConfigError
+from maild.sop.workcal import DEFAULT_HOURS, WorkCalendar, calendar_from, in_working_hours
 
 WITA = ZoneInfo("Asia/Makassar")
 WIB = ZoneInfo("Asia/Jakarta")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from maild.errors import IllegalTransition
-from maild.workflow import CLOSED, ESCALATED, IN_PROGRESS, NEW, WITH_COORDINATOR, advance
+from maild.base.errors import IllegalTransition
+from maild.sop.workflow import CLOSED, ESCALATED, IN_PROGRESS, NEW, WITH_COORDINATOR, advance
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import maild.models
+import maild.store.models
 
 
 revision = '0001'
@@ -31,8 +31,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('group', sa.String(length=64), nullable=True),
-    sa.Column('failing_since', maild.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', maild.models.UTCDateTime(), nullable=False),
+    sa.Column('failing_since', maild.store.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', maild.store.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_parties')),
     sa.UniqueConstraint('address', name=op.f('uq_parties_address'))
     )
@@ -54,10 +54,10 @@ def upgrade() -> None:
     sa.Column('reporter_id', sa.Integer(), nullable=True),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
     sa.Column('linked_ticket_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', maild.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', maild.models.UTCDateTime(), nullable=False),
-    sa.Column('first_response_at', maild.models.UTCDateTime(), nullable=True),
-    sa.Column('closed_at', maild.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', maild.store.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', maild.store.models.UTCDateTime(), nullable=False),
+    sa.Column('first_response_at', maild.store.models.UTCDateTime(), nullable=True),
+    sa.Column('closed_at', maild.store.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['parties.id'], name=op.f('fk_tickets_assignee_id_parties')),
     sa.ForeignKeyConstraint(['linked_ticket_id'], ['tickets.id'], name=op.f('fk_tickets_linked_ticket_id_tickets')),
     sa.ForeignKeyConstraint(['reporter_id'], ['parties.id'], name=op.f('fk_tickets_reporter_id_parties')),
@@ -79,7 +79,7 @@ def upgrade() -> None:
     sa.Column('old_state', sa.String(length=20), nullable=True),
     sa.Column('new_state', sa.String(length=20), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
-    sa.Column('created_at', maild.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', maild.store.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_events_ticket_id_tickets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
     sa.UniqueConstraint('key', name=op.f('uq_events_key'))
@@ -99,15 +99,15 @@ def upgrade() -> None:
     sa.Column('uid', sa.Integer(), nullable=True),
     sa.Column('sender', sa.String(length=320), nullable=False),
     sa.Column('subject', sa.Text(), nullable=False),
-    sa.Column('received_at', maild.models.UTCDateTime(), nullable=False),
+    sa.Column('received_at', maild.store.models.UTCDateTime(), nullable=False),
     sa.Column('state', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('disposition', sa.String(length=20), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('ticket_id', sa.Integer(), nullable=True),
-    sa.Column('processed_at', maild.models.UTCDateTime(), nullable=True),
-    sa.Column('quarantined_at', maild.models.UTCDateTime(), nullable=True),
+    sa.Column('processed_at', maild.store.models.UTCDateTime(), nullable=True),
+    sa.Column('quarantined_at', maild.store.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_inbound_messages_ticket_id_tickets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_messages')),
     sa.UniqueConstraint('key', name=op.f('uq_inbound_messages_key'))
@@ -129,10 +129,10 @@ def upgrade() -> None:
     sa.Column('raw', sa.LargeBinary(), nullable=False),
     sa.Column('state', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', maild.models.UTCDateTime(), nullable=False),
+    sa.Column('next_attempt_at', maild.store.models.UTCDateTime(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', maild.models.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', maild.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', maild.store.models.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', maild.store.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_outbox_ticket_id_tickets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('key', name=op.f('uq_outbox_key')),

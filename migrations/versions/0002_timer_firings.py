@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import maild.models
+import maild.store.models
 
 
 revision = '0002'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=300), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=True),
     sa.Column('kind', sa.String(length=40), nullable=False),
-    sa.Column('fired_at', maild.models.UTCDateTime(), nullable=False),
+    sa.Column('fired_at', maild.store.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_timer_firings_ticket_id_tickets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_timer_firings')),
     sa.UniqueConstraint('key', name=op.f('uq_timer_firings_key'))

@@ -1,0 +1,429 @@
+"""``maild doctor``: is this installation able to work? One line per thing that must be right.
+
+Each check talks to the real thing (the database, the IMAP server, the SMTP server, the
+templates and rules on disk) the way the daemon will, changes nothing, and sends no mail. A
+check never raises: whatever goes wrong becomes a FAIL line naming what failed and what to
+do about it. A broken config file stops everything else (all other checks need it); a check
+that needs another one that failed says so on its own FAIL line ("not checked: ...").
+
+Network checks use a short timeout (10 s by default), so the doctor answers quickly even
+when a server is down or a port is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+import holidays
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from maild.service import admin
+from maild.base.clock import Clock
+from maild.base.config import Settings, endpoint, load_settings
+from maild.app.daemon import digest_settings, load_ruleset, work_calendar
+from maild.store.db import make_engine, revisions, session_factory
+from maild.base.errors import ConfigError
+from maild.transport.imap import is_loopback
+from maild.render.renderer import KINDS, LANGUAGES, Renderer, local_time
+from maild.base.resources import resource_dir
+from maild.sop.sla import policy_from
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 78
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's answer: what was checked, whether it is fine, and what to do."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def run_checks(
+    config_path: str | Path,
+    clock: Clock,
+    templates_dir: Path | None = None,
+    timeout: float = 10.0,
+) -> list[Check]:
+    """Check everything maild needs, one ``Check`` per line; never raises.
+
+    ``templates_dir`` points the template check at another directory (tests); the daemon
+    always uses the shipped templates.
+    """
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        return [Check("config", False, f"{exc} (nothing else checked: every other check needs the config)",
+                      "fix the config file; 'maild check-config' validates it")]
+    except Exception as exc:  # noqa: BLE001 - the doctor reports, it never raises
+        return [Check("config", False, f"cannot load {config_path}: {_error(exc)} (nothing else checked)",
+                      "fix the config file")]
+    checks = [Check("config", True, f"{settings.source or config_path} is valid")]
+    engine_ok, engine = _guard("database", checks, lambda: _database(settings, timeout))
+    checks.extend(_guarded("mailbox", lambda: _mailbox(settings, timeout)))
+    checks.extend(_guarded("smtp", lambda: _smtp(settings, timeout)))
+    checks.extend(_guarded("templates", lambda: [_templates(templates_dir)]))
+    checks.extend(_guarded("rules", lambda: [_rules(settings)]))
+    checks.extend(_guarded("sla", lambda: [_sla(settings)]))
+    if engine_ok and engine is not None:
+        checks.extend(_guarded("outbox", lambda: _queues(engine)))
+    else:
+        why = "not checked: the database is not usable (see the database line)"
+        checks += [Check("outbox", False, why, "fix the database first"),
+                   Check("quarantine", False, why, "fix the database first")]
+    if engine is not None:
+        engine.dispose()
+    checks.extend(_guarded("clock", lambda: [_clock(settings, clock)]))
+    checks.extend(_guarded("calendar", lambda: [_calendar(settings, clock)]))
+    return checks
+
+
+def format_checks(checks: Sequence[Check]) -> str:
+    """``OK   name: detail`` and ``FAIL name: detail -> fix``, one line each."""
+    lines = []
+    for c in checks:
+        line = f"{'OK' if c.ok else 'FAIL':<5}{c.name}: {' '.join(c.detail.split())}"
+        if not c.ok and c.fix:
+            line += f" -> {c.fix}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def exit_status(checks: Sequence[Check]) -> int:
+    """0 when everything is OK, 78 when the config itself is broken, 1 otherwise."""
+    if any(c.name == "config" and not c.ok for c in checks):
+        return EXIT_CONFIG
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_FAIL
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _error(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if text[:2] in ("b'", 'b"') and text[-1:] == text[1]:  # imapclient's errors are bytes reprs
+        text = text[2:-1]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _guarded(name: str, check: Callable[[], list[Check]]) -> list[Check]:
+    try:
+        return check()
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure is a FAIL line, not a crash
+        return [Check(name, False, f"unexpected error: {_error(exc)}", "report this as a maild bug")]
+
+
+def _guard(name: str, checks: list[Check], check: Callable[[], tuple[list[Check], Engine | None]]
+           ) -> tuple[bool, Engine | None]:
+    """Run a check that also hands back the engine the later checks use."""
+    try:
+        lines, engine = check()
+    except Exception as exc:  # noqa: BLE001
+        checks.append(Check(name, False, f"unexpected error: {_error(exc)}", "report this as a maild bug"))
+        return False, None
+    checks.extend(lines)
+    return all(c.ok for c in lines), engine
+
+
+# -- the database -------------------------------------------------------------------------
+def _database(settings: Settings, timeout: float) -> tuple[list[Check], Engine | None]:
+    url = settings.database.url
+    shown = make_url(url).render_as_string(hide_password=True)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        # Connecting would create an empty file; the doctor changes nothing.
+        if not Path(parsed.database).exists():
+            return [Check("database", False, f"{shown}: the file does not exist",
+                          "run 'maild db upgrade' (or 'maild init')")], None
+    try:
+        if parsed.get_backend_name() == "postgresql":
+            engine = create_engine(url, connect_args={"connect_timeout": max(1, int(timeout))})
+        else:
+            engine = make_engine(url)
+    except (ConfigError, SQLAlchemyError, ImportError, ValueError) as exc:
+        return [Check("database", False, f"{shown}: {_error(exc)}", "check database.url")], None
+    try:
+        current, head = revisions(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        return [Check("database", False, f"{shown} not reachable: {_error(getattr(exc, 'orig', None) or exc)}"[:600],
+                      "check database.url and that the database server runs")], None
+    if current != head:
+        return [Check("database", False, f"{shown} at revision {current or '(empty)'}, the code needs {head}",
+                      "run 'maild db upgrade'")], engine
+    return [Check("database", True, f"{shown} at revision {current}")], engine
+
+
+def _queues(engine: Engine) -> list[Check]:
+    with session_factory(engine)() as session:
+        n = admin.counts(session)
+    failed, queued, dead, waiting = n["mail_failed"], n["mail_queued"], n["messages_dead"], n["messages_waiting"]
+    out = [
+        Check("outbox", True, f"no failed mail ({queued} queued)") if not failed else
+        Check("outbox", False, f"{failed} outgoing mail(s) failed ({queued} queued)",
+              "look with 'maild outbox list --state failed', send again with 'maild outbox retry'"),
+        Check("quarantine", True, f"no dead messages ({waiting} waiting)") if not dead else
+        Check("quarantine", False, f"{dead} message(s) quarantined after failing ({waiting} waiting)",
+              "look with 'maild dead list', then 'maild dead requeue ID' once the cause is fixed"),
+    ]
+    return out
+
+
+# -- the mailbox ----------------------------------------------------------------------------
+def _mailbox(settings: Settings, timeout: float) -> list[Check]:
+    m = settings.mailbox
+    if m.url.startswith("maildir:"):
+        return _maildir_source(Path(m.url[8:]), m.processed_folder, m.quarantine_folder)
+    return _imap(settings, min(timeout, m.timeout))
+
+
+def _maildir_source(root: Path, processed: str, quarantine: str) -> list[Check]:
+    if not root.is_dir():
+        return [Check("mailbox", False, f"maildir:{root} does not exist",
+                      "check mailbox.url (the Maildir the mail server delivers into)")]
+    missing = [sub for sub in ("new", "cur") if not (root / sub).is_dir()]
+    if missing:
+        return [Check("mailbox", False, f"maildir:{root} has no {' or '.join(missing)}/: not a Maildir",
+                      "check mailbox.url")]
+    for sub in ("new", "cur"):
+        if not os.access(root / sub, os.W_OK | os.X_OK):
+            return [Check("mailbox", False, f"maildir:{root}/{sub} is not writable by this user",
+                          "run maild as the user that owns the Maildir, or fix its permissions")]
+    waiting = sum(1 for sub in ("new", "cur") for p in (root / sub).iterdir() if not p.name.startswith("."))
+    return [Check("mailbox", True, f"maildir:{root} readable and writable, {waiting} message(s) waiting"),
+            Check("mailbox folders", True, "; ".join(
+                _folder_note(name, (root / f".{name}").is_dir(), first)
+                for name, first in ((processed, "move"), (quarantine, "use"))))]
+
+
+def _folder_note(name: str, exists: bool, first: str) -> str:
+    return f"{name} exists" if exists else f"{name} will be created on first {first}"
+
+
+def _imap(settings: Settings, timeout: float) -> list[Check]:
+    m = settings.mailbox
+    ep = endpoint(m.url, {"imap": 143, "imaps": 993})
+    where = f"{ep.host}:{ep.port}"
+    not_checked = Check("imap folders", False, "not checked: no IMAP session (see the imap line)",
+                        "fix the imap line first")
+    try:
+        tls = ssl.create_default_context(cafile=m.ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        return [Check("imap", False, f"cannot load mailbox.ca_file {m.ca_file}: {_error(exc)}",
+                      "check mailbox.ca_file"), not_checked]
+    try:
+        client = IMAPClient(ep.host, port=ep.port, ssl=ep.scheme == "imaps",
+                            ssl_context=tls if ep.scheme == "imaps" else None, timeout=timeout)
+    except ssl.SSLError as exc:
+        return [Check("imap", False, f"TLS with {where} failed: {exc.reason or exc}",
+                      "check mailbox.ca_file and the server's certificate"), not_checked]
+    except (OSError, IMAPClientError) as exc:
+        return [Check("imap", False, f"cannot connect to {where}: {_error(exc)}",
+                      "check mailbox.url (host and port) and that the IMAP server runs"), not_checked]
+    client._imap.debug = 0  # noqa: SLF001 - as in maild.transport.imap: no protocol dump in logs
+    try:
+        secured = ep.scheme == "imaps"
+        if ep.scheme == "imap":
+            if b"STARTTLS" in client.capabilities():
+                client.starttls(tls)
+                secured = True
+            elif not is_loopback(ep.host):
+                return [Check("imap", False, f"{where} offers no STARTTLS; maild will not send the password in "
+                              "clear text", "use imaps:// in mailbox.url"), not_checked]
+        try:
+            client.login(ep.user, settings.mailbox_password.value)
+        except (LoginError, IMAPClientError) as exc:
+            return [Check("imap", False, f"login as {ep.user} at {ep.host} failed: {_error(exc)}",
+                          "check the user in mailbox.url and mailbox.password"), not_checked]
+        try:
+            selected = client.select_folder(ep.path, readonly=True)  # EXAMINE: changes no flags
+        except IMAPClientError as exc:
+            return [Check("imap", False, f"logged in as {ep.user}, but cannot open folder {ep.path}: {_error(exc)}",
+                          "check the folder in mailbox.url"), not_checked]
+        waiting = int(selected.get(b"EXISTS", 0))
+        line = Check("imap", True, f"logged in as {ep.user} at {where} ({'TLS' if secured else 'no TLS, loopback'}), "
+                     f"{ep.path} has {waiting} message(s)")
+        folders = Check("imap folders", True, "; ".join(
+            _folder_note(name, client.folder_exists(name), first)
+            for name, first in ((m.processed_folder, "move"), (m.quarantine_folder, "use"))))
+        return [line, folders]
+    except ssl.SSLError as exc:
+        return [Check("imap", False, f"STARTTLS with {where} failed: {exc.reason or exc}",
+                      "check mailbox.ca_file and the server's certificate"), not_checked]
+    except (OSError, IMAPClientError) as exc:
+        return [Check("imap", False, f"{where}: {_error(exc)}", "check the IMAP server"), not_checked]
+    finally:
+        try:
+            client.logout()
+        except Exception:  # noqa: BLE001 - the session may be gone already
+            try:
+                client.shutdown()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+# -- the mail server ------------------------------------------------------------------------
+def _smtp(settings: Settings, timeout: float) -> list[Check]:
+    s = settings.smtp
+    if s.url.startswith("maildir:"):
+        return [_maildir_target(Path(s.url[8:]))]
+    try:
+        return asyncio.run(asyncio.wait_for(_smtp_session(settings, min(timeout, s.timeout)), timeout * 3))
+    except TimeoutError:
+        return [Check("smtp", False, f"{s.url}: no answer within {timeout * 3:.0f} s",
+                      "check smtp.url and that the SMTP server runs")]
+
+
+def _maildir_target(root: Path) -> Check:
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return Check("smtp", False, f"maildir:{root}: {probe} is not writable by this user",
+                     "fix the permissions or smtp.url")
+    state = "exists" if root.is_dir() else "will be created"
+    return Check("smtp", True, f"maildir:{root} {state} and is writable (mail is written there, not sent)")
+
+
+async def _smtp_session(settings: Settings, timeout: float) -> list[Check]:
+    s = settings.smtp
+    ep = endpoint(s.url, {"smtp": 25, "smtp+starttls": 587, "smtps": 465})
+    where = f"{ep.host}:{ep.port}"
+    not_checked = Check("smtp auth", False, "not checked: no SMTP session (see the smtp line)",
+                        "fix the smtp line first")
+    client = aiosmtplib.SMTP(
+        hostname=ep.host, port=ep.port, use_tls=ep.scheme == "smtps",
+        start_tls=True if ep.scheme == "smtp+starttls" else (False if ep.scheme == "smtps" else None),
+        tls_context=ssl.create_default_context(cafile=s.ca_file or None), timeout=timeout,
+    )
+    try:
+        await client.connect()  # greeting, EHLO and STARTTLS (required or when offered)
+    except aiosmtplib.SMTPResponseException as exc:
+        return [Check("smtp", False, f"{where} answered {exc.code} {exc.message}",
+                      "check smtp.url and the SMTP server"), not_checked]
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return [Check("smtp", False, f"cannot connect to {where}: {_error(exc)}",
+                      "check smtp.url (host and port) and that the SMTP server runs"), not_checked]
+    try:
+        tls = "TLS" if client.get_transport_info("sslcontext") is not None else "no TLS"
+        greeting = (client.last_ehlo_response.message.splitlines() or [""])[0] if client.last_ehlo_response else ""
+        line = Check("smtp", True, f"{ep.scheme}://{where} answers EHLO ({greeting}, {tls})")
+        return [line, await _smtp_auth(client, settings)]
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return [Check("smtp", False, f"{where}: {_error(exc)}", "check the SMTP server"), not_checked]
+    finally:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
+
+
+async def _smtp_auth(client: aiosmtplib.SMTP, settings: Settings) -> Check:
+    s = settings.smtp
+    sender = s.envelope_from or settings.helpdesk.address
+    if s.username:
+        try:
+            await client.login(s.username, settings.smtp_password.value)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            return Check("smtp auth", False, f"AUTH as {s.username} refused: {exc.code} {exc.message}",
+                         "check smtp.username and smtp.password")
+        except aiosmtplib.SMTPException as exc:
+            return Check("smtp auth", False, f"cannot log in as {s.username}: {_error(exc)}",
+                         "the server offers no AUTH here; it may need TLS (smtp+starttls:// or smtps://)")
+    # MAIL FROM then RSET: proves the server takes mail from us, and sends nothing.
+    try:
+        await client.mail(sender)
+        await client.rset()
+    except aiosmtplib.SMTPResponseException as exc:
+        fix = "check smtp.envelope_from" if s.username else "set smtp.username and the password"
+        return Check("smtp auth", False, f"MAIL FROM:<{sender}> refused: {exc.code} {exc.message}", fix)
+    who = f"logged in as {s.username}" if s.username else "no login configured"
+    return Check("smtp auth", True, f"{who}; the server takes mail from {sender} (tested without sending)")
+
+
+# -- files -----------------------------------------------------------------------------------
+def _templates(directory: Path | None) -> Check:
+    renderer = Renderer(directory)
+    try:
+        renderer.check()
+    except ConfigError as exc:
+        return Check("templates", False, str(exc), f"fix the template in {renderer.directory}")
+    return Check("templates", True,
+                 f"{len(KINDS)} mail kinds in {len(LANGUAGES)} languages compile ({renderer.directory})")
+
+
+def _rules(settings: Settings) -> Check:
+    path = settings.rules.file or str(resource_dir("templates") / "config" / "rules.toml")
+    try:
+        ruleset = load_ruleset(settings)
+    except ConfigError as exc:
+        return Check("rules", False, str(exc), "fix the rules file; 'maild rules test FILE.eml' tries it")
+    return Check("rules", True, f"{len(ruleset.rules)} rules from {path}")
+
+
+def _sla(settings: Settings) -> Check:
+    try:
+        policy = policy_from(settings.sla)
+        digest = digest_settings(settings)
+    except ConfigError as exc:
+        return Check("sla", False, str(exc), "fix [sla] or [digest] in the config")
+    targets = ", ".join(f"{k} {t.response.total_seconds() / 3600:g}/{t.resolution.total_seconds() / 3600:g} h"
+                        for k, t in policy.targets.items())
+    to = ", ".join(a for a, _ in digest.recipients) or "nobody (digest off or no coordinator)"
+    return Check("sla", True, f"targets {targets}; digest at {digest.at:%H:%M} to {to}")
+
+
+# -- time -----------------------------------------------------------------------------------
+def _clock(settings: Settings, clock: Clock) -> Check:
+    h = settings.helpdesk
+    try:
+        zone = ZoneInfo(h.timezone)
+    except Exception as exc:  # noqa: BLE001
+        return Check("clock", False, f"time zone {h.timezone!r}: {_error(exc)}", "check helpdesk.timezone")
+    now = clock()
+    try:
+        calendar = work_calendar(settings)
+    except (ConfigError, ValueError) as exc:
+        return Check("clock", False, f"working hours: {exc}", "check [calendar] hours, days_off, working_days")
+    local = now.astimezone(zone)
+    day = "a working day" if calendar.is_working_day(local.date()) else "not a working day"
+    hours = ", within working hours" if calendar.in_working_hours(now) else ", outside working hours"
+    return Check("clock", True, f"{_WEEKDAYS[local.weekday()]} {local_time(now, h.timezone, 'en')} ({h.timezone}), "
+                 f"{day}{hours if day == 'a working day' else ''}; this machine's clock (NTP sync is not checked)")
+
+
+def _calendar(settings: Settings, clock: Clock) -> Check:
+    try:
+        calendar = work_calendar(settings)
+    except (ConfigError, ValueError) as exc:
+        return Check("calendar", False, str(exc), "check [calendar] in the config")
+    today = clock().astimezone(ZoneInfo(settings.helpdesk.timezone)).date()
+    if not calendar.country:
+        return Check("calendar", True, "no public holidays configured (country empty)")
+    days = [today.replace(month=1, day=1) + timedelta(days=i) for i in range(366)]
+    found = [d for d in days if d.year == today.year and calendar.is_public_holiday(d)]
+    if not found:
+        return Check("calendar", False, f"no public holidays of {calendar.country} known for {today.year} "
+                     f"(holidays package {holidays.__version__})", "update the holidays package")
+    upcoming = next((d for d in found if d >= today), None)
+    language = "id" if settings.helpdesk.language == "id" and calendar.country == "ID" else None
+    names = holidays.country_holidays(calendar.country, years=today.year, language=language)
+    nxt = f"; next {upcoming.isoformat()} {names.get(upcoming, '')}".rstrip() if upcoming else ""
+    extra = len(calendar.extra_days_off) + len(calendar.extra_working_days)
+    return Check("calendar", True, f"{len(found)} public holidays in {today.year} ({calendar.country}){nxt}"
+                 f"{f', {extra} configured days' if extra else ''}")
+
+

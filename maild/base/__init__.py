@@ -1,0 +1,1 @@
+"""The foundation every part stands on: errors, settings, the clock, shipped resources."""

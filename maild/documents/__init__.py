@@ -1,0 +1,1 @@
+"""What people read outside a ticket's mail: recording form, register, monthly report, digest, charts."""

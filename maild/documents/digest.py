@@ -1,0 +1,181 @@
+"""Stage 3b: the coordinator's daily digest (SOP step 7: "monitors the follow-up status").
+
+Every working day at ``digest.time`` (WITA), one mail to the coordinator (and ``also_to``):
+open tickets grouped by SOP step, overdue first, with their age in working hours and the last
+action; escalations awaiting an answer; tickets with the coordinator; failed outgoing mail
+and quarantined messages, so a broken pipeline is seen; and the week's intake and closings
+per category, as a chart in the HTML part and as numbers in the text part. Each firing is
+keyed ``digest:{recipient}:{date}``: once a day, whatever restarts or daemons.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from maild.sop import sla
+from maild.documents.chart import Bar, bar_chart_png
+from maild.base.clock import Clock
+from maild.store.db import transaction
+from maild.store.models import Event, InboundMessage, OutgoingMail, Ticket, TimerFiring
+from maild.store.outbox import Identity, Outgoing, enqueue
+from maild.render.renderer import Renderer, local_time
+from maild.store.queries import insert_ignore
+from maild.mail.tokens import format_token
+from maild.render.views import PRIORITY_NAMES, STATE_NAMES, DigestGroup, DigestLine, DigestView, WeekRow
+from maild.sop.workcal import WorkCalendar
+
+_STEPS = (
+    ("new", "1-2"), ("in_progress", "3, 5"), ("escalated", "4"), ("with_coordinator", "6-7"),
+)
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    identity: Identity
+    language: str
+    timezone: str
+    tag: str
+    at: time
+    recipients: tuple[tuple[str, str], ...]  # (address, name)
+    all_clear: bool
+    policy: sla.Policy
+    calendar: WorkCalendar
+
+
+class Digest:
+    """Composes and queues the digest when it is due."""
+
+    def __init__(self, factory: sessionmaker[Session], renderer: Renderer, settings: DigestSettings,
+                 clock: Clock) -> None:
+        self.factory = factory
+        self.renderer = renderer
+        self.settings = settings
+        self.clock = clock
+
+    def run_once(self) -> int:
+        """Queue today's digest if it is due and not sent yet; return how many were queued."""
+        s = self.settings
+        now = self.clock()
+        local = now.astimezone(ZoneInfo(s.timezone))
+        if not s.calendar.is_working_day(local.date()) or local.time() < s.at or not s.recipients:
+            return 0
+        queued = 0
+        with transaction(self.factory) as session:
+            view: DigestView | None = None
+            for address, name in s.recipients:
+                key = f"digest:{address}:{local.date().isoformat()}"
+                if not insert_ignore(session, TimerFiring, {"key": key, "ticket_id": None, "kind": "digest",
+                                                            "fired_at": now}, ["key"]):
+                    continue
+                view = view or self.compose(session, now)
+                if view.all_clear and not s.all_clear:
+                    continue
+                queued += self.queue(session, view, address, name, key, now)
+        return queued
+
+    def queue(self, session: Session, view: DigestView, address: str, name: str, cause: str, now: datetime) -> int:
+        """Render the digest for one recipient and put it in the outbox."""
+        s = self.settings
+        personal = DigestView(**{**{f: getattr(view, f) for f in view.__dataclass_fields__}, "recipient_name": name})
+        rendered = self.renderer.render("digest", s.language, personal)
+        chart = bar_chart_png([Bar(w.category, w.intake, w.closed) for w in view.week],
+                              "Laporan masuk dan selesai, 7 hari terakhir" if s.language == "id"
+                              else "Reports in and closed, last 7 days",
+                              legend=("Masuk", "Selesai") if s.language == "id" else ("In", "Closed"))
+        return int(enqueue(session, s.identity, Outgoing(
+            cause=cause, template="digest", recipient=address, recipient_name=name, ticket_id=None,
+            ticket_number="digest", rendered=rendered, language=s.language, automatic=False,
+            images=(("chart", chart),),
+        ), now))
+
+    def compose(self, session: Session, now: datetime) -> DigestView:
+        """What the digest says, from the database, as of ``now``."""
+        s = self.settings
+        lines = self._open_lines(session, now)
+        groups = tuple(
+            DigestGroup(step, STATE_NAMES[s.language][state],
+                        tuple(sorted((l for l in lines if l.state == state),
+                                     key=lambda l: (not l.overdue, -l.age_hours))))
+            for state, step in _STEPS
+        )
+        return DigestView(
+            date=local_time(now, s.timezone, s.language).rsplit(" ", 2)[0],
+            helpdesk_name=s.identity.name,
+            helpdesk_address=s.identity.address,
+            recipient_name="",
+            groups=tuple(g for g in groups if g.lines),
+            awaiting_group=tuple(l for l in lines if l.state == "escalated"),
+            awaiting_coordinator=tuple(l for l in lines if l.state == "with_coordinator"),
+            failed_mail=self._failed_mail(session),
+            dead_messages=self._dead(session),
+            week=self._week(session, now),
+            open_count=len(lines),
+            overdue_count=sum(l.overdue for l in lines),
+        )
+
+    def _open_lines(self, session: Session, now: datetime) -> list[DigestLine]:
+        s = self.settings
+        # Imported tickets (an old mailbox brought in) are history, not today's work.
+        tickets = session.scalars(select(Ticket).where(Ticket.state != "closed", Ticket.channel != "import")).all()
+        out = []
+        for t in tickets:
+            events = session.execute(
+                select(Event.created_at, Event.event, Event.old_state, Event.new_state, Event.detail, Event.actor)
+                .where(Event.ticket_id == t.id).order_by(Event.id)
+            ).all()
+            changes = sla.clock_changes([(at, ev, old, new, detail or {}) for at, ev, old, new, detail, _ in events])
+            spent = sla.used(s.calendar, t.created_at, now, sla.paused_spans(changes, s.policy.pause_states, now))
+            last = (events[-1][1], events[-1][5]) if events else None
+            out.append(DigestLine(
+                token=format_token(s.tag, t.number), number=t.number, subject=t.subject, state=t.state,
+                priority=PRIORITY_NAMES[s.language].get(t.priority or "", "-"),
+                age_hours=round(spent.total_seconds() / 3600, 1),
+                overdue=spent >= s.policy.target(t.type, t.priority).resolution,
+                last_action=last[0] if last else "-", last_actor=last[1] if last else "-",
+            ))
+        return out
+
+    @staticmethod
+    def _failed_mail(session: Session) -> tuple[str, ...]:
+        rows = session.execute(select(OutgoingMail.recipient, OutgoingMail.subject, OutgoingMail.last_error)
+                               .where(OutgoingMail.state == "failed").order_by(OutgoingMail.id.desc()).limit(20))
+        return tuple(f"{r} | {subj[:60]} | {(err or '')[:80]}" for r, subj, err in rows)
+
+    @staticmethod
+    def _dead(session: Session) -> tuple[str, ...]:
+        rows = session.execute(select(InboundMessage.id, InboundMessage.sender, InboundMessage.last_error)
+                               .where(InboundMessage.state == "dead").order_by(InboundMessage.id.desc()).limit(20))
+        return tuple(f"#{i} {sender or '-'} | {(err or '')[:80]}" for i, sender, err in rows)
+
+    @staticmethod
+    def _week(session: Session, now: datetime) -> tuple[WeekRow, ...]:
+        since = now - timedelta(days=7)
+        intake: Counter[str] = Counter()
+        for category, n in session.execute(select(Ticket.category, func.count(Ticket.id))
+                                           .where(Ticket.created_at >= since).group_by(Ticket.category)):
+            intake[category or "lainnya"] += n
+        closed: Counter[str] = Counter()
+        for category, n in session.execute(select(Ticket.category, func.count(Event.id))
+                                           .join(Ticket, Ticket.id == Event.ticket_id)
+                                           .where(Event.event == "resolved", Event.created_at >= since)
+                                           .group_by(Ticket.category)):
+            closed[category or "lainnya"] += n
+        categories = sorted(set(intake) | set(closed), key=lambda c: (-intake[c] - closed[c], c))
+        return tuple(WeekRow(c, intake[c], closed[c]) for c in categories)
+
+
+def recipients(coordinator: tuple[str, str], also_to: tuple[str, ...], names: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The coordinator first, then the extra addresses, without repeats."""
+    out: list[tuple[str, str]] = []
+    for address, name in [coordinator, *[(a.lower(), names.get(a.lower(), "")) for a in also_to]]:
+        if address and address not in [a for a, _ in out]:
+            out.append((address, name))
+    return tuple(out)
+
+

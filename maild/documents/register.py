@@ -1,0 +1,92 @@
+"""The register: one row per ticket with every field of the recording form (csv or xlsx).
+
+An LPSE is audited on whether its records are complete; the register is the recording form
+for every ticket of a period, in one table an auditor can filter.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maild.documents.form import FormData, FormSettings, form_data
+from maild.store.models import Ticket
+
+COLUMNS = (
+    "No. Tiket", "Tanggal Diterima", "Jam Diterima", "Saluran", "Dicatat oleh", "Nama Pelapor",
+    "Instansi/Perusahaan", "Email", "Telepon", "Subjek", "Uraian", "Jenis", "Kategori", "Prioritas",
+    "Klasifikasi oleh", "Tindak Lanjut", "Eskalasi", "Dilaporkan ke Koordinator", "Rekomendasi Koordinator",
+    "Hasil", "Status", "Tanggal Selesai", "Jam Selesai", "Tanggapan Pertama", "Penyelesaian",
+    "Petugas Helpdesk", "Terkait Tiket",
+)
+
+
+def register_rows(session: Session, start: datetime, end: datetime, settings: FormSettings) -> list[dict[str, str]]:
+    """Every ticket received in [start, end), oldest first, as register rows."""
+    numbers = session.scalars(
+        select(Ticket.number).where(Ticket.created_at >= start, Ticket.created_at < end).order_by(Ticket.id)
+    ).all()
+    rows = []
+    for number in numbers:
+        data = form_data(session, number, settings)
+        if data is not None:
+            rows.append(_row(data))
+    return rows
+
+
+def _lines(entries: tuple[object, ...]) -> str:
+    return "\n".join(f"{e.at} {e.who}: {e.what}" + (f" - {e.text}" if e.text else "")  # type: ignore[attr-defined]
+                     for e in entries)
+
+
+def _row(d: FormData) -> dict[str, str]:
+    escalations = "\n".join(
+        f"{e.at} {e.group} (oleh {e.by}): {e.note}" + "".join(f"\n  jawaban {a.at} {a.who}: {a.text}" for a in e.answers)
+        for e in d.escalations)
+    values = (
+        d.number, d.received_date, d.received_time, d.channel_label, d.received_by, d.reporter_name,
+        d.organisation, d.email, d.phone, d.subject, d.description, d.type_label, d.category_label,
+        d.priority_label, d.classified_by, _lines(d.follow_up), escalations, _lines(d.coordinator_reports),
+        _lines(d.recommendations), d.result, d.state_label, d.closed_date, d.closed_time,
+        d.times.response_sentence, d.times.resolution_sentence, d.officer, d.linked_to,
+    )
+    return dict(zip(COLUMNS, (str(v) for v in values)))
+
+
+def to_csv(rows: list[dict[str, str]]) -> str:
+    """CSV with a BOM, so spreadsheet programs read it as UTF-8."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def write_xlsx(rows: list[dict[str, str]], path: Path, title: str) -> None:
+    """An Excel workbook: a header row that stays in view, wrapped text, a filter."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Register"
+    sheet.append(list(COLUMNS))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([row[c] for c in COLUMNS])
+    for column in sheet.columns:
+        letter = column[0].column_letter
+        sheet.column_dimensions[letter].width = min(60, max(12, *(len(str(c.value or "")) for c in column[:50])))
+        for cell in column[1:]:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "B2"
+    sheet.auto_filter.ref = sheet.dimensions
+    book.properties.title = title
+    book.save(path)

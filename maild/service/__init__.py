@@ -1,0 +1,1 @@
+"""The ticket service: opening tickets, the actions, the mails they cause, admin read models."""

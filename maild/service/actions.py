@@ -1,0 +1,318 @@
+"""What can be done to a ticket, with its events and its mail: one function per action.
+
+Each returns a short code of what it did (``assigned:budi@...``); the confirmation template
+turns the codes into sentences in the mail's language.
+
+The pipeline (staff commands by email) and the CLI call the same functions, so an action has
+the same effects whichever way it was taken. Each function checks the SOP state machine,
+changes the ticket, appends the event and queues the mail, all in the caller's transaction;
+a move the SOP does not allow raises IllegalTransition, an impossible request ActionRefused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maild.sop import rules
+
+from maild.store import queries as store
+from maild.base.errors import MaildError
+from maild.service.mailer import Mailer
+from maild.store.models import Party, Ticket, TicketParty
+from maild.mail.parse import Address, ParsedMail
+from maild.render.renderer import local_time
+from maild.render.views import MailView
+from maild.sop.workcal import in_working_hours
+from maild.sop.workflow import advance
+
+
+class ActionRefused(MaildError):
+    """The action cannot be done as asked (unknown group, no coordinator configured, ...)."""
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    title: str
+    managers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Who is who, from the configuration."""
+
+    staff: dict[str, str] = field(default_factory=dict)  # address -> name
+    coordinator: tuple[str, str] = ("", "")  # (address, name)
+    groups: tuple[Group, ...] = ()
+
+    def group(self, name: str) -> Group | None:
+        return next((g for g in self.groups if g.name.lower() == name.lower()), None)
+
+    def role_of(self, address: str) -> str:
+        if address and address == self.coordinator[0]:
+            return "coordinator"
+        if address in self.staff:
+            return "staff"
+        if any(address in g.managers for g in self.groups):
+            return "manager"
+        return "reporter"
+
+    def name_of(self, address: str) -> str:
+        if address == self.coordinator[0]:
+            return self.coordinator[1] or address
+        return self.staff.get(address) or address
+
+
+@dataclass
+class Act:
+    """The context of one action: where, by whom, why, when."""
+
+    session: Session
+    mailer: Mailer
+    roles: Roles
+    ticket: Ticket
+    actor: str
+    cause: str
+    now: datetime
+    in_reply_to: str | None = None
+    references: tuple[str, ...] | None = None  # the ticket's first Message-ID, looked up once
+    quiet: bool = False  # importing old mail: record everything, mail nothing
+
+    def view(self, recipient_name: str = "", text: str = "", **kw: Any) -> MailView:
+        ident = self.mailer.settings.identity
+        return MailView(
+            ticket=self.mailer.ticket_view(self.session, self.ticket, self.now),
+            helpdesk_name=ident.name,
+            helpdesk_address=ident.address,
+            recipient_name=recipient_name,
+            text=text,
+            actor=self.roles.name_of(self.actor),
+            reopen_days=self.mailer.settings.reopen_window_days,
+            **kw,
+        )
+
+    def event(self, name: str, detail: dict[str, Any]) -> None:
+        store.record_event(self.session, self.ticket, advance(self.ticket.state, name), self.actor, self.cause,
+                           self.now, detail)
+
+    def mail(self, kind: str, recipient: str, view: MailView, automatic: bool = False) -> None:
+        if self.quiet:
+            return
+        if self.references is None:
+            self.references = self.mailer.references(self.session, self.ticket)
+        self.mailer.queue(self.session, kind, self.ticket, recipient, view, self.cause, self.now,
+                          automatic=automatic, in_reply_to=self.in_reply_to, references=self.references)
+
+    def staff_touched(self) -> None:
+        if self.ticket.first_response_at is None and self.roles.role_of(self.actor) != "reporter":
+            self.ticket.first_response_at = self.now
+
+    def team(self) -> list[tuple[str, str]]:
+        """Who hears about the ticket: its assignee, or every staff member."""
+        if self.ticket.assignee_id:
+            p = self.session.get(Party, self.ticket.assignee_id)
+            if p is not None:
+                return [(p.address, p.name)]
+        return sorted(self.roles.staff.items())
+
+    def reporter(self) -> Party | None:
+        return self.session.get(Party, self.ticket.reporter_id) if self.ticket.reporter_id else None
+
+
+def answer(act: Act, text: str) -> str:
+    """The helpdesk's answer to the reporter (SOP step 5)."""
+    act.event("staff_answered", {"text": text})
+    act.staff_touched()
+    rep = act.reporter()
+    if rep is not None:
+        act.mail("answer", rep.address, act.view(rep.name, text))
+    return "answered"
+
+
+def note(act: Act, text: str) -> str:
+    act.event("note_added", {"text": text, "internal": True})
+    act.staff_touched()
+    return "noted"
+
+
+def set_status(act: Act, value: str) -> str:
+    """``in_progress``, or ``waiting`` for the reporter (the SLA clock stops until they reply)."""
+    act.event("status_updated", {"status": value})
+    act.staff_touched()
+    return "waiting" if value == "waiting" else "status"
+
+
+def classify(act: Act, field_name: str, value: str) -> str:
+    setattr(act.ticket, field_name, value)
+    act.event("classified", {field_name: value})
+    act.staff_touched()
+    return f"{field_name}:{value}"
+
+
+def assign(act: Act, who: str) -> str:
+    address = _staff_address(act.roles, who)
+    if address is None:
+        raise ActionRefused(f"{who!r} is not a staff member; staff: {', '.join(sorted(act.roles.staff)) or '-'}")
+    person = store.party(act.session, address, act.now, act.roles.staff.get(address, ""), "staff")
+    act.ticket.assignee_id = person.id
+    store.add_ticket_party(act.session, act.ticket.id, person.id, "staff")
+    act.event("assigned", {"assignee": address})
+    act.staff_touched()
+    if address != act.actor:
+        act.mail("assigned", address, act.view(person.name))
+    return f"assigned:{address}"
+
+
+def escalate(act: Act, group_name: str, text: str) -> str:
+    """Pass the ticket to another service group (SOP step 4)."""
+    group = act.roles.group(group_name)
+    if group is None or not group.managers:
+        known = ", ".join(g.name for g in act.roles.groups if g.managers) or "-"
+        raise ActionRefused(f"no service group {group_name!r} with an address; groups: {known}")
+    act.event("escalated", {"group": group.name, "text": text})
+    act.staff_touched()
+    for manager in group.managers:
+        p = store.party(act.session, manager, act.now, "", "manager")
+        store.add_ticket_party(act.session, act.ticket.id, p.id, "group")
+        act.mail("escalation", manager, act.view(group.title or group.name, text, group=group.title))
+    rep = act.reporter()
+    if rep is not None:
+        act.mail("escalated", rep.address, act.view(rep.name, group=group.title or group.name))
+    return f"escalated:{group.title or group.name}"
+
+
+def to_coordinator(act: Act, text: str) -> str:
+    """Report the ticket to the helpdesk coordinator (SOP step 6)."""
+    address, name = act.roles.coordinator
+    if not address:
+        raise ActionRefused("no coordinator is configured ([coordinator] address)")
+    act.event("reported_to_coordinator", {"text": text})
+    act.staff_touched()
+    person = store.party(act.session, address, act.now, name, "coordinator")
+    store.add_ticket_party(act.session, act.ticket.id, person.id, "coordinator")
+    act.mail("coordinator", address, act.view(name, text))
+    return "coordinator"
+
+
+def recommend(act: Act, text: str) -> str:
+    """The coordinator's recommendation (SOP step 7), passed to the assignee or the staff."""
+    act.event("recommended", {"text": text})
+    for address, name in act.team():
+        act.mail("recommendation", address, act.view(name, text))
+    return "recommended"
+
+
+def group_reply(act: Act, text: str) -> str:
+    """A service group's answer (SOP step 4), passed to the assignee or the staff."""
+    act.event("group_replied", {"text": text})
+    for address, name in act.team():
+        act.mail("group_reply", address, act.view(name, text))
+    return "group_reply"
+
+
+def resolve(act: Act, text: str) -> str:
+    """Tell the reporter the result and close the ticket (SOP step 8)."""
+    act.event("resolved", {"text": text})
+    act.staff_touched()
+    rep = act.reporter()
+    if rep is not None:
+        act.mail("closing", rep.address, act.view(rep.name, text))
+    return "resolved"
+
+
+def reopen(act: Act, text: str = "") -> str:
+    act.event("reopened", {"text": text})
+    if act.roles.role_of(act.actor) == "reporter":
+        for address, name in act.team():
+            act.mail("reopened", address, act.view(name, text))
+    return "reopened"
+
+
+def reporter_replied(act: Act, text: str) -> None:
+    """The reporter added something: record it and tell whoever works on the ticket."""
+    act.event("reporter_replied", {"text": text})
+    for address, name in act.team():
+        act.mail("reporter_reply", address, act.view(name, text))
+
+
+def _staff_address(roles: Roles, who: str) -> str | None:
+    who = who.strip().lower()
+    if who in roles.staff:
+        return who
+    for address, name in roles.staff.items():
+        if name and (name.lower() == who or name.lower().split()[0] == who or address.split("@")[0] == who):
+            return address
+    return None
+
+
+def merge(act: Act, into: Ticket) -> str:
+    """Close this ticket as a duplicate of ``into``: its people join ``into``, and mail about
+    it is threaded there from now on."""
+    if into.id == act.ticket.id or into.state == "closed":
+        raise ActionRefused(f"cannot merge {act.ticket.number} into {into.number}")
+    act.event("merged", {"into": into.number})
+    act.ticket.merged_into_id = into.id
+    act.ticket.linked_ticket_id = into.id
+    for party_id, role in act.session.execute(
+        select(TicketParty.party_id, TicketParty.role).where(TicketParty.ticket_id == act.ticket.id)
+    ).all():
+        store.add_ticket_party(act.session, into.id, party_id, "cc" if role == "reporter" else role)
+    store.note_event(act.session, into, "merged_in", act.actor, act.cause, act.now, {"from": act.ticket.number})
+    return f"merged:{into.number}"
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A report taken by phone, in person, or typed in by staff (``maild tickets new``)."""
+
+    subject: str
+    text: str
+    channel: str
+    reporter_name: str
+    reporter_address: str = ""
+    contact: str = ""
+    organisation: str = ""
+
+
+def open_ticket(
+    session: Session, mailer: Mailer, roles: Roles, ruleset: rules.RuleSet, report: NewReport, actor: str,
+    cause: str, now: datetime, timezone: str,
+) -> Ticket:
+    """Record a report that did not come by mail, classified by the same rules; the reporter
+    is acknowledged when there is an address to write to."""
+    reporter = (store.party(session, report.reporter_address, now, report.reporter_name)
+                if report.reporter_address else None)
+    mail = ParsedMail(message_id=None, in_reply_to=(), references=(),
+                      sender=Address(report.reporter_address, report.reporter_name) if report.reporter_address else None,
+                      to=(), cc=(), reply_to=(), return_path=None, subject=report.subject, date=now,
+                      text=report.text, html=None, attachments=(), headers=(), content_type="text/plain",
+                      size=len(report.text))
+    verdict = rules.classify(mail, ruleset, rules.RuleContext(now, in_working_hours(now, timezone)))
+    ticket = Ticket(number=store.next_number(session, now.astimezone(ZoneInfo(timezone)).year),
+                    subject=report.subject, state="new", type=verdict.type, category=verdict.category,
+                    priority=verdict.priority, channel=report.channel, language=mailer.settings.language,
+                    reporter_id=reporter.id if reporter else None, contact=report.contact or None,
+                    created_at=now, updated_at=now)
+    session.add(ticket)
+    session.flush()
+    if reporter is not None:
+        store.add_ticket_party(session, ticket.id, reporter.id, "reporter")
+    detail = {"text": report.text, "channel": report.channel, "reporter": report.reporter_name,
+              "contact": report.contact, "organisation": report.organisation, "taken_by": actor,
+              "rules": [f"{h.rule}: {h.why}" for h in verdict.hits]}
+    store.record_event(session, ticket, advance(None, "report_received"), actor, cause, now, detail)
+    act = Act(session, mailer, roles, ticket, actor, cause, now, references=())
+    if reporter is not None and not verdict.quarantine:
+        act.mail("ack", reporter.address, act.view(reporter.name, extra={"received_at": local_time(
+            now, timezone, mailer.settings.language)}), automatic=True)
+    for address, name in act.team():
+        if address != actor:
+            act.mail("new_ticket", address, act.view(name, report.text))
+    return ticket

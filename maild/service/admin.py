@@ -1,0 +1,222 @@
+"""What the CLI shows and changes: read models of tickets, messages and the outbox.
+
+Thin service functions over a Session; each returns plain dicts with stable keys (the
+``--json`` output), so the CLI only formats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, cast, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from maild.sop import sla
+from maild.store.models import AttachmentRow, Event, InboundMessage, OutgoingMail, Party, Ticket
+from maild.sop.workcal import WorkCalendar
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    state: str | None = None  # a state, or "open" for every state but closed
+    type: str | None = None
+    category: str | None = None
+    assignee: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    search: str | None = None
+    limit: int = 100
+
+
+def list_tickets(session: Session, filters: TicketFilter | None = None) -> list[dict[str, Any]]:
+    """Tickets matching ``filters``, newest first."""
+    f = filters or TicketFilter()
+    assignee = aliased(Party)
+    q = select(Ticket, Party.address).outerjoin(Party, Party.id == Ticket.reporter_id)
+    if f.state == "open":
+        q = q.where(Ticket.state != "closed")
+    elif f.state:
+        q = q.where(Ticket.state == f.state)
+    if f.type:
+        q = q.where(Ticket.type == f.type)
+    if f.category:
+        q = q.where(Ticket.category == f.category)
+    if f.assignee:
+        q = q.join(assignee, assignee.id == Ticket.assignee_id).where(assignee.address == f.assignee)
+    if f.created_from:
+        q = q.where(Ticket.created_at >= f.created_from)
+    if f.created_to:
+        q = q.where(Ticket.created_at < f.created_to)
+    if f.search:
+        like = f"%{f.search.lower()}%"
+        text_hit = select(Event.ticket_id).where(Event.event == "report_received",
+                                                 func.lower(cast(Event.detail, String)).like(like))
+        q = q.where(or_(func.lower(Ticket.subject).like(like), Ticket.id.in_(text_hit)))
+    rows = session.execute(q.order_by(Ticket.id.desc()).limit(f.limit)).all()
+    return [ticket_dict(t, addr) for t, addr in rows]
+
+
+def only_overdue(session: Session, rows: list[dict[str, Any]], policy: sla.Policy, calendar: WorkCalendar,
+                 now: datetime) -> list[dict[str, Any]]:
+    """The open tickets among ``rows`` past their resolution target, in working time."""
+    out = []
+    for row in rows:
+        ticket = session.scalars(select(Ticket).where(Ticket.number == row["number"])).one()
+        if ticket.state == "closed":
+            continue
+        events = session.execute(select(Event.created_at, Event.event, Event.old_state, Event.new_state,
+                                        Event.detail).where(Event.ticket_id == ticket.id).order_by(Event.id)).all()
+        changes = sla.clock_changes([(a, e, o, n, d or {}) for a, e, o, n, d in events])
+        spent = sla.used(calendar, ticket.created_at, now, sla.paused_spans(changes, policy.pause_states, now))
+        if spent >= policy.target(ticket.type, ticket.priority).resolution:
+            out.append({**row, "working_hours": round(spent.total_seconds() / 3600, 1)})
+    return out
+
+
+def ticket_dict(t: Ticket, reporter: str | None) -> dict[str, Any]:
+    return {
+        "number": t.number,
+        "state": t.state,
+        "type": t.type,
+        "category": t.category,
+        "priority": t.priority,
+        "reporter": reporter,
+        "subject": t.subject,
+        "created_at": _iso(t.created_at),
+        "updated_at": _iso(t.updated_at),
+        "closed_at": _iso(t.closed_at),
+    }
+
+
+def show_ticket(session: Session, number: str) -> dict[str, Any] | None:
+    """One ticket with its events, messages and mail, oldest first."""
+    ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
+    if ticket is None:
+        return None
+    base = ticket_dict(ticket, ticket.reporter.address if ticket.reporter else None)
+    linked = session.get(Ticket, ticket.linked_ticket_id) if ticket.linked_ticket_id else None
+    base["linked_to"] = linked.number if linked else None
+    base["events"] = [
+        {"at": _iso(e.created_at), "event": e.event, "actor": e.actor, "step": e.step, "old_state": e.old_state,
+         "new_state": e.new_state, "detail": e.detail}
+        for e in session.scalars(select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id))
+    ]
+    base["messages"] = [
+        {"id": m.id, "received_at": _iso(m.received_at), "sender": m.sender, "subject": m.subject,
+         "disposition": m.disposition, "reason": m.reason}
+        for m in session.scalars(select(InboundMessage).where(InboundMessage.ticket_id == ticket.id)
+                                 .order_by(InboundMessage.id))
+    ]
+    base["attachments"] = [
+        {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+        for a in session.scalars(select(AttachmentRow).where(AttachmentRow.ticket_id == ticket.id)
+                                 .order_by(AttachmentRow.id))
+    ]
+    base["mail"] = [outbox_dict(o) for o in session.scalars(
+        select(OutgoingMail).where(OutgoingMail.ticket_id == ticket.id).order_by(OutgoingMail.id))]
+    return base
+
+
+def message_dict(m: InboundMessage, ticket_number: str | None) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "received_at": _iso(m.received_at),
+        "message_id": m.message_id,
+        "sender": m.sender,
+        "subject": m.subject,
+        "size": m.size,
+        "state": m.state,
+        "disposition": m.disposition,
+        "ticket": ticket_number,
+        "reason": m.reason,
+        "attempts": m.attempts,
+        "last_error": m.last_error,
+        "source": m.source,
+    }
+
+
+def list_messages(
+    session: Session, state: str | None = None, disposition: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The message ledger, newest first."""
+    q = select(InboundMessage, Ticket.number).outerjoin(Ticket, Ticket.id == InboundMessage.ticket_id)
+    if state:
+        q = q.where(InboundMessage.state == state)
+    if disposition:
+        q = q.where(InboundMessage.disposition == disposition)
+    rows = session.execute(q.order_by(InboundMessage.id.desc()).limit(limit)).all()
+    return [message_dict(m, n) for m, n in rows]
+
+
+def get_message(session: Session, message_id: int) -> tuple[dict[str, Any], bytes] | None:
+    row = session.execute(
+        select(InboundMessage, Ticket.number)
+        .outerjoin(Ticket, Ticket.id == InboundMessage.ticket_id)
+        .where(InboundMessage.id == message_id)
+    ).first()
+    if row is None:
+        return None
+    return message_dict(row[0], row[1]), row[0].raw
+
+
+def requeue_dead(session: Session, message_id: int) -> bool:
+    """Give a quarantined message another round of attempts."""
+    return session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == message_id, InboundMessage.state == "dead")
+        .values(state="new", attempts=0, disposition=None)
+        .returning(InboundMessage.id)
+    ).first() is not None
+
+
+def outbox_dict(o: OutgoingMail) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "created_at": _iso(o.created_at),
+        "recipient": o.recipient,
+        "template": o.template,
+        "subject": o.subject,
+        "message_id": o.message_id,
+        "state": o.state,
+        "attempts": o.attempts,
+        "next_attempt_at": _iso(o.next_attempt_at),
+        "sent_at": _iso(o.sent_at),
+        "last_error": o.last_error,
+    }
+
+
+def list_outbox(session: Session, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    q = select(OutgoingMail)
+    if state:
+        q = q.where(OutgoingMail.state == state)
+    return [outbox_dict(o) for o in session.scalars(q.order_by(OutgoingMail.id.desc()).limit(limit))]
+
+
+def retry_outbox(session: Session, now: datetime, mail_id: int | None = None) -> int:
+    """Make failed (or deferred) mail due now; all failed mail when no id is given."""
+    q = update(OutgoingMail).values(state="queued", next_attempt_at=now)
+    if mail_id is not None:
+        q = q.where(OutgoingMail.id == mail_id, OutgoingMail.state.in_(("failed", "queued")))
+    else:
+        q = q.where(OutgoingMail.state == "failed")
+    return len(session.execute(q.returning(OutgoingMail.id)).all())
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Health figures: waiting and dead messages, queued and failed mail."""
+    def n(q: Any) -> int:
+        return int(session.scalar(q) or 0)
+
+    return {
+        "tickets": n(select(func.count(Ticket.id))),
+        "messages_waiting": n(select(func.count(InboundMessage.id)).where(InboundMessage.state == "new")),
+        "messages_dead": n(select(func.count(InboundMessage.id)).where(InboundMessage.state == "dead")),
+        "mail_queued": n(select(func.count(OutgoingMail.id)).where(OutgoingMail.state == "queued")),
+        "mail_failed": n(select(func.count(OutgoingMail.id)).where(OutgoingMail.state == "failed")),
+    }

@@ -1,0 +1,154 @@
+"""Composing the SOP's mails for a ticket and queueing them in the outbox.
+
+Builds the template views from the ticket's rows (so templates never see ORM objects) and
+queues each mail with the idempotency key ``{cause}/{kind}/{recipient}`` in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maild.store.models import Event, InboundMessage, OutgoingMail, Party, Ticket
+from maild.mail.parse import parse
+from maild.store.outbox import Identity, Outgoing, enqueue, usable_address
+from maild.render.renderer import Renderer, local_time
+from maild.mail.tokens import format_token
+from maild.render.views import PRIORITY_NAMES, STATE_NAMES, TYPE_NAMES, HistoryItem, MailView, TicketView
+
+_HISTORY_EVENTS = {
+    "report_received", "reporter_replied", "staff_answered", "note_added", "escalated", "group_replied",
+    "reported_to_coordinator", "recommended", "resolved", "reopened", "assigned", "classified",
+}
+
+
+@dataclass(frozen=True)
+class MailerSettings:
+    identity: Identity
+    language: str
+    timezone: str
+    tag: str
+    reopen_window_days: int
+
+
+class Mailer:
+    """Renders and queues mail about tickets."""
+
+    def __init__(self, renderer: Renderer, settings: MailerSettings) -> None:
+        self.renderer = renderer
+        self.settings = settings
+
+    def ticket_view(self, session: Session, ticket: Ticket, now: datetime) -> TicketView:
+        s = self.settings
+        lang = s.language
+        reporter = session.get(Party, ticket.reporter_id) if ticket.reporter_id else None
+        assignee = session.get(Party, ticket.assignee_id) if ticket.assignee_id else None
+
+        def load(part: str) -> object:
+            session.flush()  # what this message wrote so far belongs in the history
+            if part == "report":
+                return self._report(session, ticket)
+            if part == "rules":
+                created = session.scalars(
+                    select(Event).where(Event.ticket_id == ticket.id, Event.event == "report_received").limit(1)
+                ).first()
+                return tuple(created.detail.get("rules", ())) if created else ()
+            if part == "history":
+                return self._history(session, ticket)
+            return ()
+
+        return TicketView(
+            number=ticket.number,
+            token=format_token(s.tag, ticket.number),
+            subject=ticket.subject,
+            state=STATE_NAMES[lang].get(ticket.state, ticket.state),
+            type=TYPE_NAMES[lang].get(ticket.type or "", "-"),
+            category=ticket.category or "-",
+            priority=PRIORITY_NAMES[lang].get(ticket.priority or "", "-"),
+            reporter_name=(reporter.name or reporter.address) if reporter else "-",
+            reporter_address=reporter.address if reporter else "",
+            created_at=local_time(ticket.created_at, s.timezone, lang),
+            age=_age(now - ticket.created_at, lang),
+            assignee=(assignee.name or assignee.address) if assignee else "-",
+            load=load,
+        )
+
+    @staticmethod
+    def _report(session: Session, ticket: Ticket) -> str:
+        """The report as the reporter wrote it (the text of the ticket's first message)."""
+        first = session.scalars(
+            select(InboundMessage).where(InboundMessage.ticket_id == ticket.id).order_by(InboundMessage.id).limit(1)
+        ).first()
+        return parse(first.raw).text.strip()[:6000] if first is not None else ""
+
+    def _history(self, session: Session, ticket: Ticket) -> tuple[HistoryItem, ...]:
+        s = self.settings
+        items = []
+        for e in session.scalars(select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)):
+            if e.event in _HISTORY_EVENTS:
+                items.append(HistoryItem(local_time(e.created_at, s.timezone, s.language), e.actor, e.event,
+                                         str(e.detail.get("text", ""))[:2000]))
+        return tuple(items)
+
+    def queue(
+        self,
+        session: Session,
+        kind: str,
+        ticket: Ticket,
+        recipient: str,
+        view: MailView,
+        cause: str,
+        now: datetime,
+        automatic: bool = False,
+        in_reply_to: str | None = None,
+        references: tuple[str, ...] | None = None,
+    ) -> bool:
+        """Render ``kind`` for ``recipient`` and queue it; False if it was queued already or
+        the address cannot be written to."""
+        if not usable_address(recipient):
+            return False
+        rendered = self.renderer.render(kind, self.settings.language, view)
+        refs = self.references(session, ticket) if references is None else references
+        return enqueue(
+            session,
+            self.settings.identity,
+            Outgoing(
+                cause=cause,
+                template=kind,
+                recipient=recipient,
+                recipient_name=view.recipient_name,
+                ticket_id=ticket.id,
+                ticket_number=ticket.number,
+                rendered=rendered,
+                language=self.settings.language,
+                automatic=automatic,
+                in_reply_to=in_reply_to or (refs[-1] if refs else None),
+                references=refs,
+            ),
+            now,
+        )
+
+    def references(self, session: Session, ticket: Ticket) -> tuple[str, ...]:
+        """The ticket's first message, so every mail about it threads together in mail clients."""
+        first = session.scalar(
+            select(InboundMessage.message_id).where(InboundMessage.ticket_id == ticket.id,
+                                                    InboundMessage.message_id.is_not(None))
+            .order_by(InboundMessage.id).limit(1)
+        )
+        return (first,) if first else ()
+
+    def sent_to(self, session: Session, ticket: Ticket) -> set[str]:
+        return set(session.scalars(select(OutgoingMail.recipient).where(OutgoingMail.ticket_id == ticket.id)))
+
+
+def _age(delta: timedelta, lang: str) -> str:
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(max(0, seconds), 86400)
+    hours = rest // 3600
+    if lang == "id":
+        return f"{days} hari {hours} jam" if days else f"{hours} jam {rest % 3600 // 60} menit"
+    return f"{days} days {hours} hours" if days else f"{hours} hours {rest % 3600 // 60} minutes"

@@ -1,0 +1,1 @@
+"""The SOP's decisions: workflow, vocabulary, rules, commands, threading, proof, calendar, SLA. Pure."""

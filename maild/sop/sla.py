@@ -1,0 +1,118 @@
+"""Service level targets in working time, and how much of it a ticket has used. Pure.
+
+A target is a number of working hours to the first staff action ("response") and to closing
+("resolution"), per priority or per type and priority. The clock stops while a ticket is in
+a pause state (by default ``escalated``: waiting on another service group, as Znuny and
+Zammad allow), so a ticket is not counted late for time it spent with someone else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from maild.base.config import SlaSettings
+from maild.base.errors import ConfigError
+from maild.sop.workcal import WorkCalendar
+
+PRIORITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Target:
+    response: timedelta
+    resolution: timedelta
+
+
+@dataclass(frozen=True)
+class Policy:
+    targets: dict[str, Target]
+    default_priority: str
+    pause_states: frozenset[str]
+    head_after: timedelta | None
+
+    def target(self, type_: str | None, priority: str | None) -> Target:
+        """The most specific target: ``type.priority``, then ``priority``, then the default."""
+        prio = priority or self.default_priority
+        return (self.targets.get(f"{type_}.{prio}") or self.targets.get(prio)
+                or self.targets[self.default_priority])
+
+
+def policy_from(settings: SlaSettings) -> Policy:
+    """Read the ``[sla]`` settings; a bad target is one ConfigError line."""
+    targets: dict[str, Target] = {}
+    for line in settings.targets:
+        parts = line.split()
+        try:
+            key, response, resolution = parts[0], float(parts[1]), float(parts[2])
+        except (IndexError, ValueError):
+            raise ConfigError(f"sla.targets: {line!r}: write 'PRIORITY RESPONSE_HOURS RESOLUTION_HOURS'") from None
+        if key.rpartition(".")[2] not in PRIORITIES:
+            raise ConfigError(f"sla.targets: {line!r}: priority must be one of {', '.join(PRIORITIES)}")
+        if not 0 < response <= resolution:
+            raise ConfigError(f"sla.targets: {line!r}: need 0 < response <= resolution")
+        targets[key] = Target(timedelta(hours=response), timedelta(hours=resolution))
+    if settings.default_priority not in targets:
+        raise ConfigError(f"sla.default_priority: {settings.default_priority!r} has no target in sla.targets")
+    head = timedelta(hours=settings.head_after_hours) if settings.head_address else None
+    return Policy(targets, settings.default_priority, frozenset(settings.pause_states), head)
+
+
+def clock_changes(events: Sequence[tuple[datetime, str, str | None, str | None, dict[str, object]]]
+                  ) -> list[tuple[datetime, str]]:
+    """The ``(time, state)`` changes that start and stop the clock, from a ticket's events
+    ``(time, event, old state, new state, detail)``. Besides the real states there is
+    ``waiting``: from ``#status tunggu`` until the reporter replies or the state changes."""
+    changes: list[tuple[datetime, str]] = []
+    waiting = False
+    for at, event, old, new, detail in events:
+        if event == "status_updated" and detail.get("status") == "waiting":
+            changes.append((at, "waiting"))
+            waiting = True
+        elif waiting and (event in ("reporter_replied", "status_updated") or (new and new != old)):
+            changes.append((at, new or "in_progress"))
+            waiting = False
+        elif new and new != old:
+            changes.append((at, new))
+    return changes
+
+
+def paused_spans(
+    transitions: Sequence[tuple[datetime, str]], pause_states: frozenset[str], now: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The spans a ticket spent in a pause state, from its ``(time, new state)`` changes."""
+    spans: list[tuple[datetime, datetime]] = []
+    since: datetime | None = None
+    for at, state in transitions:
+        if state in pause_states and since is None:
+            since = at
+        elif state not in pause_states and since is not None:
+            spans.append((since, at))
+            since = None
+    if since is not None:
+        spans.append((since, now))
+    return spans
+
+
+def used(calendar: WorkCalendar, start: datetime, now: datetime, paused: Sequence[tuple[datetime, datetime]]) -> timedelta:
+    """Working time from ``start`` to ``now``, less the working time spent paused."""
+    total = calendar.working_time_between(start, now)
+    for a, b in paused:
+        total -= calendar.working_time_between(max(a, start), min(b, now))
+    return max(total, timedelta(0))
+
+
+def due(
+    calendar: WorkCalendar, start: datetime, amount: timedelta, paused: Sequence[tuple[datetime, datetime]]
+) -> datetime:
+    """When ``amount`` of unpaused working time will have passed since ``start``."""
+    moment = calendar.add_working_time(start, amount)
+    for _ in range(100):  # each round adds the paused time found inside; converges fast
+        extra = sum((calendar.working_time_between(max(a, start), min(b, moment)) for a, b in paused
+                     if a < moment), timedelta(0))
+        later = calendar.add_working_time(start, amount + extra)
+        if later == moment:
+            break
+        moment = later
+    return moment

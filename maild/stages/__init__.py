@@ -1,0 +1,1 @@
+"""The runners: ingest, pipeline, sender and timers, each claiming work from the database."""

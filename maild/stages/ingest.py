@@ -1,0 +1,149 @@
+"""Stage 1: mailbox to inbound rows. Commit first, then move the message out of the inbox.
+
+If the process dies after the fetch, the message is still in the inbox (it was only PEEKed).
+If it dies after the commit but before the move, the next fetch finds the message again and
+the UNIQUE key says we have it; the move is simply done again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from email.utils import parseaddr
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from maild.base.clock import Clock
+from maild.store.db import transaction
+from maild.store.models import InboundMessage
+from maild.mail.parse import normalize_message_id
+from maild.transport.sources import Fetched, Mailbox
+from maild.store.queries import insert_ignore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A message's idempotency key and what it was made from."""
+
+    key: str
+    message_id: str | None
+    sha256: str
+
+
+_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+_FROM = re.compile(rb"^from[ \t]*:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+def sender_of(raw: bytes) -> str:
+    """The From address, read cheaply at ingest so the pipeline can take senders in turn."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    found = _FROM.search(head)
+    if not found:
+        return ""
+    address = parseaddr(found.group(1).decode("utf-8", "replace").replace("\r\n", " ").replace("\n", " "))[1]
+    return address.lower()[:320] if "@" in address else ""
+
+
+def key_for(raw: bytes) -> Keyed:
+    """``mid:<normalised Message-ID>``, or ``sha256:<hex>`` when the message has none."""
+    digest = hashlib.sha256(raw).hexdigest()
+    # A regex over the header block: a full header parse here cost a third of ingest (profiled).
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    found = _MESSAGE_ID.search(head)
+    mid = normalize_message_id(found.group(1).decode("ascii", "replace")) if found else None
+    key = f"mid:{mid}" if mid else f"sha256:{digest}"
+    return Keyed(key[:400], mid, digest)
+
+
+def body_of(raw: bytes) -> bytes:
+    """The part after the header block: what stays the same when a relay adds headers."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        head, found, body = raw.partition(sep)
+        if found:
+            return body
+    return b""
+
+
+class Ingest:
+    """Moves new mail from a mailbox into the database."""
+
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        factory: sessionmaker[Session],
+        clock: Clock,
+        batch_size: int = 200,
+        quarantine_folder: str = "Quarantine",
+    ) -> None:
+        self.mailbox = mailbox
+        self.factory = factory
+        self.clock = clock
+        self.batch_size = batch_size
+        self.quarantine_folder = quarantine_folder
+
+    def run_once(self) -> int:
+        """Take one batch from the mailbox; return how many messages were handled."""
+        batch = self.mailbox.fetch_new(self.batch_size)
+        if batch:
+            with transaction(self.factory) as session:
+                for fetched in batch:
+                    self._store(session, fetched)
+            # Only now, with the rows committed, may the messages leave the inbox.
+            self.mailbox.release(batch)
+        return len(batch) + self._quarantine_dead()
+
+    def _store(self, session: Session, fetched: Fetched) -> None:
+        k = key_for(fetched.raw)
+        values = {
+            "key": k.key,
+            "message_id": k.message_id,
+            "sender": sender_of(fetched.raw),
+            "sha256": k.sha256,
+            "raw": fetched.raw,
+            "size": len(fetched.raw),
+            "source": self.mailbox.description[:200],
+            "uidvalidity": fetched.uidvalidity,
+            "uid": fetched.uid,
+            "received_at": self.clock(),
+            "state": "new",
+            "attempts": 0,
+        }
+        if insert_ignore(session, InboundMessage, values, ["key"]):
+            return
+        first = session.scalars(select(InboundMessage).where(InboundMessage.key == k.key)).one()
+        if first.sha256 == k.sha256:
+            return  # the very same bytes again: a redelivery after a crash, nothing to do
+        if body_of(first.raw) == body_of(fetched.raw):
+            # Same Message-ID and body, other headers: one message delivered twice (To + Cc).
+            values.update(key=f"{k.key}/sha256:{k.sha256}"[:400], state="done", disposition="duplicate",
+                          reason=f"same Message-ID and body as message {first.id}", ticket_id=first.ticket_id,
+                          processed_at=self.clock())
+        else:
+            # Same Message-ID, different content: a broken mailer reusing IDs. Never drop it.
+            values.update(key=f"{k.key}/sha256:{k.sha256}"[:400])
+            log.warning("message-id %s reused with different content; processing as its own message", k.message_id)
+        insert_ignore(session, InboundMessage, values, ["key"])
+
+    def _quarantine_dead(self) -> int:
+        """Put a copy of each newly quarantined message (dead, oversized, spam) into the
+        quarantine folder, for people to see."""
+        with transaction(self.factory) as session:
+            dead: Sequence[InboundMessage] = session.scalars(
+                select(InboundMessage)
+                .where(or_(InboundMessage.state == "dead", InboundMessage.disposition.in_(("oversized", "spam"))),
+                       InboundMessage.quarantined_at.is_(None))
+                .limit(20)
+            ).all()
+            for row in dead:
+                self.mailbox.keep_copy(self.quarantine_folder, row.raw)
+                row.quarantined_at = self.clock()
+                log.warning("message %s (%s) quarantined: %s", row.id, row.message_id, row.last_error)
+            return len(dead)

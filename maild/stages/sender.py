@@ -1,0 +1,146 @@
+"""Stage 4: the outbox to the SMTP server. The only module that sends mail.
+
+Mail is taken twenty rows at a time with ``SELECT ... FOR UPDATE SKIP LOCKED``: two daemons
+on one PostgreSQL database never send the same row, and a daemon that dies releases its rows
+at once (its connection goes, and the locks with it; a lease column would keep the mail
+waiting until it expired). The results of those rows are committed together:
+``sent``; ``queued`` again with exponential backoff for 4xx and network trouble; ``failed``
+for 5xx or after ``give_up_after_hours``, recorded as an event on the ticket. The one
+at-least-once window: SMTP accepted a mail but the process died before its batch was
+committed; the resend has the same Message-ID, so mail clients show it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from maild.base.clock import Clock
+from maild.store.db import transaction
+from maild.base.errors import DeliveryDeferred, DeliveryRefused
+from maild.store.models import OutgoingMail, Ticket
+from maild.transport.smtp import Transport
+from maild.store.queries import note_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SenderSettings:
+    envelope_from: str
+    retry_min_seconds: int = 60
+    retry_max_seconds: int = 3600
+    give_up_after_hours: int = 96
+    batch_size: int = 200
+    # Results are committed every this many mails: a crash resends at most these (with the
+    # same Message-IDs), and commits stay cheap.
+    commit_every: int = 20
+
+
+class Sender:
+    """Delivers due outbox rows."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], transport: Transport, settings: SenderSettings, clock: Clock
+    ) -> None:
+        self.factory = factory
+        self.transport = transport
+        self.settings = settings
+        self.clock = clock
+
+    def next_due(self) -> datetime | None:
+        """When the earliest queued mail falls due (for the daemon's sleep)."""
+        with transaction(self.factory) as session:
+            return session.scalar(
+                select(OutgoingMail.next_attempt_at)
+                .where(OutgoingMail.state == "queued")
+                .order_by(OutgoingMail.next_attempt_at)
+                .limit(1)
+            )
+
+    def run_once(self) -> int:
+        """Try due mail (up to a batch) over one connection; return how many were tried."""
+        due = self.next_due()
+        if due is None or due > self.clock():
+            return 0
+        return asyncio.run(self._deliver_due())
+
+    async def _deliver_due(self) -> int:
+        tried = 0
+        opened = False
+        try:
+            while tried < self.settings.batch_size:
+                with transaction(self.factory) as session:
+                    rows = session.scalars(
+                        select(OutgoingMail)
+                        .where(OutgoingMail.state == "queued", OutgoingMail.next_attempt_at <= self.clock())
+                        .order_by(OutgoingMail.id)
+                        .limit(self.settings.commit_every)
+                        .with_for_update(skip_locked=True)
+                    ).all()
+                    if not rows:
+                        break
+                    for row in rows:
+                        tried += 1
+                        if not opened:
+                            try:
+                                await self.transport.open()
+                                opened = True
+                            except DeliveryDeferred as exc:
+                                self._deferred(session, row, str(exc))
+                                self._postpone_rest(session, row.id, str(exc))
+                                log.warning("outbox: %s unreachable: %s", self.transport.description, exc)
+                                return tried
+                        await self._send(session, row)
+        finally:
+            if opened:
+                await self.transport.close()
+        return tried
+
+    async def _send(self, session: Session, row: OutgoingMail) -> None:
+        try:
+            answer = await self.transport.send(self.settings.envelope_from, row.recipient, row.raw)
+        except DeliveryDeferred as exc:
+            self._deferred(session, row, str(exc))
+        except DeliveryRefused as exc:
+            self._failed(session, row, str(exc))
+        else:
+            row.state, row.sent_at, row.attempts, row.last_error = "sent", self.clock(), row.attempts + 1, None
+            log.info("outbox %s: sent to %s <%s>: %s", row.id, row.recipient, row.message_id, answer.strip()[:120])
+
+    def _deferred(self, session: Session, row: OutgoingMail, error: str) -> None:
+        now = self.clock()
+        row.attempts += 1
+        row.last_error = error[:2000]
+        if now - row.created_at >= timedelta(hours=self.settings.give_up_after_hours):
+            self._failed(session, row, f"gave up after {self.settings.give_up_after_hours} hours: {error}", count=False)
+            return
+        delay = min(self.settings.retry_max_seconds, self.settings.retry_min_seconds * 2 ** (row.attempts - 1))
+        row.next_attempt_at = now + timedelta(seconds=delay)
+        log.warning("outbox %s to %s deferred (attempt %d, next in %ds): %s", row.id, row.recipient, row.attempts,
+                    delay, error)
+
+    def _postpone_rest(self, session: Session, tried_id: int, error: str) -> None:
+        """The server is unreachable: the other due mail waits too, without counting an attempt."""
+        now = self.clock()
+        session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.state == "queued", OutgoingMail.next_attempt_at <= now, OutgoingMail.id != tried_id)
+            .values(next_attempt_at=now + timedelta(seconds=self.settings.retry_min_seconds),
+                    last_error=f"not tried: {error}"[:2000])
+        )
+
+    def _failed(self, session: Session, row: OutgoingMail, error: str, count: bool = True) -> None:
+        row.state = "failed"
+        row.attempts += 1 if count else 0
+        row.last_error = error[:2000]
+        ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
+        if ticket is not None:
+            note_event(session, ticket, "delivery_failed", "maild", f"outbox:{row.id}", self.clock(),
+                       {"recipient": row.recipient, "error": error[:500]})
+        log.error("outbox %s to %s failed for good: %s", row.id, row.recipient, error)

@@ -1,0 +1,137 @@
+"""Stage 3: the SLA clock. A ticket that waits too long is brought to someone's attention.
+
+Levels, each fired once per ticket (a UNIQUE key ``sla:{ticket}:{level}`` in
+``timer_firings``, inserted in the same transaction as its effects, so a restart, a clock
+jump or a second daemon on the same PostgreSQL database never fires it twice, and a crash in
+the middle fires it again whole):
+
+- ``response``: no staff action within the response target -> a reminder to the assignee
+  (or every staff member);
+- ``resolution``: not closed within the resolution target -> reported to the coordinator
+  (SOP step 6), as ``#koordinator`` would;
+- ``head``: still open ``head_after_hours`` later -> the head of the LPSE is told.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from maild.service import actions
+
+from maild.sop import sla
+from maild.service.actions import Act, ActionRefused, Roles
+from maild.base.clock import Clock
+from maild.store.db import transaction
+from maild.base.errors import IllegalTransition
+from maild.service.mailer import Mailer
+from maild.store.models import Event, Ticket, TimerFiring
+from maild.store.queries import insert_ignore, note_event
+from maild.sop.workcal import WorkCalendar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TimerSettings:
+    policy: sla.Policy
+    calendar: WorkCalendar
+    roles: Roles
+    head_address: str = ""
+    head_name: str = ""
+    check_every: float = 60.0
+
+
+class Timers:
+    """Looks at every open ticket now and then, and fires the levels that are due."""
+
+    def __init__(self, factory: sessionmaker[Session], mailer: Mailer, settings: TimerSettings, clock: Clock) -> None:
+        self.factory = factory
+        self.mailer = mailer
+        self.settings = settings
+        self.clock = clock
+        self._next_check = 0.0
+
+    def run_once(self, force: bool = False) -> int:
+        """Fire what is due; return how many levels fired. Runs at most every ``check_every`` s."""
+        if not force and time.monotonic() < self._next_check:
+            return 0
+        self._next_check = time.monotonic() + self.settings.check_every
+        now = self.clock()
+        fired = 0
+        with transaction(self.factory) as session:
+            # Imported tickets (an old mailbox brought in) are history, not work that is late.
+            tickets = session.scalars(select(Ticket).where(Ticket.state != "closed", Ticket.channel != "import")
+                                      .order_by(Ticket.id)).all()
+            changes = self._state_changes(session, [t.id for t in tickets])
+            for ticket in tickets:
+                fired += self._check(session, ticket, changes.get(ticket.id, []), now)
+        return fired
+
+    @staticmethod
+    def _state_changes(session: Session, ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:
+        changes: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+        if not ids:
+            return changes
+        rows = session.execute(
+            select(Event.ticket_id, Event.created_at, Event.event, Event.old_state, Event.new_state, Event.detail)
+            .where(Event.ticket_id.in_(ids)).order_by(Event.id)
+        )
+        events: dict[int, list[tuple[datetime, str, str | None, str | None, dict[str, object]]]] = defaultdict(list)
+        for tid, at, event, old, new, detail in rows:
+            events[tid].append((at, event, old, new, detail or {}))
+        for tid, evs in events.items():
+            changes[tid] = sla.clock_changes(evs)
+        return changes
+
+    def _check(self, session: Session, ticket: Ticket, changes: list[tuple[datetime, str]], now: datetime) -> int:
+        s = self.settings
+        paused = sla.paused_spans(changes, s.policy.pause_states, now)
+        spent = sla.used(s.calendar, ticket.created_at, now, paused)
+        target = s.policy.target(ticket.type, ticket.priority)
+        fired = 0
+        if ticket.first_response_at is None and spent >= target.response:
+            fired += self._fire(session, ticket, "response", now, spent)
+        if spent >= target.resolution:
+            fired += self._fire(session, ticket, "resolution", now, spent)
+        if s.policy.head_after is not None and s.head_address and spent >= target.resolution + s.policy.head_after:
+            fired += self._fire(session, ticket, "head", now, spent)
+        return fired
+
+    def _fire(self, session: Session, ticket: Ticket, level: str, now: datetime, spent: object) -> int:
+        key = f"sla:{ticket.id}:{level}"
+        if not insert_ignore(session, TimerFiring,
+                             {"key": key, "ticket_id": ticket.id, "kind": f"sla_{level}", "fired_at": now}, ["key"]):
+            return 0
+        hours = round(spent.total_seconds() / 3600, 1)  # type: ignore[attr-defined]
+        act = Act(session, self.mailer, self.settings.roles, ticket, "maild", key, now)
+        note_event(session, ticket, f"sla_{level}_missed", "maild", key, now, {"working_hours": hours})
+        if level == "response":
+            for address, name in act.team():
+                act.mail("sla_reminder", address, act.view(name, extra={"hours": str(hours), "level": level}))
+        elif level == "resolution":
+            self._report_to_coordinator(act, hours)
+        else:
+            s = self.settings
+            act.mail("sla_head", s.head_address, act.view(s.head_name, extra={"hours": str(hours), "level": level}))
+        log.warning("ticket %s: SLA %s target missed after %s working hours", ticket.number, level, hours)
+        return 1
+
+    def _report_to_coordinator(self, act: Act, hours: float) -> None:
+        note = f"Otomatis: batas waktu penyelesaian terlewati ({hours} jam kerja)."
+        savepoint = act.session.begin_nested()
+        try:
+            actions.to_coordinator(act, note)
+            savepoint.commit()
+        except (IllegalTransition, ActionRefused):
+            # Already with the coordinator (or none configured): remind instead of moving it.
+            savepoint.rollback()
+            address, name = self.settings.roles.coordinator
+            for to, who in ([(address, name)] if address else act.team()):
+                act.mail("sla_reminder", to, act.view(who, extra={"hours": str(hours), "level": "resolution"}))

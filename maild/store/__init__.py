@@ -1,0 +1,1 @@
+"""The database: engine, models, queries and the outbox."""

@@ -1,0 +1,95 @@
+"""Opening the database and bringing its schema up to date (Alembic)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from maild.base.errors import ConfigError, TransientError
+from maild.base.resources import resource_dir
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the settings maild relies on (SQLite: WAL, full sync, foreign keys)."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise ConfigError(f"database.url: cannot use {url!r}: {exc}") from None
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets readers (the CLI) run beside the daemon; FULL makes a commit survive power loss,
+    # which matters because a message leaves the mailbox only after its commit.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded values after commit (the pipeline reads them afterwards)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _alembic_config(engine: Engine) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(resource_dir("migrations")))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply every migration up to ``revision``."""
+    try:
+        command.upgrade(_alembic_config(engine), revision)
+    except SQLAlchemyError as exc:
+        raise TransientError(f"database upgrade failed: {exc}") from exc
+
+
+def revisions(engine: Engine) -> tuple[str | None, str]:
+    """(current revision of the database, newest revision shipped)."""
+    script = ScriptDirectory.from_config(_alembic_config(engine))
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, script.get_current_head() or ""
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to run on a database whose schema is behind the code."""
+    try:
+        current, head = revisions(engine)
+    except SQLAlchemyError as exc:
+        raise TransientError(f"database not reachable: {exc.__class__.__name__}: {exc}") from None
+    if current != head:
+        raise ConfigError(
+            f"database schema is at {current or 'nothing'}, the code needs {head}: run 'maild db upgrade'"
+        )

@@ -1,0 +1,1 @@
+"""Mail in and out: IMAP, Maildir and SMTP, and the mailbox protocol."""

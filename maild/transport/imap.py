@@ -1,0 +1,210 @@
+"""An IMAP mailbox through imapclient.
+
+Reading uses ``BODY.PEEK[]`` so nothing is marked; every message in the inbox folder counts
+as unprocessed, whatever its flags (a person reading the helpdesk box with a mail client
+cannot hide a report from us). Processed messages are MOVEd out (COPY + \\Deleted +
+UID EXPUNGE where MOVE is missing). A UIDVALIDITY change between fetch and move skips the
+move; the next fetch finds the messages again and the database's UNIQUE key says "have it".
+"""
+
+from __future__ import annotations
+
+import imaplib
+import ipaddress
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable, Sequence
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from maild.base.config import Endpoint, Secret
+from maild.base.errors import ConfigError, MailboxError
+from maild.transport.sources import Fetched
+
+log = logging.getLogger(__name__)
+
+_NETWORK_ERRORS = (OSError, IMAPClientError, imaplib.IMAP4.error, imaplib.IMAP4.abort, EOFError)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses, where a clear-text password never leaves the machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ImapMailbox:
+    """The ``imap://`` and ``imaps://`` source."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        password: Secret,
+        processed_folder: str = "Processed",
+        use_idle: bool = True,
+        ca_file: str = "",
+        timeout: float = 30.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self._password = password
+        self.processed = processed_folder
+        self.use_idle = use_idle
+        self.ca_file = ca_file
+        self.timeout = timeout
+        self.folder = endpoint.path
+        self.description = f"{endpoint.scheme}://{endpoint.user}@{endpoint.host}:{endpoint.port}/{self.folder}"
+        self._client: IMAPClient | None = None
+        self._uidvalidity: int | None = None
+        self._known_folders: set[str] = set()
+
+    # -- connection -----------------------------------------------------------------
+    def _tls_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.ca_file or None)
+        return ctx
+
+    def _connect(self) -> IMAPClient:
+        if self._client is not None:
+            return self._client
+        ep = self.endpoint
+        try:
+            client = IMAPClient(
+                ep.host,
+                port=ep.port,
+                ssl=ep.scheme == "imaps",
+                ssl_context=self._tls_context() if ep.scheme == "imaps" else None,
+                timeout=self.timeout,
+            )
+            # imapclient turns on imaplib's debug logging of every response; it costs several
+            # times the fetch itself and would put message bodies into debug logs.
+            client._imap.debug = 0  # noqa: SLF001
+            if ep.scheme == "imap":
+                if b"STARTTLS" in client.capabilities():
+                    client.starttls(self._tls_context())
+                elif not is_loopback(ep.host):
+                    client.shutdown()
+                    raise ConfigError(
+                        f"mailbox.url: {ep.host} offers no STARTTLS; refusing to send the password in clear "
+                        "text (use imaps://)"
+                    )
+            client.login(ep.user, self._password.value)
+            selected = client.select_folder(self.folder)
+        except ssl.SSLError as exc:
+            raise MailboxError(f"TLS with {ep.host}:{ep.port} failed: {exc.reason or exc}") from exc
+        except IMAPClientError as exc:
+            text = str(exc)
+            if "LOGIN" in text.upper() or "AUTH" in text.upper():
+                raise MailboxError(f"IMAP login as {ep.user} at {ep.host} failed: {text}") from exc
+            raise MailboxError(f"IMAP {ep.host}: {text}") from exc
+        except _NETWORK_ERRORS as exc:
+            raise MailboxError(f"IMAP {ep.host}:{ep.port} unreachable: {exc}") from exc
+        self._uidvalidity = int(selected[b"UIDVALIDITY"])
+        self._client = client
+        log.info("connected to %s (UIDVALIDITY %s)", self.description, self._uidvalidity)
+        return client
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.logout()
+            except Exception:  # noqa: BLE001 - the connection may be dead already
+                try:
+                    client.shutdown()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    def _fail(self, exc: BaseException, doing: str) -> MailboxError:
+        self.close()
+        return MailboxError(f"IMAP {doing} on {self.description} failed: {exc}")
+
+    # -- the Mailbox protocol -----------------------------------------------------------
+    def fetch_new(self, limit: int) -> list[Fetched]:
+        client = self._connect()
+        try:
+            client.noop()
+            uids = sorted(client.search("ALL"))[:limit]
+            if not uids:
+                return []
+            data = client.fetch(uids, ["BODY.PEEK[]"])
+        except _NETWORK_ERRORS as exc:
+            raise self._fail(exc, "fetch") from exc
+        out: list[Fetched] = []
+        for uid in uids:
+            item = data.get(uid)
+            raw = item.get(b"BODY[]") if item else None
+            if raw is None:
+                continue  # expunged meanwhile by someone else
+            out.append(Fetched(ref=str(uid), raw=bytes(raw), uidvalidity=self._uidvalidity, uid=uid))
+        return out
+
+    def release(self, messages: Sequence[Fetched]) -> None:
+        if not messages:
+            return
+        client = self._connect()
+        try:
+            current = int(client.folder_status(self.folder, [b"UIDVALIDITY"])[b"UIDVALIDITY"])
+            if current != self._uidvalidity or any(m.uidvalidity != current for m in messages):
+                log.warning(
+                    "UIDVALIDITY of %s changed (%s -> %s): not moving; messages will be matched again",
+                    self.folder, self._uidvalidity, current,
+                )
+                self.close()
+                return
+            self._ensure_folder(client, self.processed)
+            uids = [m.uid for m in messages if m.uid is not None]
+            if b"MOVE" in client.capabilities():
+                client.move(uids, self.processed)
+            else:
+                client.copy(uids, self.processed)
+                client.add_flags(uids, [b"\\Deleted"], silent=True)
+                if b"UIDPLUS" in client.capabilities():
+                    client.uid_expunge(uids)
+                else:
+                    client.expunge()
+        except _NETWORK_ERRORS as exc:
+            raise self._fail(exc, "move") from exc
+
+    def keep_copy(self, folder: str, raw: bytes) -> None:
+        client = self._connect()
+        try:
+            self._ensure_folder(client, folder)
+            client.append(folder, raw)
+        except _NETWORK_ERRORS as exc:
+            raise self._fail(exc, f"append to {folder}") from exc
+
+    def _ensure_folder(self, client: IMAPClient, folder: str) -> None:
+        if folder in self._known_folders:
+            return
+        if not client.folder_exists(folder):
+            try:
+                client.create_folder(folder)
+            except IMAPClientError:
+                if not client.folder_exists(folder):  # lost a race with another client: fine
+                    raise
+        self._known_folders.add(folder)
+
+    def wait(self, timeout: float, stopping: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + timeout
+        client = self._connect()
+        try:
+            if not (self.use_idle and b"IDLE" in client.capabilities()):
+                while not stopping() and time.monotonic() < deadline:
+                    time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+                return
+            client.idle()
+            try:
+                # Short checks so SIGTERM is honoured within a second.
+                while not stopping() and time.monotonic() < deadline:
+                    responses = client.idle_check(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
+                    if any(r[1] in (b"EXISTS", b"RECENT") for r in responses if len(r) > 1):
+                        return
+            finally:
+                client.idle_done()
+        except (*_NETWORK_ERRORS, socket.timeout) as exc:
+            raise self._fail(exc, "IDLE") from exc
