@@ -27,7 +27,8 @@ from maild.store.outbox import Identity, Outgoing, enqueue
 from maild.render.renderer import Renderer, local_time
 from maild.store.queries import insert_ignore
 from maild.mail.tokens import format_token
-from maild.render.views import PRIORITY_NAMES, STATE_NAMES, DigestGroup, DigestLine, DigestView, WeekRow
+from maild.sop.vocabulary import label
+from maild.render.views import DigestGroup, DigestLine, DigestView, WeekRow
 from maild.sop.workcal import WorkCalendar
 
 _STEPS = (
@@ -99,7 +100,7 @@ class Digest:
         s = self.settings
         lines = self._open_lines(session, now)
         groups = tuple(
-            DigestGroup(step, STATE_NAMES[s.language][state],
+            DigestGroup(step, label(state, s.language),
                         tuple(sorted((l for l in lines if l.state == state),
                                      key=lambda l: (not l.overdue, -l.age_hours))))
             for state, step in _STEPS
@@ -134,7 +135,7 @@ class Digest:
             last = (events[-1][1], events[-1][5]) if events else None
             out.append(DigestLine(
                 token=format_token(s.tag, t.number), number=t.number, subject=t.subject, state=t.state,
-                priority=PRIORITY_NAMES[s.language].get(t.priority or "", "-"),
+                priority=label(t.priority, s.language),
                 age_hours=round(spent.total_seconds() / 3600, 1),
                 overdue=spent >= s.policy.target(t.type, t.priority).resolution,
                 last_action=last[0] if last else "-", last_actor=last[1] if last else "-",

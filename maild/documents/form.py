@@ -42,7 +42,7 @@ from maild.base.config import Settings, SlaSettings
 from maild.store.models import Event, Party, Ticket
 from maild.render.renderer import Renderer, local_time
 from maild.base.resources import resource_dir
-from maild.render.views import PRIORITY_NAMES, STATE_NAMES, TYPE_NAMES
+from maild.sop.vocabulary import Priority, TicketType, label, labels
 from maild.sop.workcal import WorkCalendar, calendar_for
 
 EventRow = tuple[datetime, str, str | None, str | None, dict[str, Any]]
@@ -130,11 +130,11 @@ def channel_label(value: str | None) -> str:
 
 
 def type_label(key: str | None, language: str = "id") -> str:
-    return TYPE_NAMES.get(language, TYPE_NAMES["id"]).get(key or "", "Belum diklasifikasi")
+    return label(key, language, "Belum diklasifikasi")
 
 
 def priority_label(key: str | None, language: str = "id") -> str:
-    return PRIORITY_NAMES.get(language, PRIORITY_NAMES["id"]).get(key or "", "Belum ditentukan")
+    return label(key, language, "Belum ditentukan")
 
 
 def organisation_of(address: str) -> str:
@@ -406,7 +406,7 @@ def form_data(session: Session, number: str, settings: FormSettings,
         received_by=_received_by(received, rows, s),
         **_reporter_fields(reporter, ticket, received),
         **_classification_fields(ticket, received, bool(rows.of("classified")), s.language),
-        description=text.strip() or "-", state_label=STATE_NAMES["id"].get(ticket.state, ticket.state),
+        description=text.strip() or "-", state_label=label(ticket.state),
         follow_up=_follow_up(ticket, rows, s),
         escalations=escalations,
         coordinator_reports=tuple(_entry(e, rows, s) for e in rows.of("reported_to_coordinator")),
@@ -598,8 +598,8 @@ def _closing_fields(session: Session, ticket: Ticket, rows: _Rows, s: FormSettin
 def form_html(data: FormData, templates: Templates = None, language: str = "id") -> str:
     """The form as printable A4 HTML (``templates/<language>/form.html.j2``, Indonesian labels)."""
     return render_document(templates, "form.html.j2", language, {
-        "f": data, "types": tuple(TYPE_NAMES["id"].items()),
-        "priorities": tuple(PRIORITY_NAMES["id"].items()),
+        "f": data, "types": tuple(labels(TicketType).items()),
+        "priorities": tuple(labels(Priority).items()),
     })
 
 
@@ -819,9 +819,9 @@ def _pdf_report_sections(pdf: _FormPdf, d: FormData) -> None:
     pdf.field("Perihal", d.subject)
     pdf.block(d.description)
     pdf.section(4, "Klasifikasi", "SOP langkah 2")
-    pdf.checks("Jenis laporan", tuple(TYPE_NAMES["id"].items()), d.type)
+    pdf.checks("Jenis laporan", tuple(labels(TicketType).items()), d.type)
     pdf.field("Kategori", d.category_label)
-    pdf.checks("Prioritas", tuple(PRIORITY_NAMES["id"].items()), d.priority)
+    pdf.checks("Prioritas", tuple(labels(Priority).items()), d.priority)
     pdf.field("Dasar klasifikasi", d.classified_by)
 
 

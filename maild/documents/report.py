@@ -59,7 +59,7 @@ from maild.documents.form import (
 )
 from maild.store.models import Event, Party, Ticket
 from maild.render.renderer import local_time
-from maild.render.views import PRIORITY_NAMES, STATE_NAMES, TYPE_NAMES
+from maild.sop.vocabulary import Priority, TicketType, label, labels
 
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])\Z")
 OLDEST = 10
@@ -255,12 +255,12 @@ def monthly_report(session: Session, month: str, settings: FormSettings) -> Repo
         intake=len(intake), closed=len(closed), merged=len(closed) - len(resolved),
         open_at_start=sum(t.state_at(start) not in (None, "closed") for t in tickets),
         open_at_end=len(open_end),
-        by_type=_breakdown(intake, closed, lambda t: t.type or "", list(TYPE_NAMES["id"]),
+        by_type=_breakdown(intake, closed, lambda t: t.type or "", list(labels(TicketType)),
                            lambda k: type_label(k, lang)),
         by_category=_breakdown(intake, closed, lambda t: t.category or "", (), category_label),
         by_channel=_breakdown(intake, closed, lambda t: channel_key(t.channel), [k for k, _ in CHANNELS],
                               channel_label),
-        by_priority=_breakdown(intake, closed, lambda t: t.priority or "", list(PRIORITY_NAMES["id"]),
+        by_priority=_breakdown(intake, closed, lambda t: t.priority or "", list(labels(Priority)),
                                lambda k: priority_label(k, lang)),
         response=_response(intake, end, settings), resolution=_resolution(resolved, start, end, settings),
         escalations=_escalations(tickets, start, end, settings),
@@ -375,7 +375,7 @@ def _oldest(session: Session, open_end: Sequence[_Ticket], end: datetime, s: For
         r, state = t.row, t.state_at(end) or "new"
         age = working_time(s.calendar, s.policy.pause_states, t.sla_events(), r.created_at, end)
         out.append(OpenTicket(
-            number=r.number, subject=r.subject, state=state, state_label=STATE_NAMES["id"].get(state, state),
+            number=r.number, subject=r.subject, state=state, state_label=label(state),
             type_label=type_label(r.type, s.language), category_label=category_label(r.category),
             priority_label=priority_label(r.priority, s.language),
             created_at=local_time(r.created_at, s.timezone, s.language), age_hours=hours_of(age) or 0.0,

@@ -5,22 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-TYPE_NAMES = {
-    "id": {"incident": "Gangguan", "problem": "Permasalahan", "service_request": "Permintaan Layanan"},
-    "en": {"incident": "Incident", "problem": "Problem", "service_request": "Service request"},
-}
-PRIORITY_NAMES = {
-    "id": {"low": "Rendah", "medium": "Sedang", "high": "Tinggi", "critical": "Kritis"},
-    "en": {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"},
-}
-STATE_NAMES = {
-    "id": {"new": "Baru", "in_progress": "Diproses", "escalated": "Dieskalasi",
-           "with_coordinator": "Di Koordinator", "closed": "Selesai"},
-    "en": {"new": "New", "in_progress": "In progress", "escalated": "Escalated",
-           "with_coordinator": "With the coordinator", "closed": "Closed"},
-}
-
-
 @dataclass(frozen=True)
 class HistoryItem:
     at: str

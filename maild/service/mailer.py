@@ -18,7 +18,8 @@ from maild.mail.parse import parse
 from maild.store.outbox import Identity, Outgoing, enqueue, usable_address
 from maild.render.renderer import Renderer, local_time
 from maild.mail.tokens import format_token
-from maild.render.views import PRIORITY_NAMES, STATE_NAMES, TYPE_NAMES, HistoryItem, MailView, TicketView
+from maild.render.views import HistoryItem, MailView, TicketView
+from maild.sop.vocabulary import label
 
 _HISTORY_EVENTS = {
     "report_received", "reporter_replied", "staff_answered", "note_added", "escalated", "group_replied",
@@ -65,10 +66,10 @@ class Mailer:
             number=ticket.number,
             token=format_token(s.tag, ticket.number),
             subject=ticket.subject,
-            state=STATE_NAMES[lang].get(ticket.state, ticket.state),
-            type=TYPE_NAMES[lang].get(ticket.type or "", "-"),
+            state=label(ticket.state, lang),
+            type=label(ticket.type, lang),
             category=ticket.category or "-",
-            priority=PRIORITY_NAMES[lang].get(ticket.priority or "", "-"),
+            priority=label(ticket.priority, lang),
             reporter_name=(reporter.name or reporter.address) if reporter else "-",
             reporter_address=reporter.address if reporter else "",
             created_at=local_time(ticket.created_at, s.timezone, lang),
