@@ -4,7 +4,7 @@
 start of December around it): about 300 reports from suppliers, procurement committees and
 officials. Most arrive by email through the real ingest and pipeline (classified by the
 shipped rules, acknowledged, numbered); some are taken by phone, in person or from WhatsApp
-with ``actions.open_ticket`` (what ``maild tickets new`` calls). The staff, the service groups
+with ``intake.open_ticket`` (what ``maild tickets new`` calls). The staff, the service groups
 and the coordinator work on them with ``maild.service.actions`` (the functions the pipeline's commands
 and the CLI call) at realistic working-time delays; a few reporters send the same report
 twice and the staff merge the copy. Reporters' replies travel back through the pipeline as
@@ -30,7 +30,9 @@ from sqlalchemy.orm import Session
 
 from harness import report, start, write_config
 from maild.service import actions
-from maild.service.actions import Act, ActionRefused, NewReport
+from maild.service import intake
+from maild.service.actions import Act, ActionRefused
+from maild.sop.vocabulary import Channel
 from maild.base.clock import FrozenClock
 from maild.base.config import Settings
 from maild.app.daemon import Daemon, build, work_calendar
@@ -362,12 +364,12 @@ class Simulation:
         """A report taken by a staff member, as ``maild tickets new`` records it."""
         p, now = self.daemon.pipeline, self.clock()
         with transaction(self.daemon.factory) as s:
-            ticket = actions.open_ticket(
-                s, p.mailer, p.settings.roles, p.ruleset,
-                NewReport(case.subject, case.body, case.channel, case.name, case.sender, case.contact,
-                          case.organisation),
-                case.handler, f"dataset:new:{case.subject}:{now.isoformat()}", now, self.settings.helpdesk.timezone)
-            case.ticket_id = ticket.id
+            report = intake.report_by_hand(case.subject, case.body, Channel(case.channel), case.name, case.sender,
+                                           f"dataset:new:{case.subject}:{now.isoformat()}", case.handler, now,
+                                           case.contact, case.organisation)
+            opened = intake.open_ticket(s, p.mailer, p.ruleset, p.settings.intake, report, now)
+            assert opened.ticket is not None
+            case.ticket_id = opened.ticket.id
 
     def _step(self, case: Case, step: Step) -> None:
         if case.ticket_id is None:
@@ -392,7 +394,7 @@ class Simulation:
     def _act(self, s: Session, ticket: Ticket, case: Case, kind: str) -> None:
         p = self.daemon.pipeline
         actor = {"recommend": COORDINATOR[1], "group_reply": self._manager(case)}.get(kind, case.handler)
-        act = Act(s, p.mailer, p.settings.roles, ticket, actor, f"dataset:{ticket.number}:{self.seq}", self.clock())
+        act = Act(s, p.mailer, p.settings.intake.roles, ticket, actor, f"dataset:{ticket.number}:{self.seq}", self.clock())
         rng = self.rng
         if kind == "answer":
             actions.answer(act, rng.choice(ANSWERS))
@@ -426,7 +428,7 @@ class Simulation:
         with transaction(self.daemon.factory) as s:
             original, ticket = s.get(Ticket, case.ticket_id), s.get(Ticket, copy)
             assert original is not None and ticket is not None
-            act = Act(s, p.mailer, p.settings.roles, ticket, case.handler, f"dataset:merge:{ticket.number}",
+            act = Act(s, p.mailer, p.settings.intake.roles, ticket, case.handler, f"dataset:merge:{ticket.number}",
                       self.clock())
             actions.merge(act, original)
 

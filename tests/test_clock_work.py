@@ -103,7 +103,7 @@ def test_clock_pauses_while_escalated(tmp_path: Path, db_url: str, imap_account:
 
         with daemon.factory() as s, s.begin():
             t = s.get(Ticket, ticket.id)
-            act = Act(s, daemon.pipeline.mailer, daemon.pipeline.settings.roles, t, STAFF, "test:escalate", clock())
+            act = Act(s, daemon.pipeline.mailer, daemon.pipeline.settings.intake.roles, t, STAFF, "test:escalate", clock())
             actions.escalate(act, "infrastruktur", "cek")
         clock.now = datetime(2026, 11, 13, 1, 0, tzinfo=timezone.utc)  # two weeks of waiting on the group
         daemon.run_once()

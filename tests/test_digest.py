@@ -54,10 +54,10 @@ def week(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
     with daemon.factory() as s, s.begin():
         tickets = s.scalars(select(Ticket).order_by(Ticket.id)).all()
         for t in tickets[::3]:  # a third closed
-            actions.resolve(Act(s, daemon.pipeline.mailer, daemon.pipeline.settings.roles, t, STAFF, "t:close",
+            actions.resolve(Act(s, daemon.pipeline.mailer, daemon.pipeline.settings.intake.roles, t, STAFF, "t:close",
                                 clock()), "Selesai ditangani.")
         for t in (tickets[1], tickets[2], tickets[4]):
-            actions.escalate(Act(s, daemon.pipeline.mailer, daemon.pipeline.settings.roles, t, STAFF, "t:esc",
+            actions.escalate(Act(s, daemon.pipeline.mailer, daemon.pipeline.settings.intake.roles, t, STAFF, "t:esc",
                                  clock()), "infrastruktur", "cek")
         s.execute(update(OutgoingMail).where(OutgoingMail.id == 1).values(state="failed",
                                                                           last_error="550 5.1.1 no such user"))

@@ -26,11 +26,13 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maild.service import actions
+from maild.service import actions, intake
+from maild.sop.vocabulary import Channel
 
 from maild.service import admin
 from maild.service.actions import Act, ActionRefused
-from maild.sop.commands import STATUSES, split_first_word
+from maild.sop.commands import split_first_word
+from maild.sop.vocabulary import STATUS_WORDS
 from maild.store.models import Ticket
 from maild.base.clock import system_clock
 from maild.base.config import Settings, load_settings, masked
@@ -517,7 +519,7 @@ def _ticket_action(obj: Context, number: str, actor: str | None) -> Iterator[Act
             if ticket is None:
                 raise MaildError(f"no ticket {number}")
             now = system_clock()
-            yield Act(session, daemon.pipeline.mailer, daemon.pipeline.settings.roles, ticket, who,
+            yield Act(session, daemon.pipeline.mailer, daemon.pipeline.settings.intake.roles, ticket, who,
                       f"cli:{who}:{now.isoformat()}", now)
     except (IllegalTransition, ActionRefused) as exc:
         raise MaildError(str(exc)) from None
@@ -549,12 +551,13 @@ def tickets_new(obj: Context, subject: str, text: str, channel: str, reporter_na
     try:
         now = system_clock()
         with transaction(daemon.factory) as session:
-            ticket = actions.open_ticket(
-                session, daemon.pipeline.mailer, daemon.pipeline.settings.roles, daemon.pipeline.ruleset,
-                actions.NewReport(subject, text, channel, reporter_name, reporter_address.lower(), contact,
-                                  organisation),
-                who.lower(), f"cli:{who}:{now.isoformat()}", now, settings.helpdesk.timezone)
-            number = ticket.number
+            report = intake.report_by_hand(subject, text, Channel(channel), reporter_name, reporter_address.lower(),
+                                           f"cli:{who}:{now.isoformat()}", who.lower(), now, contact, organisation)
+            opened = intake.open_ticket(session, daemon.pipeline.mailer, daemon.pipeline.ruleset,
+                                        daemon.pipeline.settings.intake, report, now)
+            if opened.ticket is None:
+                raise MaildError(f"not recorded: the rules quarantine this report ({'; '.join(opened.hits)})")
+            number = opened.ticket.number
     finally:
         daemon.close()
     _json({"number": number}) if as_json else click.echo(f"ticket {number} recorded")
@@ -607,9 +610,9 @@ def tickets_merge(obj: Context, number: str, into: str, actor: str | None) -> No
 
 
 def _status(value: str) -> str:
-    status = STATUSES.get(value.strip().lower())
+    status = STATUS_WORDS.get(value.strip().lower())
     if status is None:
-        raise MaildError(f"status {value!r}: use one of {', '.join(sorted(STATUSES))}")
+        raise MaildError(f"status {value!r}: use one of {', '.join(sorted(STATUS_WORDS))}")
     return status
 
 

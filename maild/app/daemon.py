@@ -31,6 +31,7 @@ from maild.transport.maildir import MaildirMailbox
 from maild.service.mailer import Mailer, MailerSettings
 from maild.store.outbox import Identity
 from maild.stages.pipeline import Pipeline, PipelineSettings
+from maild.service.intake import IntakeSettings
 from maild.render.renderer import Renderer
 from maild.base.resources import resource_dir
 from maild.sop.rules import RuleSet, load_rules
@@ -88,21 +89,30 @@ def roles(settings: Settings) -> Roles:
     )
 
 
+def intake_settings(settings: Settings) -> IntakeSettings:
+    """How tickets open, the same for mail, phone reports and imports."""
+    h = settings.helpdesk
+    return IntakeSettings(
+        roles=roles(settings),
+        timezone=h.timezone,
+        calendar=work_calendar(settings),
+        own_addresses=frozenset({h.address.lower()}),
+        auto_limit_per_hour=settings.limits.auto_replies_per_sender_per_hour,
+        max_attachment_bytes=settings.limits.max_attachment_bytes,
+    )
+
+
 def pipeline_settings(settings: Settings) -> PipelineSettings:
     h = settings.helpdesk
     return PipelineSettings(
         tag=h.ticket_tag,
-        timezone=h.timezone,
         reopen_window=timedelta(days=settings.threading.reopen_window_days),
-        roles=roles(settings),
-        own_addresses=frozenset({h.address.lower()}),
-        auto_limit_per_hour=settings.limits.auto_replies_per_sender_per_hour,
         max_attempts=settings.limits.max_attempts,
         hmac_key=settings.hmac_key,
         mid_domain=settings.mid_domain,
+        intake=intake_settings(settings),
         trusted_authserv_ids=settings.security.trusted_authserv_ids,
         max_message_bytes=settings.limits.max_message_bytes,
-        max_attachment_bytes=settings.limits.max_attachment_bytes,
     )
 
 

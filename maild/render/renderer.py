@@ -18,6 +18,7 @@ import jinja2
 
 from maild.base.errors import ConfigError
 from maild.base.resources import resource_dir
+from maild.sop.commands import help_lines
 
 LANGUAGES = ("id", "en")
 KINDS = (
@@ -46,6 +47,8 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
+        # The help block in staff mails is derived from the command registry, never typed twice.
+        self._env.globals["command_help"] = help_lines
         self._names = set(self._env.list_templates())
 
     def check(self) -> None:

@@ -11,30 +11,28 @@ a move the SOP does not allow raises IllegalTransition, an impossible request Ac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from zoneinfo import ZoneInfo
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maild.sop import rules
-
-from maild.store import queries as store
-from maild.base.errors import MaildError
-from maild.service.mailer import Mailer
-from maild.store.models import Party, Ticket, TicketParty
-from maild.mail.parse import Address, ParsedMail
-from maild.render.renderer import local_time
+from maild.base.errors import IllegalTransition, MaildError
 from maild.render.views import MailView
-from maild.sop.workcal import in_working_hours
+from maild.service.mailer import Mailer
+from maild.sop.vocabulary import Role, State, Status
 from maild.sop.workflow import advance
+from maild.store import queries as store
+from maild.store.models import Party, Ticket, TicketParty
 
 
 class ActionRefused(MaildError):
     """The action cannot be done as asked (unknown group, no coordinator configured, ...)."""
+
+
+SYSTEM_ACTOR = "maild"  # who acts when nobody does: rules, timers, the pipeline itself
 
 
 @dataclass(frozen=True)
@@ -55,14 +53,14 @@ class Roles:
     def group(self, name: str) -> Group | None:
         return next((g for g in self.groups if g.name.lower() == name.lower()), None)
 
-    def role_of(self, address: str) -> str:
+    def role_of(self, address: str) -> Role:
         if address and address == self.coordinator[0]:
-            return "coordinator"
+            return Role.COORDINATOR
         if address in self.staff:
-            return "staff"
+            return Role.STAFF
         if any(address in g.managers for g in self.groups):
-            return "manager"
-        return "reporter"
+            return Role.MANAGER
+        return Role.REPORTER
 
     def name_of(self, address: str) -> str:
         if address == self.coordinator[0]:
@@ -111,7 +109,7 @@ class Act:
                           automatic=automatic, in_reply_to=self.in_reply_to, references=self.references)
 
     def staff_touched(self) -> None:
-        if self.ticket.first_response_at is None and self.roles.role_of(self.actor) != "reporter":
+        if self.ticket.first_response_at is None and self.roles.role_of(self.actor) != Role.REPORTER:
             self.ticket.first_response_at = self.now
 
     def team(self) -> list[tuple[str, str]]:
@@ -146,7 +144,7 @@ def set_status(act: Act, value: str) -> str:
     """``in_progress``, or ``waiting`` for the reporter (the SLA clock stops until they reply)."""
     act.event("status_updated", {"status": value})
     act.staff_touched()
-    return "waiting" if value == "waiting" else "status"
+    return "waiting" if value == Status.WAITING else "status"
 
 
 def classify(act: Act, field_name: str, value: str) -> str:
@@ -229,7 +227,7 @@ def resolve(act: Act, text: str) -> str:
 
 def reopen(act: Act, text: str = "") -> str:
     act.event("reopened", {"text": text})
-    if act.roles.role_of(act.actor) == "reporter":
+    if act.roles.role_of(act.actor) == Role.REPORTER:
         for address, name in act.team():
             act.mail("reopened", address, act.view(name, text))
     return "reopened"
@@ -255,7 +253,7 @@ def _staff_address(roles: Roles, who: str) -> str | None:
 def merge(act: Act, into: Ticket) -> str:
     """Close this ticket as a duplicate of ``into``: its people join ``into``, and mail about
     it is threaded there from now on."""
-    if into.id == act.ticket.id or into.state == "closed":
+    if into.id == act.ticket.id or into.state == State.CLOSED:
         raise ActionRefused(f"cannot merge {act.ticket.number} into {into.number}")
     act.event("merged", {"into": into.number})
     act.ticket.merged_into_id = into.id
@@ -268,51 +266,15 @@ def merge(act: Act, into: Ticket) -> str:
     return f"merged:{into.number}"
 
 
-@dataclass(frozen=True)
-class NewReport:
-    """A report taken by phone, in person, or typed in by staff (``maild tickets new``)."""
-
-    subject: str
-    text: str
-    channel: str
-    reporter_name: str
-    reporter_address: str = ""
-    contact: str = ""
-    organisation: str = ""
-
-
-def open_ticket(
-    session: Session, mailer: Mailer, roles: Roles, ruleset: rules.RuleSet, report: NewReport, actor: str,
-    cause: str, now: datetime, timezone: str,
-) -> Ticket:
-    """Record a report that did not come by mail, classified by the same rules; the reporter
-    is acknowledged when there is an address to write to."""
-    reporter = (store.party(session, report.reporter_address, now, report.reporter_name)
-                if report.reporter_address else None)
-    mail = ParsedMail(message_id=None, in_reply_to=(), references=(),
-                      sender=Address(report.reporter_address, report.reporter_name) if report.reporter_address else None,
-                      to=(), cc=(), reply_to=(), return_path=None, subject=report.subject, date=now,
-                      text=report.text, html=None, attachments=(), headers=(), content_type="text/plain",
-                      size=len(report.text))
-    verdict = rules.classify(mail, ruleset, rules.RuleContext(now, in_working_hours(now, timezone)))
-    ticket = Ticket(number=store.next_number(session, now.astimezone(ZoneInfo(timezone)).year),
-                    subject=report.subject, state="new", type=verdict.type, category=verdict.category,
-                    priority=verdict.priority, channel=report.channel, language=mailer.settings.language,
-                    reporter_id=reporter.id if reporter else None, contact=report.contact or None,
-                    created_at=now, updated_at=now)
-    session.add(ticket)
-    session.flush()
-    if reporter is not None:
-        store.add_ticket_party(session, ticket.id, reporter.id, "reporter")
-    detail = {"text": report.text, "channel": report.channel, "reporter": report.reporter_name,
-              "contact": report.contact, "organisation": report.organisation, "taken_by": actor,
-              "rules": [f"{h.rule}: {h.why}" for h in verdict.hits]}
-    store.record_event(session, ticket, advance(None, "report_received"), actor, cause, now, detail)
-    act = Act(session, mailer, roles, ticket, actor, cause, now, references=())
-    if reporter is not None and not verdict.quarantine:
-        act.mail("ack", reporter.address, act.view(reporter.name, extra={"received_at": local_time(
-            now, timezone, mailer.settings.language)}), automatic=True)
-    for address, name in act.team():
-        if address != actor:
-            act.mail("new_ticket", address, act.view(name, report.text))
-    return ticket
+def attempt(act: Act, refused: list[str], line: str, action: Callable[[], str]) -> str:
+    """Run one action in its own savepoint: a refused one leaves no trace but its refusal,
+    appended to ``refused`` as ``line: reason``."""
+    savepoint = act.session.begin_nested()
+    try:
+        done = action()
+    except (IllegalTransition, ActionRefused) as exc:
+        savepoint.rollback()
+        refused.append(f"{line}: {exc}")
+        return ""
+    savepoint.commit()
+    return done

@@ -7,8 +7,10 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -132,6 +134,23 @@ class Mailer:
             ),
             now,
         )
+
+    def queue_notice(
+        self, session: Session, kind: str, recipient: str, view: Mapping[str, Any], cause: str, topic: str,
+        now: datetime, in_reply_to: str | None = None, automatic: bool = True,
+    ) -> bool:
+        """Render and queue a mail that is about no ticket (the size-limit notice, the digest);
+        ``topic`` stands in for the ticket number in its Message-ID. False if queued already."""
+        if not usable_address(recipient):
+            return False
+        ident = self.settings.identity
+        full = {"helpdesk_name": ident.name, "helpdesk_address": ident.address, **view}
+        rendered = self.renderer.render(kind, self.settings.language, full)
+        return enqueue(session, ident, Outgoing(
+            cause=cause, template=kind, recipient=recipient, recipient_name=str(view.get("recipient_name", "")),
+            ticket_id=None, ticket_number=topic, rendered=rendered, language=self.settings.language,
+            automatic=automatic, in_reply_to=in_reply_to,
+        ), now)
 
     def references(self, session: Session, ticket: Ticket) -> tuple[str, ...]:
         """The ticket's first message, so every mail about it threads together in mail clients."""

@@ -1,56 +1,103 @@
-"""Commands staff type into a reply, e.g. ``#selesai Password sudah direset``. Pure.
+"""The staff commands: one registry, and the parser that reads them from a reply. Pure.
 
 A command is a line that starts with ``#`` and a command word, in Indonesian or English;
-everything else is the answer to the reporter. Words are matched without regard to case,
-so a phone's automatic capital does not matter.
+everything else is the answer to the reporter. Words are matched without regard to case, so a
+phone's automatic capital does not matter.
 
-=====================  ===================  =============================================
-Indonesian             English              effect (SOP step)
-=====================  ===================  =============================================
-#status proses         #status progress     the helpdesk is working on it (5)
-#status tunggu         #status waiting      waiting for the reporter: the SLA clock stops
-                                            until the reporter replies (5)
-#jenis gangguan        #type incident       incident / permasalahan=problem /
-                                            permintaan=service request (2)
-#kategori NAMA         #category NAME       category (2)
-#prioritas tinggi      #priority high       rendah/sedang/tinggi/kritis = low/medium/high/critical (2)
-#tugaskan ALAMAT       #assign ADDRESS      assign to a staff member (2)
-#eskalasi GRUP catatan #escalate GROUP note pass to another service group (4)
-#koordinator catatan   #coordinator note    report to the coordinator (6)
-#catatan teks          #note text           internal note, never sent to the reporter (5)
-#internal              #internal            the whole reply is internal
-#selesai hasil         #resolve result      tell the reporter the result and close (8)
-#buka                  #reopen              reopen a closed ticket (5)
-=====================  ===================  =============================================
+``REGISTRY`` is the only list of commands. The mail parser, the CLI's choices, the help block
+in staff mails (``help_lines``) and the README's table (``markdown_table``, checked by a test)
+are all derived from it; the service layer maps each ``CommandName`` to its action.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
-ALIASES: dict[str, str] = {
-    "status": "status",
-    "jenis": "type", "type": "type", "tipe": "type",
-    "kategori": "category", "category": "category",
-    "prioritas": "priority", "priority": "priority",
-    "tugaskan": "assign", "assign": "assign",
-    "eskalasi": "escalate", "escalate": "escalate",
-    "koordinator": "coordinator", "coordinator": "coordinator",
-    "catatan": "note", "note": "note",
-    "internal": "internal", "intern": "internal",
-    "selesai": "resolve", "resolve": "resolve", "tutup": "resolve", "close": "resolve",
-    "buka": "reopen", "reopen": "reopen",
-}
-TYPES = {"gangguan": "incident", "incident": "incident", "permasalahan": "problem", "problem": "problem",
-         "permintaan": "service_request", "layanan": "service_request", "request": "service_request",
-         "service_request": "service_request"}
-PRIORITIES = {"rendah": "low", "low": "low", "sedang": "medium", "normal": "medium", "medium": "medium",
-              "tinggi": "high", "high": "high", "kritis": "critical", "critical": "critical",
-              "urgent": "critical", "mendesak": "critical"}
-STATUSES = {"proses": "in_progress", "progress": "in_progress", "diproses": "in_progress",
-            "in_progress": "in_progress", "tunggu": "waiting", "menunggu": "waiting", "waiting": "waiting"}
-NEEDS_ARGUMENT = {"type", "category", "priority", "assign", "escalate", "status"}
+from maild.sop.vocabulary import PRIORITY_WORDS, STATUS_WORDS, TYPE_WORDS, Role
+
+
+class CommandName(StrEnum):
+    STATUS = "status"
+    TYPE = "type"
+    CATEGORY = "category"
+    PRIORITY = "priority"
+    ASSIGN = "assign"
+    ESCALATE = "escalate"
+    COORDINATOR = "coordinator"
+    NOTE = "note"
+    INTERNAL = "internal"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+
+
+_TEAM = frozenset({Role.STAFF, Role.COORDINATOR})
+_EVERYONE_IN_TEAM = frozenset({Role.STAFF, Role.COORDINATOR, Role.MANAGER})
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command: its words in each language, its argument, who may use it, and its help."""
+
+    name: CommandName
+    words_id: tuple[str, ...]  # the first is what the help shows
+    words_en: tuple[str, ...]
+    argument_id: str  # how the help shows the argument ("" for none)
+    argument_en: str
+    help_id: str
+    help_en: str
+    step: int  # the SOP step it records
+    roles: frozenset[Role] = _TEAM
+    values: Mapping[str, str] | None = None  # a fixed set of words and what each means
+    needs_argument: bool = False
+
+    def words(self) -> tuple[str, ...]:
+        return (*self.words_id, *self.words_en)
+
+    def usage(self, language: str) -> str:
+        word, argument = ((self.words_id[0], self.argument_id) if language == "id"
+                          else ((self.words_en or self.words_id)[0], self.argument_en))
+        return f"#{word} {argument}".rstrip()
+
+    def help(self, language: str) -> str:
+        return self.help_id if language == "id" else self.help_en
+
+
+REGISTRY: tuple[CommandSpec, ...] = (
+    CommandSpec(CommandName.STATUS, ("status",), (), "proses", "progress",
+                "sedang ditangani (#status tunggu: menunggu pelapor)",
+                "being worked on (#status waiting: waiting for the reporter)",
+                5, values=STATUS_WORDS, needs_argument=True),
+    CommandSpec(CommandName.TYPE, ("jenis", "tipe"), ("type",), "gangguan", "incident",
+                "gangguan | permasalahan | permintaan", "incident | problem | request",
+                2, values=TYPE_WORDS, needs_argument=True),
+    CommandSpec(CommandName.CATEGORY, ("kategori",), ("category",), "akun", "account",
+                "kategori laporan", "category", 2, needs_argument=True),
+    CommandSpec(CommandName.PRIORITY, ("prioritas",), ("priority",), "tinggi", "high",
+                "rendah | sedang | tinggi | kritis", "low | medium | high | critical",
+                2, values=PRIORITY_WORDS, needs_argument=True),
+    CommandSpec(CommandName.ASSIGN, ("tugaskan",), ("assign",), "nama@...", "name@...",
+                "tugaskan ke petugas", "assign to a staff member", 2, needs_argument=True),
+    CommandSpec(CommandName.ESCALATE, ("eskalasi",), ("escalate",), "GRUP catatan", "GROUP note",
+                "teruskan ke pengelola layanan lain", "pass to another service group", 4, needs_argument=True),
+    CommandSpec(CommandName.COORDINATOR, ("koordinator",), ("coordinator",), "catatan", "note",
+                "laporkan ke koordinator helpdesk", "report to the helpdesk coordinator", 6),
+    CommandSpec(CommandName.NOTE, ("catatan",), ("note",), "teks", "text",
+                "catatan internal (tidak dikirim ke pelapor)", "internal note (never sent to the reporter)",
+                5, roles=_EVERYONE_IN_TEAM),
+    CommandSpec(CommandName.INTERNAL, ("internal", "intern"), (), "", "",
+                "seluruh balasan ini internal", "this whole reply is internal", 5),
+    CommandSpec(CommandName.RESOLVE, ("selesai", "tutup"), ("resolve", "close"), "hasil", "result",
+                "kirim hasil ke pelapor dan tutup tiket", "send the result to the reporter and close",
+                8, roles=_EVERYONE_IN_TEAM),
+    CommandSpec(CommandName.REOPEN, ("buka",), ("reopen",), "", "",
+                "buka kembali tiket yang sudah selesai", "reopen a closed ticket", 5),
+)
+
+BY_NAME: Mapping[CommandName, CommandSpec] = {spec.name: spec for spec in REGISTRY}
+ALIASES: Mapping[str, CommandName] = {word: spec.name for spec in REGISTRY for word in spec.words()}
 
 _LINE = re.compile(r"^\s*#([A-Za-z_]+)\b[ \t:]*(.*)$")
 
@@ -59,7 +106,7 @@ _LINE = re.compile(r"^\s*#([A-Za-z_]+)\b[ \t:]*(.*)$")
 class Command:
     """One command: its canonical name, its value (normalised where it has a fixed set), the line."""
 
-    name: str
+    name: CommandName
     value: str
     line: str
 
@@ -91,30 +138,52 @@ def parse_commands(text: str) -> Parsed:
         word, rest = match.group(1).lower(), match.group(2).strip()
         name = ALIASES.get(word)
         if name is None:
-            refused.append(Refusal(line.strip(), f"unknown command #{word}; known: {', '.join(sorted(set(ALIASES)))}"))
+            refused.append(Refusal(line.strip(), f"unknown command #{word}; known: {', '.join(sorted(ALIASES))}"))
             continue
-        command, problem = _check(name, rest, line.strip())
+        command, problem = _check(BY_NAME[name], rest, line.strip())
         if problem:
             refused.append(Refusal(line.strip(), problem))
         elif command is not None:
             commands.append(command)
-    internal = any(c.name == "internal" for c in commands)
-    return Parsed(tuple(c for c in commands if c.name != "internal"), tuple(refused),
+    internal = any(c.name == CommandName.INTERNAL for c in commands)
+    return Parsed(tuple(c for c in commands if c.name != CommandName.INTERNAL), tuple(refused),
                   "\n".join(body).strip(), internal)
 
 
-def _check(name: str, rest: str, line: str) -> tuple[Command | None, str]:
-    if name in NEEDS_ARGUMENT and not rest:
-        return None, f"#{name} needs a value"
+def _check(spec: CommandSpec, rest: str, line: str) -> tuple[Command | None, str]:
+    if spec.needs_argument and not rest:
+        return None, f"#{spec.name} needs a value"
     first = rest.split()[0].lower() if rest else ""
-    table = {"type": TYPES, "priority": PRIORITIES, "status": STATUSES}.get(name)
-    if table is not None:
-        if first not in table:
-            return None, f"#{name} {first!r}: use one of {', '.join(sorted(table))}"
-        return Command(name, table[first], line), ""
-    if name == "assign":
-        return Command(name, first, line), ""
-    return Command(name, rest, line), ""
+    if spec.values is not None:
+        if first not in spec.values:
+            return None, f"#{spec.name} {first!r}: use one of {', '.join(sorted(spec.values))}"
+        return Command(spec.name, str(spec.values[first]), line), ""
+    if spec.name == CommandName.ASSIGN:
+        return Command(spec.name, first, line), ""
+    if spec.name == CommandName.CATEGORY:
+        return Command(spec.name, first, line), ""
+    return Command(spec.name, rest, line), ""
+
+
+def may_use(name: CommandName, role: Role | str) -> bool:
+    """Whether someone in ``role`` may give this command."""
+    return role in BY_NAME[name].roles
+
+
+def help_lines(language: str, role: Role | str = Role.STAFF) -> tuple[tuple[str, str], ...]:
+    """(usage, what it does) for each command ``role`` may use, for the help block in mails."""
+    return tuple((spec.usage(language), spec.help(language)) for spec in REGISTRY if role in spec.roles)
+
+
+def markdown_table() -> str:
+    """The README's table of commands, generated from the registry."""
+    rows = ["| Indonesian | English | what it does | SOP step | who |", "|---|---|---|---|---|"]
+    for spec in REGISTRY:
+        english = spec.usage("en")
+        who = ", ".join(sorted(str(r) for r in spec.roles))
+        what = spec.help_en.replace("|", "\\|")
+        rows.append(f"| `{spec.usage('id')}` | `{english}` | {what} | {spec.step} | {who} |")
+    return "\n".join(rows)
 
 
 def split_first_word(value: str) -> tuple[str, str]:

@@ -1,0 +1,83 @@
+"""What every handler of the pipeline is given: the settings, the services, one message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from maild.mail.bounces import Bounce, parse_bounce
+from maild.mail.parse import ParsedMail, parse
+from maild.mail.screen import Screening, screen
+from maild.service.intake import IntakeSettings
+from maild.service.mailer import Mailer
+from maild.sop.rules import RuleSet
+from maild.store.models import InboundMessage
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """What the pipeline needs from the configuration."""
+
+    tag: str
+    reopen_window: timedelta
+    max_attempts: int
+    hmac_key: bytes
+    mid_domain: str
+    intake: IntakeSettings
+    trusted_authserv_ids: tuple[str, ...] = ()
+    max_message_bytes: int = 25 * 1024 * 1024
+
+    @property
+    def team(self) -> frozenset[str]:
+        r = self.intake.roles
+        managers = {m for g in r.groups for m in g.managers}
+        return frozenset({*r.staff, *([r.coordinator[0]] if r.coordinator[0] else []), *managers})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message: the ledger's disposition, the ticket and why."""
+
+    disposition: str
+    ticket_id: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Services:
+    """The services the handlers use, built once by the daemon."""
+
+    mailer: Mailer
+    ruleset: RuleSet
+    settings: PipelineSettings
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the bytes of one message say, read once: the parsed mail, who sent it, whether
+    a person or a machine wrote it, and the delivery report if it is a bounce."""
+
+    mail: ParsedMail
+    sender: str
+    screening: Screening
+    bounce: Bounce | None
+
+
+def read_facts(raw: bytes, settings: PipelineSettings) -> Facts:
+    """Bytes to facts: the only place the pipeline parses a message."""
+    mail = parse(raw)
+    sender = mail.sender.address if mail.sender else ""
+    return Facts(mail, sender, screen(mail, settings.intake.own_addresses, settings.mid_domain), parse_bounce(mail))
+
+
+@dataclass
+class Message:
+    """One inbound message on its way through the pipeline."""
+
+    session: Session
+    row: InboundMessage
+    facts: Facts
+    now: datetime  # when it counts as received (its own Date when importing)
+    quiet: bool  # importing an old mailbox: record everything, mail nothing

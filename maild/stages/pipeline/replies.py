@@ -1,0 +1,99 @@
+"""A message about an existing ticket: the reporter adding something, a thank-you after the
+close, or the team (staff, coordinator, a group manager) answering and giving commands."""
+
+from __future__ import annotations
+
+from maild.mail.quotes import split_reply
+from maild.service import actions
+from maild.service.actions import Act, attempt
+from maild.service.attachments import keep_attachments
+from maild.service.dispatch import run_command
+from maild.sop import threads
+from maild.sop.commands import CommandName, may_use, parse_commands
+from maild.sop.proof import prove
+from maild.sop.vocabulary import Role, State
+from maild.stages.pipeline.context import Message, Outcome, Services
+from maild.store.models import Ticket
+from maild.store.queries import note_event
+
+# A short reply with one of these after the ticket was closed is a thank-you, not a new problem:
+# it is recorded and does not reopen the ticket (a known nuisance in RT and Zammad).
+_THANKS = ("terima kasih", "terimakasih", "makasih", "trims", "thanks", "thank you", "tq", "matur nuwun")
+
+
+def handle(services: Services, msg: Message, ticket: Ticket, decision: threads.ThreadDecision) -> Outcome:
+    """Record the reply on ``ticket`` and do what it asks, if its sender may."""
+    s, mail, row = services.settings, msg.facts.mail, msg.row
+    row.ticket_id = ticket.id
+    keep_attachments(msg.session, row.id, ticket, mail.attachments, s.intake.max_attachment_bytes, row.sender,
+                     row.key, msg.now)
+    act = Act(msg.session, services.mailer, s.intake.roles, ticket, msg.facts.sender, row.key, msg.now,
+              in_reply_to=mail.message_id, quiet=msg.quiet)
+    verdict = msg.facts.screening
+    if not verdict.may_answer:
+        # An out-of-office answer to our mail: keep it on the ticket, never act on it.
+        note_event(act.session, ticket, "auto_reply_received", act.actor, act.cause, act.now,
+                   {"why": verdict.reason, "subject": mail.subject})
+        return Outcome(verdict.kind, ticket.id, f"{decision.reason}; {verdict.reason}")
+    text = split_reply(mail.text).text
+    role = s.intake.roles.role_of(act.actor)
+    if role != Role.REPORTER:
+        proof = prove(mail, act.actor, s.hmac_key, s.mid_domain, s.trusted_authserv_ids)
+        if not proof.ok:
+            return _unproven(act, msg, text, decision, proof.how)
+        applied = team_message(act, role, text)
+        return Outcome("follow_up", ticket.id, f"{decision.reason}; {role} proven ({proof.how}); {applied}")
+    if decision.action == threads.REOPEN:
+        if is_thanks(text):
+            act.event("thanks_received", {"text": text})
+            return Outcome("follow_up", ticket.id, f"{decision.reason[:-len(': reopened')]}; a thank-you: "
+                                                   "recorded, not reopened")
+        actions.reopen(act, text)
+        return Outcome("reopen", ticket.id, decision.reason)
+    actions.reporter_replied(act, text)
+    return Outcome("follow_up", ticket.id, decision.reason)
+
+
+def team_message(act: Act, role: Role, text: str) -> str:
+    """Commands and an answer from staff, the coordinator or a group manager."""
+    parsed = parse_commands(text)
+    applied: list[str] = []
+    refused = [f"{r.line}: {r.reason}" for r in parsed.refused]
+    resolution_pending = any(c.name == CommandName.RESOLVE and not c.value for c in parsed.commands)
+    if parsed.body:
+        if parsed.internal:
+            applied.append(attempt(act, refused, "#catatan", lambda: actions.note(act, parsed.body)))
+        elif role == Role.MANAGER:
+            applied.append(attempt(act, refused, "(jawaban)", lambda: actions.group_reply(act, parsed.body)))
+        elif role == Role.COORDINATOR and act.ticket.state == State.WITH_COORDINATOR:
+            applied.append(attempt(act, refused, "(rekomendasi)", lambda: actions.recommend(act, parsed.body)))
+        elif not resolution_pending:
+            applied.append(attempt(act, refused, "(jawaban)", lambda: actions.answer(act, parsed.body)))
+    for command in parsed.commands:
+        if not may_use(command.name, role):
+            refused.append(f"{command.line}: a service group may use #selesai and #catatan only")
+            continue
+        applied.append(attempt(act, refused, command.line, lambda c=command: run_command(act, c, parsed.body)))
+    applied = [a for a in applied if a]
+    if parsed.commands or refused:
+        act.mail("confirm", act.actor,
+                 act.view(act.roles.name_of(act.actor), applied=tuple(applied), refused=tuple(refused)))
+    return f"done: {', '.join(applied) or 'nothing'}" + (f"; refused: {len(refused)}" if refused else "")
+
+
+def _unproven(act: Act, msg: Message, text: str, decision: threads.ThreadDecision, why: str) -> Outcome:
+    """Mail that claims to come from the team but proves nothing: recorded, changes nothing,
+    and the real person (at the registered address) is told."""
+    mail = msg.facts.mail
+    note_event(act.session, act.ticket, "unverified_mail", act.actor, act.cause, act.now,
+               {"text": text[:4000], "why": why, "subject": mail.subject})
+    view = act.view(act.roles.name_of(act.actor), text[:2000], extra={"subject": mail.subject})
+    act.mail("unverified", act.actor, view)
+    return Outcome("follow_up", act.ticket.id,
+                   f"{decision.reason}; sender is in the team but proved nothing ({why}): recorded, no effect")
+
+
+def is_thanks(text: str) -> bool:
+    """A short reply that thanks (≤ 30 words, no question): recorded, never reopens."""
+    lowered = " ".join(text.lower().split())
+    return len(lowered.split()) <= 30 and "?" not in lowered and any(t in lowered for t in _THANKS)
