@@ -32,7 +32,7 @@ from harness import report, start, write_config
 from maild.service import actions
 from maild.service.actions import Act, ActionRefused, NewReport
 from maild.base.clock import FrozenClock
-from maild.base.config import Settings
+from maild.base.settings import Settings
 from maild.app.daemon import Daemon, build, work_calendar
 from maild.store.db import transaction
 from maild.base.errors import IllegalTransition

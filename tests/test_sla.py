@@ -9,7 +9,7 @@ import holidays
 import pytest
 
 from maild.sop import sla
-from maild.base.config import SlaSettings
+from maild.base.settings import SlaSettings
 from maild.base.errors import ConfigError
 from maild.sop.workcal import calendar_from
 

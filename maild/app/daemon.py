@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from maild.store import queries as store
 from maild.service.actions import Group, Roles
 from maild.base.clock import Clock
-from maild.base.config import Settings, endpoint
+from maild.base.config import endpoint
+from maild.base.settings import Settings
 from maild.store.db import make_engine, require_current, session_factory, transaction
 from maild.documents.digest import Digest, DigestSettings
 from maild.documents.digest import recipients as digest_recipients

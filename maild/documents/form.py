@@ -38,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maild.sop import sla
-from maild.base.config import Settings, SlaSettings
+from maild.base.settings import Settings, SlaSettings
 from maild.store.models import Event, Party, Ticket
 from maild.render.renderer import Renderer, local_time
 from maild.base.resources import resource_dir

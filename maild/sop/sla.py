@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from maild.base.config import SlaSettings
+from maild.base.settings import SlaSettings
 from maild.base.errors import ConfigError
 from maild.sop.workcal import WorkCalendar
 

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-from maild.base.config import Settings
+from maild.base.settings import Settings
 from maild.base.errors import ConfigError
 
 Span = tuple[time, time]

@@ -1,0 +1,275 @@
+"""Configuration: read the TOML file into ``maild.base.settings`` values and check them.
+
+The file's sections and keys are the fields of the settings dataclasses; an unknown key, a
+value of the wrong type or one that makes no sense is one ConfigError line naming the file,
+the key and the problem. Relative paths are resolved against the file, and secrets are
+resolved once at load so a missing secret file or variable is reported at start.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from maild.base.errors import ConfigError
+from maild.base.settings import (
+    CalendarSettings,
+    DatabaseSettings,
+    DigestSettings,
+    GroupSettings,
+    HelpdeskSettings,
+    LimitSettings,
+    MailboxSettings,
+    PartySettings,
+    RulesSettings,
+    SecuritySettings,
+    Settings,
+    SlaSettings,
+    SmtpSettings,
+    ThreadingSettings,
+)
+
+_SECTIONS = {
+    "helpdesk": HelpdeskSettings,
+    "database": DatabaseSettings,
+    "mailbox": MailboxSettings,
+    "smtp": SmtpSettings,
+    "limits": LimitSettings,
+    "threading": ThreadingSettings,
+    "security": SecuritySettings,
+    "rules": RulesSettings,
+    "calendar": CalendarSettings,
+    "sla": SlaSettings,
+    "digest": DigestSettings,
+}
+
+
+def load_settings(path: Path | str | None) -> Settings:
+    """Load and validate the config file; ``None`` gives the built-in defaults.
+
+    Raises ConfigError with one line naming the file, the key and the problem.
+    """
+    if path is None:
+        return validate(Settings())
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (create one with 'maild init')") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        settings = _from_mapping(data, path.parent.resolve())
+        return validate(settings, source=path.resolve())
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _from_mapping(data: dict[str, Any], base: Path) -> Settings:
+    allowed = [*_SECTIONS, "staff", "groups", "coordinator"]
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(f"unknown section [{key}]{_did_you_mean(key, allowed)}")
+    kwargs: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        kwargs[name] = _section(name, data.get(name, {}), cls)
+    staff = data.get("staff", [])
+    if not isinstance(staff, list):
+        raise ConfigError("staff: must be a list of [[staff]] tables")
+    kwargs["staff"] = tuple(_section(f"staff[{i}]", s, PartySettings) for i, s in enumerate(staff))
+    groups = data.get("groups", [])
+    if not isinstance(groups, list):
+        raise ConfigError("groups: must be a list of [[groups]] tables")
+    kwargs["groups"] = tuple(_section(f"groups[{i}]", g, GroupSettings) for i, g in enumerate(groups))
+    kwargs["coordinator"] = _section("coordinator", data.get("coordinator", {}), PartySettings)
+    settings = Settings(**kwargs)
+    return _resolve_paths(settings, base)
+
+
+def _section(name: str, raw: Any, cls: type) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in fields(cls)]
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in hints:
+            raise ConfigError(f"unknown key {name}.{key}{_did_you_mean(key, known)}")
+        values[key] = _coerce(f"{name}.{key}", value, hints[key])
+    return cls(**values)
+
+
+def _coerce(key: str, value: Any, kind: Any) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if kind == tuple[str, ...]:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+    raise ConfigError(f"{key}: unsupported setting type")  # pragma: no cover - programming error
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Make relative file paths and ``maildir:``/``sqlite:`` locations relative to the config file."""
+
+    def path(p: str) -> str:
+        return str(base / p) if p and not os.path.isabs(p) else p
+
+    def maildir(url: str) -> str:
+        return f"maildir:{path(url[8:])}" if url.startswith("maildir:") else url
+
+    db = settings.database.url
+    if db.startswith("sqlite:///") and not db.startswith("sqlite:////") and db != "sqlite:///:memory:":
+        db = f"sqlite:///{path(db[10:])}"
+    h, m, s = settings.helpdesk, settings.mailbox, settings.smtp
+    return replace(
+        settings,
+        helpdesk=replace(h, secret_file=path(h.secret_file), logo_file=path(h.logo_file)),
+        rules=replace(settings.rules, file=path(settings.rules.file)),
+        database=replace(settings.database, url=db),
+        mailbox=replace(m, url=maildir(m.url), password_file=path(m.password_file), ca_file=path(m.ca_file)),
+        smtp=replace(s, url=maildir(s.url), password_file=path(s.password_file), ca_file=path(s.ca_file)),
+    )
+
+
+def validate(settings: Settings, source: Path | None = None) -> Settings:
+    """Check values that have a type but not every value of it makes sense."""
+    h = settings.helpdesk
+    if "@" not in h.address:
+        raise ConfigError(f"helpdesk.address: {h.address!r} is not an email address")
+    if h.language not in ("id", "en"):
+        raise ConfigError(f"helpdesk.language: {h.language!r} is not one of 'id', 'en'")
+    if not h.ticket_tag or any(c in h.ticket_tag for c in "[]#"):
+        raise ConfigError(f"helpdesk.ticket_tag: {h.ticket_tag!r} must be non-empty without [ ] #")
+    try:
+        ZoneInfo(h.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"helpdesk.timezone: unknown time zone {h.timezone!r}") from None
+    _check_mailbox_url(settings.mailbox.url)
+    _check_smtp_url(settings.smtp.url)
+    for key, value in (
+        ("limits.max_attempts", settings.limits.max_attempts),
+        ("mailbox.batch_size", settings.mailbox.batch_size),
+        ("limits.retry_min_seconds", settings.limits.retry_min_seconds),
+    ):
+        if value < 1:
+            raise ConfigError(f"{key}: must be at least 1, got {value}")
+    if settings.mailbox.poll_interval <= 0:
+        raise ConfigError("mailbox.poll_interval: must be more than 0 seconds")
+    for i, party in enumerate(settings.staff):
+        if "@" not in party.address:
+            raise ConfigError(f"staff[{i}].address: {party.address!r} is not an email address")
+    c = settings.coordinator
+    if c.address and "@" not in c.address:
+        raise ConfigError(f"coordinator.address: {c.address!r} is not an email address")
+    seen: set[str] = set()
+    for i, g in enumerate(settings.groups):
+        if not g.name or not g.name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"groups[{i}].name: {g.name!r} must be one word (letters, digits, - or _)")
+        if g.name.lower() in seen:
+            raise ConfigError(f"groups[{i}].name: {g.name!r} appears twice")
+        seen.add(g.name.lower())
+        for m in g.managers:
+            if "@" not in m:
+                raise ConfigError(f"groups[{i}].managers: {m!r} is not an email address")
+    if not (h.secret or h.secret_file or h.secret_env):
+        raise ConfigError("helpdesk.secret: not set (set secret, secret_file or secret_env; 'maild init' makes one)")
+    # Resolve secrets now so a missing file or variable is reported at start, not mid-run.
+    settings.hmac_key  # noqa: B018 - evaluated for its check
+    settings.mailbox_password  # noqa: B018
+    settings.smtp_password  # noqa: B018
+    return replace(settings, source=source)
+
+
+def _check_mailbox_url(url: str) -> None:
+    if url.startswith("maildir:"):
+        if len(url) <= 8:
+            raise ConfigError("mailbox.url: 'maildir:' needs a path, e.g. maildir:/var/lib/maild/Maildir")
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps"):
+        raise ConfigError(f"mailbox.url: {url!r}: use imaps://user@host/INBOX, imap://... or maildir:PATH")
+    if not parts.hostname or not parts.username:
+        raise ConfigError(f"mailbox.url: {url!r}: needs a user and a host, e.g. imaps://helpdesk@mail.example/INBOX")
+
+
+def _check_smtp_url(url: str) -> None:
+    if url.startswith("maildir:"):
+        if len(url) <= 8:
+            raise ConfigError("smtp.url: 'maildir:' needs a path")
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):
+        raise ConfigError(f"smtp.url: {url!r}: use smtp://host:25, smtp+starttls://host:587, smtps://host:465 or maildir:PATH")
+    if not parts.hostname:
+        raise ConfigError(f"smtp.url: {url!r}: needs a host")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A network server named by a URL: scheme, host, port, user and folder."""
+
+    scheme: str
+    host: str
+    port: int
+    user: str
+    path: str
+
+
+def endpoint(url: str, default_ports: dict[str, int]) -> Endpoint:
+    """Split ``imaps://user@host:993/INBOX`` into its parts."""
+    parts = urlsplit(url)
+    return Endpoint(
+        scheme=parts.scheme,
+        host=parts.hostname or "",
+        port=parts.port or default_ports[parts.scheme],
+        user=unquote(parts.username or ""),
+        path=unquote(parts.path.lstrip("/")) or "INBOX",
+    )
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective settings as a dict, secrets replaced by ****."""
+
+    def walk(obj: Any, key: str = "") -> Any:
+        if is_dataclass(obj) and not isinstance(obj, type):
+            return {f.name: walk(getattr(obj, f.name), f.name) for f in fields(obj)}
+        if isinstance(obj, tuple):
+            return [walk(o) for o in obj]
+        if isinstance(obj, Path):
+            return str(obj)
+        if key in ("password", "secret") and obj:
+            return "****"
+        return obj
+
+    return walk(settings)
