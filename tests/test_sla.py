@@ -11,7 +11,7 @@ import pytest
 from maild.sop import sla
 from maild.base.settings import SlaSettings
 from maild.base.errors import ConfigError
-from maild.sop.workcal import calendar_from
+from maild.sop.workcal_config import calendar_from
 
 WITA = ZoneInfo("Asia/Makassar")
 CAL = calendar_from("Asia/Makassar", None, [], [])

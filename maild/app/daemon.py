@@ -40,7 +40,8 @@ from maild.sop.sla import policy_from
 from maild.transport.smtp import MaildirTransport, SmtpTransport, Transport
 from maild.transport.sources import Mailbox
 from maild.stages.timers import Timers, TimerSettings
-from maild.sop.workcal import WorkCalendar, calendar_for
+from maild.sop.workcal import WorkCalendar
+from maild.sop.workcal_config import calendar_for
 
 log = logging.getLogger(__name__)
 
