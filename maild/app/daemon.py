@@ -34,7 +34,7 @@ from maild.store.outbox import Identity
 from maild.stages.pipeline import Pipeline, PipelineSettings
 from maild.render.renderer import Renderer
 from maild.base.resources import resource_dir
-from maild.sop.rules import RuleSet, load_rules
+from maild.sop.rule_file import RuleSet, load_rules
 from maild.stages.sender import Sender, SenderSettings
 from maild.sop.sla import policy_from
 from maild.transport.smtp import MaildirTransport, SmtpTransport, Transport
