@@ -34,7 +34,7 @@ from maild.service import intake
 from maild.service.actions import Act, ActionRefused
 from maild.sop.vocabulary import Channel
 from maild.base.clock import FrozenClock
-from maild.base.config import Settings
+from maild.base.settings import Settings
 from maild.app.daemon import Daemon, build, work_calendar
 from maild.store.db import transaction
 from maild.base.errors import IllegalTransition

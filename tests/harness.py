@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from maild.base.clock import FrozenClock
-from maild.base.config import Settings, load_settings
+from maild.base.config import load_settings
+from maild.base.settings import Settings
 from maild.app.daemon import Daemon, build
 from maild.store.db import make_engine, upgrade
 from maild.store.models import Event, InboundMessage, OutgoingMail, Ticket

@@ -59,7 +59,10 @@ from maild.mail import tokens
 from maild.stages.ingest import key_for
 from maild.mail.parse import ParsedMail, parse
 from maild.mail.quotes import split_reply
-from maild.sop.rules import PRIORITIES, TYPES, RuleContext, RuleSet, classify, load_rules
+from maild.sop.rule_file import RuleSet, load_rules
+from maild.sop.rule_match import RuleContext
+from maild.sop.rules import classify
+from maild.sop.vocabulary import Priority, TicketType
 
 HERE = Path(__file__).resolve().parent
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -228,8 +231,8 @@ def check_message(raw: bytes, expect_number: str | None = None) -> ParsedMail:
     for in_hours in (True, False):
         context = RuleContext(received_at=mail.date or NOW, in_working_hours=in_hours)
         verdict_rules = classify(mail, shipped_rules(), context)
-        assert verdict_rules.type is None or verdict_rules.type in TYPES
-        assert verdict_rules.priority is None or verdict_rules.priority in PRIORITIES
+        assert verdict_rules.type is None or verdict_rules.type in tuple(TicketType)
+        assert verdict_rules.priority is None or verdict_rules.priority in tuple(Priority)
     return mail
 
 

@@ -12,18 +12,9 @@ import pytest
 from maild.base.errors import ConfigError
 from maild.mail.parse import ParsedMail, parse
 from maild.base.resources import resource_dir
-from maild.sop.rules import (
-    BODY_LIMIT,
-    RuleContext,
-    RuleHit,
-    RuleSet,
-    Verdict,
-    classify,
-    explain,
-    load_rules,
-    normalize,
-    parse_rules,
-)
+from maild.sop.rule_file import RuleSet, load_rules, parse_rules
+from maild.sop.rule_match import BODY_LIMIT, RuleContext, normalize
+from maild.sop.rules import RuleHit, Verdict, classify, explain
 
 WITA = ZoneInfo("Asia/Makassar")
 IN_HOURS = RuleContext(datetime(2026, 11, 2, 9, 15, tzinfo=WITA), True)

@@ -9,9 +9,9 @@ import holidays
 import pytest
 
 from maild.sop import sla
-from maild.base.config import SlaSettings
+from maild.base.settings import SlaSettings
 from maild.base.errors import ConfigError
-from maild.sop.workcal import calendar_from
+from maild.sop.workcal_config import calendar_from
 
 WITA = ZoneInfo("Asia/Makassar")
 CAL = calendar_from("Asia/Makassar", None, [], [])
@@ -68,6 +68,24 @@ def test_bad_targets_are_one_line(targets: tuple[str, ...], default: str, words:
     with pytest.raises(ConfigError) as err:
         sla.policy_from(SlaSettings(targets=targets, default_priority=default))
     assert words in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [(SlaSettings(pause_states=("escalated", "wating")), "sla.pause_states: 'wating' is not one of"),
+     (SlaSettings(default_priority="sedang"), "sla.default_priority: 'sedang' is not one of low, medium"),
+     (SlaSettings(targets=("incident.medium 4 24", "medium 4 24"), default_priority="incident.medium"),
+      "sla.default_priority: 'incident.medium' is not one of")],
+)
+def test_unknown_pause_state_or_default_priority_names_the_key(settings: SlaSettings, words: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        sla.policy_from(settings)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_every_state_and_waiting_may_pause_the_clock() -> None:
+    states = ("new", "in_progress", "escalated", "with_coordinator", "closed", "waiting")
+    assert sla.policy_from(SlaSettings(pause_states=states)).pause_states == frozenset(states)
 
 
 def test_waiting_for_the_reporter_stops_the_clock_until_they_reply() -> None:

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from maild.base.errors import ConfigError
-from maild.sop.workcal import DEFAULT_HOURS, WorkCalendar, calendar_from, in_working_hours
+from maild.sop.workcal import DEFAULT_HOURS, WorkCalendar, in_working_hours
+from maild.sop.workcal_config import calendar_from
 
 WITA = ZoneInfo("Asia/Makassar")
 WIB = ZoneInfo("Asia/Jakarta")

@@ -35,7 +35,8 @@ from maild.sop.commands import split_first_word
 from maild.sop.vocabulary import STATUS_WORDS
 from maild.store.models import Ticket
 from maild.base.clock import system_clock
-from maild.base.config import Settings, load_settings, masked
+from maild.base.config import load_settings, masked
+from maild.base.settings import Settings
 from maild.app.daemon import build, load_ruleset, open_mailbox, work_calendar
 from maild.sop.sla import policy_from
 from maild.store.db import make_engine, revisions, session_factory, transaction, upgrade

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from maild.store import queries as store
 from maild.service.actions import Group, Roles
 from maild.base.clock import Clock
-from maild.base.config import Settings, endpoint
+from maild.base.config import endpoint
+from maild.base.settings import Settings
 from maild.store.db import make_engine, require_current, session_factory, transaction
 from maild.documents.digest import Digest, DigestSettings
 from maild.documents.digest import recipients as digest_recipients
@@ -34,13 +35,14 @@ from maild.stages.pipeline import Pipeline, PipelineSettings
 from maild.service.intake import IntakeSettings
 from maild.render.renderer import Renderer
 from maild.base.resources import resource_dir
-from maild.sop.rules import RuleSet, load_rules
+from maild.sop.rule_file import RuleSet, load_rules
 from maild.stages.sender import Sender, SenderSettings
 from maild.sop.sla import policy_from
 from maild.transport.smtp import MaildirTransport, SmtpTransport, Transport
 from maild.transport.sources import Mailbox
 from maild.stages.timers import Timers, TimerSettings
-from maild.sop.workcal import WorkCalendar, calendar_for
+from maild.sop.workcal import WorkCalendar
+from maild.sop.workcal_config import calendar_for
 
 log = logging.getLogger(__name__)
 

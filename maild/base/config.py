@@ -1,8 +1,9 @@
-"""Settings: one TOML file loaded into frozen dataclasses.
+"""Configuration: read the TOML file into ``maild.base.settings`` values and check them.
 
-Every setting, its default and its meaning live here (and in the commented file that
-``maild init`` writes). Secrets come from the file, a file of their own or an environment
-variable; they never reach a log line (``Secret`` masks itself).
+The file's sections and keys are the fields of the settings dataclasses; an unknown key, a
+value of the wrong type or one that makes no sense is one ConfigError line naming the file,
+the key and the problem. Relative paths are resolved against the file, and secrets are
+resolved once at load so a missing secret file or variable is reported at start.
 """
 
 from __future__ import annotations
@@ -11,225 +12,29 @@ import difflib
 import os
 import tomllib
 import typing
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from maild.base.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A password or key. Its ``repr`` never shows the value."""
-
-    value: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return "Secret('****')" if self.value else "Secret('')"
-
-    def __bool__(self) -> bool:
-        return bool(self.value)
-
-
-@dataclass(frozen=True)
-class HelpdeskSettings:
-    name: str = "Helpdesk LPSE Kabupaten Tana Tidung"
-    address: str = "helpdesk@lpse.tanatidungkab.go.id"
-    ticket_tag: str = "LPSE"
-    language: str = "id"
-    timezone: str = "Asia/Makassar"
-    message_id_domain: str = ""
-    secret: str = ""
-    secret_file: str = ""
-    secret_env: str = ""
-    # The LPSE's logo (PNG or JPEG) on the recording form and the reports.
-    logo_file: str = ""
-
-
-@dataclass(frozen=True)
-class DatabaseSettings:
-    url: str = "sqlite:///maild.db"
-
-
-@dataclass(frozen=True)
-class MailboxSettings:
-    url: str = "maildir:Maildir"
-    password: str = ""
-    password_file: str = ""
-    password_env: str = ""
-    processed_folder: str = "Processed"
-    quarantine_folder: str = "Quarantine"
-    poll_interval: float = 60.0
-    idle: bool = True
-    batch_size: int = 200
-    ca_file: str = ""
-    timeout: float = 30.0
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    url: str = "maildir:sent"
-    username: str = ""
-    password: str = ""
-    password_file: str = ""
-    password_env: str = ""
-    ca_file: str = ""
-    timeout: float = 30.0
-    envelope_from: str = ""
-
-
-@dataclass(frozen=True)
-class LimitSettings:
-    max_attempts: int = 3
-    # A message larger than this is not made a ticket: it is kept in quarantine and its
-    # sender is told the limit (politely, in the mail's language).
-    max_message_bytes: int = 25 * 1024 * 1024
-    # An attachment larger than this is not extracted: it stays inside the raw message
-    # (kept whole) and the ticket notes it.
-    max_attachment_bytes: int = 10 * 1024 * 1024
-    auto_replies_per_sender_per_hour: int = 5
-    retry_min_seconds: int = 60
-    retry_max_seconds: int = 3600
-    give_up_after_hours: int = 96
-
-
-@dataclass(frozen=True)
-class ThreadingSettings:
-    reopen_window_days: int = 14
-
-
-@dataclass(frozen=True)
-class PartySettings:
-    name: str = ""
-    address: str = ""
-
-
-@dataclass(frozen=True)
-class GroupSettings:
-    """A service group ("Pengelolaan Layanan Lain", SOP step 4) and the managers who answer for it."""
-
-    name: str = ""
-    title: str = ""
-    managers: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SecuritySettings:
-    # Receiving servers whose Authentication-Results header maild believes (their authserv-id).
-    trusted_authserv_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CalendarSettings:
-    # Working hours per weekday group, in the helpdesk's time zone.
-    hours: tuple[str, ...] = ("mon-thu 07:30-16:00", "fri 07:30-16:30")
-    # Days off beyond the national holidays (cuti bersama, local holidays), as YYYY-MM-DD.
-    days_off: tuple[str, ...] = ()
-    # Weekend days made working days, as YYYY-MM-DD.
-    working_days: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SlaSettings:
-    # Working hours to the first staff action and to closing: "PRIORITY" or "TYPE.PRIORITY"
-    # followed by two numbers, e.g. "high 2 8" or "service_request.low 16 80".
-    targets: tuple[str, ...] = ("critical 1 4", "high 2 8", "medium 4 24", "low 8 40")
-    # A ticket whose priority is unset uses this one.
-    default_priority: str = "medium"
-    # When the clock stops: "escalated" (waiting on another service group) and "waiting"
-    # (waiting on the reporter after "#status tunggu", until they reply).
-    pause_states: tuple[str, ...] = ("escalated", "waiting")
-    # Level 3: working hours after the missed resolution target at which the ticket goes to
-    # this address too (e.g. the head of the LPSE); empty: no third level.
-    head_address: str = ""
-    head_name: str = "Kepala LPSE"
-    head_after_hours: float = 16.0
-    # How often the timers look at the tickets, in seconds.
-    check_every: float = 60.0
-
-
-@dataclass(frozen=True)
-class DigestSettings:
-    enabled: bool = True
-    # Every working day at this local time the coordinator gets the digest.
-    time: str = "07:30"
-    # Extra recipients besides the coordinator (e.g. the staff), as addresses.
-    also_to: tuple[str, ...] = ()
-    # Nothing to report: send a short "all clear" mail (true) or nothing (false).
-    all_clear: bool = True
-
-
-@dataclass(frozen=True)
-class RulesSettings:
-    # The classification rules; empty means the rules shipped with maild.
-    file: str = ""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The whole configuration, with paths already resolved against the config file."""
-
-    helpdesk: HelpdeskSettings = HelpdeskSettings()
-    database: DatabaseSettings = DatabaseSettings()
-    mailbox: MailboxSettings = MailboxSettings()
-    smtp: SmtpSettings = SmtpSettings()
-    limits: LimitSettings = LimitSettings()
-    threading: ThreadingSettings = ThreadingSettings()
-    security: SecuritySettings = SecuritySettings()
-    rules: RulesSettings = RulesSettings()
-    calendar: CalendarSettings = CalendarSettings()
-    sla: SlaSettings = SlaSettings()
-    digest: DigestSettings = DigestSettings()
-    staff: tuple[PartySettings, ...] = ()
-    groups: tuple[GroupSettings, ...] = ()
-    coordinator: PartySettings = PartySettings()
-    source: Path | None = None
-
-    def group(self, name: str) -> GroupSettings | None:
-        """The service group called ``name`` (case-insensitive), or None."""
-        for g in self.groups:
-            if g.name.lower() == name.lower():
-                return g
-        return None
-
-    @property
-    def mid_domain(self) -> str:
-        """The domain of the Message-IDs we mint."""
-        return self.helpdesk.message_id_domain or self.helpdesk.address.rpartition("@")[2]
-
-    @property
-    def hmac_key(self) -> bytes:
-        """The server secret that signs our Message-IDs."""
-        return resolve_secret(
-            "helpdesk.secret", self.helpdesk.secret, self.helpdesk.secret_file, self.helpdesk.secret_env
-        ).value.encode()
-
-    @property
-    def mailbox_password(self) -> Secret:
-        m = self.mailbox
-        return resolve_secret("mailbox.password", m.password, m.password_file, m.password_env)
-
-    @property
-    def smtp_password(self) -> Secret:
-        s = self.smtp
-        return resolve_secret("smtp.password", s.password, s.password_file, s.password_env)
-
-
-def resolve_secret(key: str, inline: str, file: str, env: str) -> Secret:
-    """Pick a secret from its inline value, a file (first line) or an environment variable."""
-    if file:
-        try:
-            return Secret(Path(file).read_text(encoding="utf-8").strip())
-        except OSError as exc:
-            raise ConfigError(f"{key}_file: cannot read {file}: {exc.strerror}") from None
-    if env:
-        if env not in os.environ:
-            raise ConfigError(f"{key}_env: environment variable {env} is not set")
-        return Secret(os.environ[env])
-    return Secret(inline)
-
+from maild.base.settings import (
+    CalendarSettings,
+    DatabaseSettings,
+    DigestSettings,
+    GroupSettings,
+    HelpdeskSettings,
+    LimitSettings,
+    MailboxSettings,
+    PartySettings,
+    RulesSettings,
+    SecuritySettings,
+    Settings,
+    SlaSettings,
+    SmtpSettings,
+    ThreadingSettings,
+)
 
 _SECTIONS = {
     "helpdesk": HelpdeskSettings,
@@ -336,7 +141,6 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
     """Make relative file paths and ``maildir:``/``sqlite:`` locations relative to the config file."""
-    from dataclasses import replace
 
     def path(p: str) -> str:
         return str(base / p) if p and not os.path.isabs(p) else p
@@ -360,8 +164,6 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
 
 def validate(settings: Settings, source: Path | None = None) -> Settings:
     """Check values that have a type but not every value of it makes sense."""
-    from dataclasses import replace
-
     h = settings.helpdesk
     if "@" not in h.address:
         raise ConfigError(f"helpdesk.address: {h.address!r} is not an email address")

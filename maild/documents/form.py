@@ -38,12 +38,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maild.sop import sla
-from maild.base.config import Settings, SlaSettings
+from maild.base.settings import Settings, SlaSettings
 from maild.store.models import Event, Party, Ticket
 from maild.render.renderer import Renderer, local_time
 from maild.base.resources import resource_dir
 from maild.sop.vocabulary import Priority, TicketType, label, labels
-from maild.sop.workcal import WorkCalendar, calendar_for
+from maild.sop.workcal import WorkCalendar
+from maild.sop.workcal_config import calendar_for
 
 EventRow = tuple[datetime, str, str | None, str | None, dict[str, Any]]
 """One event as the SLA functions read it: (time, event, old state, new state, detail)."""

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from maild.base.config import SlaSettings
+from maild.base.settings import SlaSettings
 from maild.base.errors import ConfigError
+from maild.sop.vocabulary import Priority, State, Status
 from maild.sop.workcal import WorkCalendar
 
-PRIORITIES = ("low", "medium", "high", "critical")
+# What the clock can be stopped in: a ticket's states, and ``waiting`` for the reporter.
+_CLOCK_STATES: tuple[str, ...] = (*State, Status.WAITING)
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Policy:
 
 
 def policy_from(settings: SlaSettings) -> Policy:
-    """Read the ``[sla]`` settings; a bad target is one ConfigError line."""
+    """Read the ``[sla]`` settings; a bad target, priority or pause state is one ConfigError line."""
     targets: dict[str, Target] = {}
     for line in settings.targets:
         parts = line.split()
@@ -48,15 +50,26 @@ def policy_from(settings: SlaSettings) -> Policy:
             key, response, resolution = parts[0], float(parts[1]), float(parts[2])
         except (IndexError, ValueError):
             raise ConfigError(f"sla.targets: {line!r}: write 'PRIORITY RESPONSE_HOURS RESOLUTION_HOURS'") from None
-        if key.rpartition(".")[2] not in PRIORITIES:
-            raise ConfigError(f"sla.targets: {line!r}: priority must be one of {', '.join(PRIORITIES)}")
+        if key.rpartition(".")[2] not in tuple(Priority):
+            raise ConfigError(f"sla.targets: {line!r}: priority must be one of {', '.join(Priority)}")
         if not 0 < response <= resolution:
             raise ConfigError(f"sla.targets: {line!r}: need 0 < response <= resolution")
         targets[key] = Target(timedelta(hours=response), timedelta(hours=resolution))
+    _check_words(settings)
     if settings.default_priority not in targets:
         raise ConfigError(f"sla.default_priority: {settings.default_priority!r} has no target in sla.targets")
     head = timedelta(hours=settings.head_after_hours) if settings.head_address else None
     return Policy(targets, settings.default_priority, frozenset(settings.pause_states), head)
+
+
+def _check_words(settings: SlaSettings) -> None:
+    """The settings name priorities and states as plain strings (base cannot import the
+    vocabulary); refuse one the vocabulary does not know, naming the key."""
+    if settings.default_priority not in tuple(Priority):
+        raise ConfigError(f"sla.default_priority: {settings.default_priority!r} is not one of {', '.join(Priority)}")
+    for state in settings.pause_states:
+        if state not in _CLOCK_STATES:
+            raise ConfigError(f"sla.pause_states: {state!r} is not one of {', '.join(_CLOCK_STATES)}")
 
 
 def clock_changes(events: Sequence[tuple[datetime, str, str | None, str | None, dict[str, object]]]
@@ -67,11 +80,11 @@ def clock_changes(events: Sequence[tuple[datetime, str, str | None, str | None, 
     changes: list[tuple[datetime, str]] = []
     waiting = False
     for at, event, old, new, detail in events:
-        if event == "status_updated" and detail.get("status") == "waiting":
-            changes.append((at, "waiting"))
+        if event == "status_updated" and detail.get("status") == Status.WAITING:
+            changes.append((at, Status.WAITING))
             waiting = True
         elif waiting and (event in ("reporter_replied", "status_updated") or (new and new != old)):
-            changes.append((at, new or "in_progress"))
+            changes.append((at, new or State.IN_PROGRESS))
             waiting = False
         elif new and new != old:
             changes.append((at, new))

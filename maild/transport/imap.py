@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from maild.base.config import Endpoint, Secret
+from maild.base.config import Endpoint
+from maild.base.settings import Secret
 from maild.base.errors import ConfigError, MailboxError
 from maild.transport.sources import Fetched
 

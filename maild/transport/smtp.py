@@ -12,7 +12,8 @@ from typing import Protocol
 
 import aiosmtplib
 
-from maild.base.config import Endpoint, Secret
+from maild.base.config import Endpoint
+from maild.base.settings import Secret
 from maild.base.errors import DeliveryDeferred, DeliveryRefused
 from maild.transport.maildir import deliver
 
