@@ -8,6 +8,7 @@ receive small view dataclasses, never ORM rows.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,10 @@ KINDS = (
     "ack", "new_ticket", "answer", "assigned", "escalation", "escalated", "coordinator", "recommendation",
     "group_reply", "reporter_reply", "reopened", "closing", "confirm", "unverified", "sla_reminder", "sla_head", "digest", "too_large", "bounce_notice",
 )
+
+
+_PART = re.compile(r"\bticket\.(report|rules|history)\b")
+_INCLUDE = re.compile(r"""{%-?\s*include\s+["']([^"']+)["']""")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Renderer:
         # The help block in staff mails is derived from the command registry, never typed twice.
         self._env.globals["command_help"] = help_lines
         self._names = set(self._env.list_templates())
+        self._parts: dict[tuple[str, str], frozenset[str]] = {}
 
     def check(self) -> None:
         """Compile every template of every language; a broken one is a ConfigError."""
@@ -61,8 +67,7 @@ class Renderer:
 
     def render(self, kind: str, language: str, view: Any) -> Rendered:
         """Render mail ``kind`` in ``language`` from a view dataclass (or dict)."""
-        # A shallow mapping: nested view objects stay objects, so their lazy parts (a ticket's
-        # history, the report text) are only loaded when a template reads them.
+        # A shallow mapping: nested view objects stay objects for the templates to read.
         if is_dataclass(view) and not isinstance(view, type):
             context = {f.name: getattr(view, f.name) for f in fields(view)}
             context.update({name: getattr(view, name) for name, attr in vars(type(view)).items()
@@ -80,6 +85,25 @@ class Renderer:
         except jinja2.TemplateError as exc:
             raise ConfigError(f"template {language}/{kind}: {exc}") from None
         return Rendered(subject, text, html)
+
+    def parts_used(self, kind: str, language: str) -> frozenset[str]:
+        """Which of a ticket's costly parts (report, rules, history) mail ``kind`` shows, read
+        from its templates and what they include, so the mailer loads exactly those."""
+        key = (kind, language)
+        if key not in self._parts:
+            names = [f"{language}/{kind}.{part}.j2" for part in ("subject", "txt", "html")]
+            seen: set[str] = set()
+            found: set[str] = set()
+            while names:
+                name = names.pop()
+                if name in seen or name not in self._names:
+                    continue
+                seen.add(name)
+                source = self._env.loader.get_source(self._env, name)[0]  # type: ignore[union-attr]
+                found.update(_PART.findall(source))
+                names.extend(_INCLUDE.findall(source))
+            self._parts[key] = frozenset(found)
+        return self._parts[key]
 
     def _template(self, language: str, kind: str, part: str) -> jinja2.Template:
         name = f"{language}/{kind}.{part}.j2"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
@@ -27,20 +26,11 @@ class TicketView:
     created_at: str
     age: str
     assignee: str
-    # The parts that cost queries (and a parse) are loaded only when a template uses them.
-    load: Callable[[str], object] = field(default=lambda part: (), repr=False, compare=False)
-
-    @property
-    def report(self) -> str:
-        return str(self.load("report") or "")
-
-    @property
-    def rules(self) -> tuple[str, ...]:
-        return tuple(self.load("rules") or ())  # type: ignore[call-overload]
-
-    @property
-    def history(self) -> tuple[HistoryItem, ...]:
-        return tuple(self.load("history") or ())  # type: ignore[call-overload]
+    # The parts that cost queries (and a parse) are filled in by the mailer only for the
+    # templates that show them (``Renderer.parts_used``); rendering itself never queries.
+    report: str = ""
+    rules: tuple[str, ...] = ()
+    history: tuple[HistoryItem, ...] = ()
 
 
 @dataclass(frozen=True)

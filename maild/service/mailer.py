@@ -8,7 +8,7 @@ transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,19 +51,6 @@ class Mailer:
         reporter = session.get(Party, ticket.reporter_id) if ticket.reporter_id else None
         assignee = session.get(Party, ticket.assignee_id) if ticket.assignee_id else None
 
-        def load(part: str) -> object:
-            session.flush()  # what this message wrote so far belongs in the history
-            if part == "report":
-                return self._report(session, ticket)
-            if part == "rules":
-                created = session.scalars(
-                    select(Event).where(Event.ticket_id == ticket.id, Event.event == "report_received").limit(1)
-                ).first()
-                return tuple(created.detail.get("rules", ())) if created else ()
-            if part == "history":
-                return self._history(session, ticket)
-            return ()
-
         return TicketView(
             number=ticket.number,
             token=format_token(s.tag, ticket.number),
@@ -77,8 +64,23 @@ class Mailer:
             created_at=local_time(ticket.created_at, s.timezone, lang),
             age=_age(now - ticket.created_at, lang),
             assignee=(assignee.name or assignee.address) if assignee else "-",
-            load=load,
         )
+
+    def _with_parts(self, session: Session, view: MailView, ticket: Ticket, parts: frozenset[str]) -> MailView:
+        """The view with the ticket parts this mail's templates show, loaded now."""
+        loaded: dict[str, object] = {}
+        if parts:
+            session.flush()  # what this message wrote so far belongs in the history
+        if "report" in parts:
+            loaded["report"] = self._report(session, ticket)
+        if "rules" in parts:
+            created = session.scalars(
+                select(Event).where(Event.ticket_id == ticket.id, Event.event == "report_received").limit(1)
+            ).first()
+            loaded["rules"] = tuple(created.detail.get("rules", ())) if created else ()
+        if "history" in parts:
+            loaded["history"] = self._history(session, ticket)
+        return replace(view, ticket=replace(view.ticket, **loaded)) if loaded else view
 
     @staticmethod
     def _report(session: Session, ticket: Ticket) -> str:
@@ -114,7 +116,8 @@ class Mailer:
         the address cannot be written to."""
         if not usable_address(recipient):
             return False
-        rendered = self.renderer.render(kind, self.settings.language, view)
+        parts = self.renderer.parts_used(kind, self.settings.language)
+        rendered = self.renderer.render(kind, self.settings.language, self._with_parts(session, view, ticket, parts))
         refs = self.references(session, ticket) if references is None else references
         return enqueue(
             session,
