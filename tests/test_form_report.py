@@ -30,10 +30,14 @@ from sqlalchemy.orm import Session
 
 from dataset import COORDINATOR, GROUPS, Month, build_month
 from maild.app.daemon import work_calendar
-from maild.documents.form import FormData, form_data, form_html, form_pdf, form_settings, pdf_text
+from maild.documents.form_data import FormData, form_data
+from maild.documents.form_html import form_html
+from maild.documents.form_pdf import form_pdf, pdf_text
+from maild.documents.settings import form_settings
 from maild.store.models import Event, Party, Ticket
 from maild.render.renderer import Renderer
-from maild.documents.report import month_bounds, monthly_report, report_csv, report_html, write_report
+from maild.documents.report_figures import month_bounds, monthly_report
+from maild.documents.report_output import report_csv, report_html, write_report
 
 WITA = ZoneInfo("Asia/Makassar")
 MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",

@@ -291,7 +291,7 @@ def import_(obj: Context, sources: tuple[str, ...]) -> None:
 
 
 def _form_settings(settings: Settings) -> Any:
-    from maild.documents.form import form_settings
+    from maild.documents.settings import form_settings
 
     logo = settings.helpdesk.logo_file
     try:
@@ -307,7 +307,9 @@ def _form_settings(settings: Settings) -> Any:
 @click.pass_obj
 def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None) -> None:
     """The "Formulir Pencatatan Gangguan dan Permintaan Layanan" of one ticket (HTML and PDF)."""
-    from maild.documents.form import form_data, form_html, form_pdf
+    from maild.documents.form_data import form_data
+    from maild.documents.form_html import form_html
+    from maild.documents.form_pdf import form_pdf
 
     settings = obj.settings()
     with obj.session() as s:
@@ -330,7 +332,8 @@ def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None)
 @click.pass_obj
 def report(obj: Context, month: str, out_dir: str) -> None:
     """The monthly report for the head of the LPSE (Indonesian HTML with charts, and a CSV)."""
-    from maild.documents.report import monthly_report, write_report
+    from maild.documents.report_figures import monthly_report
+    from maild.documents.report_output import write_report
 
     settings = obj.settings()
     try:

@@ -27,12 +27,12 @@ from maild.store.outbox import Identity, Outgoing, enqueue
 from maild.render.renderer import Renderer, local_time
 from maild.store.queries import insert_ignore
 from maild.mail.tokens import format_token
-from maild.sop.vocabulary import label
+from maild.sop.vocabulary import Channel, MailState, MessageState, State, label
 from maild.render.views import DigestGroup, DigestLine, DigestView, WeekRow
 from maild.sop.workcal import WorkCalendar
 
 _STEPS = (
-    ("new", "1-2"), ("in_progress", "3, 5"), ("escalated", "4"), ("with_coordinator", "6-7"),
+    (State.NEW, "1-2"), (State.IN_PROGRESS, "3, 5"), (State.ESCALATED, "4"), (State.WITH_COORDINATOR, "6-7"),
 )
 
 
@@ -111,8 +111,8 @@ class Digest:
             helpdesk_address=s.identity.address,
             recipient_name="",
             groups=tuple(g for g in groups if g.lines),
-            awaiting_group=tuple(l for l in lines if l.state == "escalated"),
-            awaiting_coordinator=tuple(l for l in lines if l.state == "with_coordinator"),
+            awaiting_group=tuple(l for l in lines if l.state == State.ESCALATED),
+            awaiting_coordinator=tuple(l for l in lines if l.state == State.WITH_COORDINATOR),
             failed_mail=self._failed_mail(session),
             dead_messages=self._dead(session),
             week=self._week(session, now),
@@ -123,7 +123,8 @@ class Digest:
     def _open_lines(self, session: Session, now: datetime) -> list[DigestLine]:
         s = self.settings
         # Imported tickets (an old mailbox brought in) are history, not today's work.
-        tickets = session.scalars(select(Ticket).where(Ticket.state != "closed", Ticket.channel != "import")).all()
+        tickets = session.scalars(select(Ticket).where(Ticket.state != State.CLOSED,
+                                                      Ticket.channel != Channel.IMPORT)).all()
         out = []
         for t in tickets:
             events = session.execute(
@@ -145,13 +146,15 @@ class Digest:
     @staticmethod
     def _failed_mail(session: Session) -> tuple[str, ...]:
         rows = session.execute(select(OutgoingMail.recipient, OutgoingMail.subject, OutgoingMail.last_error)
-                               .where(OutgoingMail.state == "failed").order_by(OutgoingMail.id.desc()).limit(20))
+                               .where(OutgoingMail.state == MailState.FAILED)
+                               .order_by(OutgoingMail.id.desc()).limit(20))
         return tuple(f"{r} | {subj[:60]} | {(err or '')[:80]}" for r, subj, err in rows)
 
     @staticmethod
     def _dead(session: Session) -> tuple[str, ...]:
         rows = session.execute(select(InboundMessage.id, InboundMessage.sender, InboundMessage.last_error)
-                               .where(InboundMessage.state == "dead").order_by(InboundMessage.id.desc()).limit(20))
+                               .where(InboundMessage.state == MessageState.DEAD)
+                               .order_by(InboundMessage.id.desc()).limit(20))
         return tuple(f"#{i} {sender or '-'} | {(err or '')[:80]}" for i, sender, err in rows)
 
     @staticmethod

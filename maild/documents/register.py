@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maild.documents.form import FormData, FormSettings, form_data
+from maild.documents.form_data import FormData, form_data
+from maild.documents.settings import FormSettings
 from maild.store.models import Ticket
 
 COLUMNS = (

@@ -5,6 +5,9 @@ Read side only, built from the tickets and their append-only events, so a month 
 reported again later and says the same thing: states "at the end of the month" are rebuilt
 from the events before that moment, not taken from the tickets' current state.
 
+The figures only: ``monthly_report`` queries the month's tickets and events once and computes
+a ``Report`` of frozen dataclasses; ``maild.documents.report_output`` renders it.
+
 Definitions (also printed in the report):
 
 - *Masuk* (intake): tickets created in the month (WITA calendar month).
@@ -24,42 +27,33 @@ Definitions (also printed in the report):
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from maild.documents.chart import Bar, bar_chart_png
-from maild.documents.form import (
+from maild.documents.labels import (
     CHANNELS,
-    EventRow,
-    FormSettings,
-    Templates,
     category_label,
     channel_key,
     channel_label,
-    data_uri,
     format_number,
     hours_of,
     local_date,
     priority_label,
-    read_logo,
-    render_document,
     type_label,
-    working_time,
 )
-from maild.store.models import Event, Party, Ticket
+from maild.documents.settings import FormSettings, read_logo
+from maild.documents.worktime import EventRow, working_time
 from maild.render.renderer import local_time
-from maild.sop.vocabulary import Priority, TicketType, label, labels
+from maild.sop.vocabulary import Priority, Role, State, TicketType, label, labels
+from maild.store.models import Event, Party, Ticket
 
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])\Z")
 OLDEST = 10
@@ -200,10 +194,6 @@ def percentile(values: Iterable[float], q: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def _rounded(value: object) -> object:
-    """A figure as the CSV writes it: hours to two decimals, counts as they are."""
-    return round(value, 2) if isinstance(value, float) else value
-
 
 @dataclass(frozen=True)
 class _Ticket:
@@ -247,13 +237,13 @@ def monthly_report(session: Session, month: str, settings: FormSettings) -> Repo
     intake = [t for t in tickets if start <= t.row.created_at < end]
     closed = [t for t in tickets if t.between("resolved", start, end) or t.between("merged", start, end)]
     resolved = [t for t in closed if t.between("resolved", start, end)]
-    open_end = [t for t in tickets if t.state_at(end) not in (None, "closed")]
+    open_end = [t for t in tickets if t.state_at(end) not in (None, State.CLOSED)]
     lang = settings.language
     return Report(
         month=month, title=" ".join(local_time(start, settings.timezone, lang).split()[1:3]),
         lpse_name=settings.lpse_name, logo=read_logo(settings.logo), start=start, end=end,
         intake=len(intake), closed=len(closed), merged=len(closed) - len(resolved),
-        open_at_start=sum(t.state_at(start) not in (None, "closed") for t in tickets),
+        open_at_start=sum(t.state_at(start) not in (None, State.CLOSED) for t in tickets),
         open_at_end=len(open_end),
         by_type=_breakdown(intake, closed, lambda t: t.type or "", list(labels(TicketType)),
                            lambda k: type_label(k, lang)),
@@ -337,7 +327,7 @@ def _escalations(tickets: Sequence[_Ticket], start: datetime, end: datetime,
                 answered[group] += 1
                 waits[group].append(s.calendar.working_time_between(e.created_at, reply.created_at)
                                     .total_seconds() / 3600)
-    waiting = Counter(_last_group(t, end) for t in tickets if t.state_at(end) == "escalated")
+    waiting = Counter(_last_group(t, end) for t in tickets if t.state_at(end) == State.ESCALATED)
     groups = sorted(set(count) | {g for g in waiting if g}, key=lambda g: (-count[g], g))
     return tuple(GroupRow(g, s.group_titles.get(g, g), count[g], len(tickets_of[g]), answered[g], waiting[g],
                           percentile(waits[g], 0.5)) for g in groups)
@@ -362,7 +352,7 @@ def _coordinator(tickets: Sequence[_Ticket], start: datetime, end: datetime, s: 
         reported=len(reports), tickets=len({t.row.id for t, _ in reports}),
         automatic=sum(e.actor == "maild" for _, e in reports),
         recommendations=len(recs), tickets_recommended=len({t.row.id for t, _ in recs}),
-        waiting_at_end=sum(t.state_at(end) == "with_coordinator" for t in tickets),
+        waiting_at_end=sum(t.state_at(end) == State.WITH_COORDINATOR for t in tickets),
         median_recommendation_hours=percentile(waits, 0.5),
     )
 
@@ -372,7 +362,7 @@ def _oldest(session: Session, open_end: Sequence[_Ticket], end: datetime, s: For
     officers = _officers(session, oldest, end)
     out = []
     for t in oldest:
-        r, state = t.row, t.state_at(end) or "new"
+        r, state = t.row, t.state_at(end) or State.NEW
         age = working_time(s.calendar, s.policy.pause_states, t.sla_events(), r.created_at, end)
         out.append(OpenTicket(
             number=r.number, subject=r.subject, state=state, state_label=label(state),
@@ -391,7 +381,7 @@ def _officers(session: Session, tickets: Sequence[_Ticket], end: datetime) -> di
     ids = {t.row.assignee_id for t in tickets if t.row.assignee_id}
     parties = session.scalars(select(Party).where(or_(Party.id.in_(ids), Party.address.in_(actors)))).all()
     by_id = {p.id: p.name or p.address for p in parties}
-    staff = {p.address: p.name or p.address for p in parties if p.role == "staff"}
+    staff = {p.address: p.name or p.address for p in parties if p.role == Role.STAFF}
     out: dict[int, str] = {}
     for t in tickets:
         acted = [staff[e.actor] for e in t.events if e.actor in staff and e.created_at < end]
@@ -403,100 +393,15 @@ def _officers(session: Session, tickets: Sequence[_Ticket], end: datetime) -> di
 
 def _targets(s: FormSettings) -> tuple[tuple[str, float, float], ...]:
     rows = []
-    for prio in ("critical", "high", "medium", "low"):
+    for prio in (Priority.CRITICAL, Priority.HIGH, Priority.MEDIUM, Priority.LOW):
         target = s.policy.target(None, prio)
         rows.append((priority_label(prio, s.language), hours_of(target.response) or 0.0,
                      hours_of(target.resolution) or 0.0))
     return tuple(rows)
 
 
-# -- charts, HTML, CSV ----------------------------------------------------------------------
-def report_charts(report: Report) -> dict[str, bytes]:
-    """The report's charts as PNG bytes, by name (``kategori``, ``jenis``, ``saluran``, ``sla``,
-    and ``eskalasi`` when there were escalations)."""
-    def bars(rows: Sequence[CountRow]) -> list[Bar]:
-        return [Bar(r.label, r.intake, r.closed) for r in rows if r.intake or r.closed]
-
-    charts = {
-        "kategori": bar_chart_png(bars(report.by_category), "Laporan masuk dan selesai menurut kategori"),
-        "jenis": bar_chart_png(bars(report.by_type), "Laporan masuk dan selesai menurut jenis"),
-        "saluran": bar_chart_png(bars(report.by_channel), "Laporan masuk dan selesai menurut media"),
-        "sla": bar_chart_png(
-            [Bar(t.label, t.within_target, t.count - t.within_target) for t in (report.response, report.resolution)],
-            "Waktu penanganan terhadap target SLA", legend=("Dalam target", "Melewati target")),
-    }
-    if report.escalations:
-        charts["eskalasi"] = bar_chart_png([Bar(g.title, g.escalations, g.answered) for g in report.escalations],
-                                           "Eskalasi menurut pengelola layanan", legend=("Dieskalasi", "Dijawab"))
-    return charts
-
-
-def report_html(report: Report, templates: Templates = None, language: str = "id",
-                charts: Mapping[str, bytes] | None = None) -> str:
-    """The report as one self-contained HTML page (charts inline as ``data:`` PNG images)."""
-    images = report_charts(report) if charts is None else charts
-    return render_document(templates, "report.html.j2", language, {
-        "r": report, "charts": {name: data_uri(png) for name, png in images.items()},
-        "logo": data_uri(report.logo), "num": format_number,
-    })
-
-
-def _csv_rows(report: Report) -> Iterable[tuple[str, str, str, str, object]]:
-    yield from (("ringkasan", k, label, "jumlah", v) for k, label, v in (
-        ("masuk", "Laporan masuk", report.intake), ("selesai", "Laporan selesai", report.closed),
-        ("digabung", "Digabung (duplikat)", report.merged),
-        ("terbuka_awal", "Terbuka awal bulan", report.open_at_start),
-        ("terbuka_akhir", "Terbuka akhir bulan", report.open_at_end)))
-    for section, rows in (("jenis", report.by_type), ("kategori", report.by_category),
-                          ("media", report.by_channel), ("prioritas", report.by_priority)):
-        for r in rows:
-            yield section, r.key or "-", r.label, "masuk", r.intake
-            yield section, r.key or "-", r.label, "selesai", r.closed
-    for t in (report.response, report.resolution):
-        share = None if t.share_within is None else round(100 * t.share_within, 1)
-        for metric, value in (("jumlah", t.count), ("median_jam_kerja", t.median_hours),
-                              ("p90_jam_kerja", t.p90_hours), ("dalam_target", t.within_target),
-                              ("persen_dalam_target", share), ("belum", t.pending)):
-            yield "waktu", t.measure, t.label, metric, value
-    for g in report.escalations:
-        for metric, value in (("eskalasi", g.escalations), ("tiket", g.tickets), ("dijawab", g.answered),
-                              ("menunggu_akhir_bulan", g.waiting_at_end), ("median_jawab_jam_kerja",
-                                                                            g.median_answer_hours)):
-            yield "eskalasi", g.group, g.title, metric, value
-    c = report.coordinator
-    for metric, value in (("dilaporkan", c.reported), ("tiket_dilaporkan", c.tickets), ("otomatis_sla", c.automatic),
-                          ("rekomendasi", c.recommendations), ("tiket_direkomendasi", c.tickets_recommended),
-                          ("menunggu_akhir_bulan", c.waiting_at_end),
-                          ("median_rekomendasi_jam_kerja", c.median_recommendation_hours)):
-        yield "koordinator", "-", "Koordinator Helpdesk", metric, value
-    for o in report.oldest_open:
-        yield "terbuka_tertua", o.number, o.subject, "umur_jam_kerja", o.age_hours
-
-
-def report_csv(report: Report) -> str:
-    """The figures as CSV in long form: ``bagian,kunci,label,ukuran,nilai`` (decimal point)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(("bulan", "bagian", "kunci", "label", "ukuran", "nilai"))
-    for section, key, label, metric, value in _csv_rows(report):
-        writer.writerow((report.month, section, key, label, metric, "" if value is None else _rounded(value)))
-    return out.getvalue()
-
-
-def write_report(report: Report, directory: Path, templates: Templates = None) -> tuple[Path, Path]:
-    """Write ``laporan-helpdesk-YYYY-MM.html`` and ``.csv`` into ``directory`` (created if missing).
-
-    The CSV is written with a byte order mark so that spreadsheet programs read it as UTF-8.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    html = directory / f"laporan-helpdesk-{report.month}.html"
-    table = directory / f"laporan-helpdesk-{report.month}.csv"
-    html.write_text(report_html(report, templates), encoding="utf-8")
-    table.write_text(report_csv(report), encoding="utf-8-sig", newline="")
-    return html, table
-
 
 __all__ = [
     "CountRow", "CoordinatorStats", "GroupRow", "OpenTicket", "Report", "TimeStats", "month_bounds",
-    "monthly_report", "percentile", "report_charts", "report_csv", "report_html", "write_report",
+    "monthly_report", "percentile",
 ]

@@ -1,0 +1,110 @@
+"""The monthly report as files: its charts, one self-contained HTML page, and the figures as CSV.
+
+Output only: everything here renders a ``Report`` that ``maild.documents.report_figures``
+computed, and never reads the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from maild.documents.chart import Bar, bar_chart_png
+from maild.documents.labels import format_number
+from maild.documents.report_figures import CountRow, Report
+from maild.documents.templating import Templates, data_uri, render_document
+
+
+def _rounded(value: object) -> object:
+    """A figure as the CSV writes it: hours to two decimals, counts as they are."""
+    return round(value, 2) if isinstance(value, float) else value
+
+
+def report_charts(report: Report) -> dict[str, bytes]:
+    """The report's charts as PNG bytes, by name (``kategori``, ``jenis``, ``saluran``, ``sla``,
+    and ``eskalasi`` when there were escalations)."""
+    def bars(rows: Sequence[CountRow]) -> list[Bar]:
+        return [Bar(r.label, r.intake, r.closed) for r in rows if r.intake or r.closed]
+
+    charts = {
+        "kategori": bar_chart_png(bars(report.by_category), "Laporan masuk dan selesai menurut kategori"),
+        "jenis": bar_chart_png(bars(report.by_type), "Laporan masuk dan selesai menurut jenis"),
+        "saluran": bar_chart_png(bars(report.by_channel), "Laporan masuk dan selesai menurut media"),
+        "sla": bar_chart_png(
+            [Bar(t.label, t.within_target, t.count - t.within_target) for t in (report.response, report.resolution)],
+            "Waktu penanganan terhadap target SLA", legend=("Dalam target", "Melewati target")),
+    }
+    if report.escalations:
+        charts["eskalasi"] = bar_chart_png([Bar(g.title, g.escalations, g.answered) for g in report.escalations],
+                                           "Eskalasi menurut pengelola layanan", legend=("Dieskalasi", "Dijawab"))
+    return charts
+
+
+def report_html(report: Report, templates: Templates = None, language: str = "id",
+                charts: Mapping[str, bytes] | None = None) -> str:
+    """The report as one self-contained HTML page (charts inline as ``data:`` PNG images)."""
+    images = report_charts(report) if charts is None else charts
+    return render_document(templates, "report.html.j2", language, {
+        "r": report, "charts": {name: data_uri(png) for name, png in images.items()},
+        "logo": data_uri(report.logo), "num": format_number,
+    })
+
+
+def _csv_rows(report: Report) -> Iterable[tuple[str, str, str, str, object]]:
+    yield from (("ringkasan", k, label, "jumlah", v) for k, label, v in (
+        ("masuk", "Laporan masuk", report.intake), ("selesai", "Laporan selesai", report.closed),
+        ("digabung", "Digabung (duplikat)", report.merged),
+        ("terbuka_awal", "Terbuka awal bulan", report.open_at_start),
+        ("terbuka_akhir", "Terbuka akhir bulan", report.open_at_end)))
+    for section, rows in (("jenis", report.by_type), ("kategori", report.by_category),
+                          ("media", report.by_channel), ("prioritas", report.by_priority)):
+        for r in rows:
+            yield section, r.key or "-", r.label, "masuk", r.intake
+            yield section, r.key or "-", r.label, "selesai", r.closed
+    for t in (report.response, report.resolution):
+        share = None if t.share_within is None else round(100 * t.share_within, 1)
+        for metric, value in (("jumlah", t.count), ("median_jam_kerja", t.median_hours),
+                              ("p90_jam_kerja", t.p90_hours), ("dalam_target", t.within_target),
+                              ("persen_dalam_target", share), ("belum", t.pending)):
+            yield "waktu", t.measure, t.label, metric, value
+    for g in report.escalations:
+        for metric, value in (("eskalasi", g.escalations), ("tiket", g.tickets), ("dijawab", g.answered),
+                              ("menunggu_akhir_bulan", g.waiting_at_end), ("median_jawab_jam_kerja",
+                                                                            g.median_answer_hours)):
+            yield "eskalasi", g.group, g.title, metric, value
+    c = report.coordinator
+    for metric, value in (("dilaporkan", c.reported), ("tiket_dilaporkan", c.tickets), ("otomatis_sla", c.automatic),
+                          ("rekomendasi", c.recommendations), ("tiket_direkomendasi", c.tickets_recommended),
+                          ("menunggu_akhir_bulan", c.waiting_at_end),
+                          ("median_rekomendasi_jam_kerja", c.median_recommendation_hours)):
+        yield "koordinator", "-", "Koordinator Helpdesk", metric, value
+    for o in report.oldest_open:
+        yield "terbuka_tertua", o.number, o.subject, "umur_jam_kerja", o.age_hours
+
+
+def report_csv(report: Report) -> str:
+    """The figures as CSV in long form: ``bagian,kunci,label,ukuran,nilai`` (decimal point)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("bulan", "bagian", "kunci", "label", "ukuran", "nilai"))
+    for section, key, label, metric, value in _csv_rows(report):
+        writer.writerow((report.month, section, key, label, metric, "" if value is None else _rounded(value)))
+    return out.getvalue()
+
+
+def write_report(report: Report, directory: Path, templates: Templates = None) -> tuple[Path, Path]:
+    """Write ``laporan-helpdesk-YYYY-MM.html`` and ``.csv`` into ``directory`` (created if missing).
+
+    The CSV is written with a byte order mark so that spreadsheet programs read it as UTF-8.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    html = directory / f"laporan-helpdesk-{report.month}.html"
+    table = directory / f"laporan-helpdesk-{report.month}.csv"
+    html.write_text(report_html(report, templates), encoding="utf-8")
+    table.write_text(report_csv(report), encoding="utf-8-sig", newline="")
+    return html, table
+
+
+__all__ = ["report_charts", "report_csv", "report_html", "write_report"]
