@@ -2,7 +2,7 @@
 
 The month is built once per module through maild's real pipeline and actions
 (``tests/dataset.py``). Every expected value is computed here from the database directly,
-independently of ``maild.documents.form`` and ``maild.documents.report``: dates through ``zoneinfo``, working
+independently of ``maild.documents.form_data`` and ``maild.documents.report_figures``: dates through ``zoneinfo``, working
 time through the calendar with the pauses rebuilt from the events, percentiles through
 ``statistics``.
 """

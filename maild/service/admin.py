@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from maild.sop import sla
 from maild.store.models import AttachmentRow, Event, InboundMessage, OutgoingMail, Party, Ticket
 from maild.sop.workcal import WorkCalendar
+from maild.sop.vocabulary import MailState, MessageState, State
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -40,7 +41,7 @@ def list_tickets(session: Session, filters: TicketFilter | None = None) -> list[
     assignee = aliased(Party)
     q = select(Ticket, Party.address).outerjoin(Party, Party.id == Ticket.reporter_id)
     if f.state == "open":
-        q = q.where(Ticket.state != "closed")
+        q = q.where(Ticket.state != State.CLOSED)
     elif f.state:
         q = q.where(Ticket.state == f.state)
     if f.type:
@@ -68,7 +69,7 @@ def only_overdue(session: Session, rows: list[dict[str, Any]], policy: sla.Polic
     out = []
     for row in rows:
         ticket = session.scalars(select(Ticket).where(Ticket.number == row["number"])).one()
-        if ticket.state == "closed":
+        if ticket.state == State.CLOSED:
             continue
         events = session.execute(select(Event.created_at, Event.event, Event.old_state, Event.new_state,
                                         Event.detail).where(Event.ticket_id == ticket.id).order_by(Event.id)).all()
@@ -169,8 +170,8 @@ def requeue_dead(session: Session, message_id: int) -> bool:
     """Give a quarantined message another round of attempts."""
     return session.execute(
         update(InboundMessage)
-        .where(InboundMessage.id == message_id, InboundMessage.state == "dead")
-        .values(state="new", attempts=0, disposition=None)
+        .where(InboundMessage.id == message_id, InboundMessage.state == MessageState.DEAD)
+        .values(state=MessageState.NEW, attempts=0, disposition=None)
         .returning(InboundMessage.id)
     ).first() is not None
 
@@ -200,11 +201,11 @@ def list_outbox(session: Session, state: str | None = None, limit: int = 100) ->
 
 def retry_outbox(session: Session, now: datetime, mail_id: int | None = None) -> int:
     """Make failed (or deferred) mail due now; all failed mail when no id is given."""
-    q = update(OutgoingMail).values(state="queued", next_attempt_at=now)
+    q = update(OutgoingMail).values(state=MailState.QUEUED, next_attempt_at=now)
     if mail_id is not None:
-        q = q.where(OutgoingMail.id == mail_id, OutgoingMail.state.in_(("failed", "queued")))
+        q = q.where(OutgoingMail.id == mail_id, OutgoingMail.state.in_((MailState.FAILED, MailState.QUEUED)))
     else:
-        q = q.where(OutgoingMail.state == "failed")
+        q = q.where(OutgoingMail.state == MailState.FAILED)
     return len(session.execute(q.returning(OutgoingMail.id)).all())
 
 
@@ -215,8 +216,8 @@ def counts(session: Session) -> dict[str, int]:
 
     return {
         "tickets": n(select(func.count(Ticket.id))),
-        "messages_waiting": n(select(func.count(InboundMessage.id)).where(InboundMessage.state == "new")),
-        "messages_dead": n(select(func.count(InboundMessage.id)).where(InboundMessage.state == "dead")),
-        "mail_queued": n(select(func.count(OutgoingMail.id)).where(OutgoingMail.state == "queued")),
-        "mail_failed": n(select(func.count(OutgoingMail.id)).where(OutgoingMail.state == "failed")),
+        "messages_waiting": n(select(func.count(InboundMessage.id)).where(InboundMessage.state == MessageState.NEW)),
+        "messages_dead": n(select(func.count(InboundMessage.id)).where(InboundMessage.state == MessageState.DEAD)),
+        "mail_queued": n(select(func.count(OutgoingMail.id)).where(OutgoingMail.state == MailState.QUEUED)),
+        "mail_failed": n(select(func.count(OutgoingMail.id)).where(OutgoingMail.state == MailState.FAILED)),
     }

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from maild.sop.vocabulary import State
+
 NEW = "new_ticket"
 FOLLOW_UP = "follow_up"
 REOPEN = "reopen"
@@ -63,7 +65,7 @@ def decide(
         return ThreadDecision(
             NEW_LINKED, target, f"{why}, but sender {sender or '(none)'} is not a party to ticket {target.number}"
         )
-    if target.state == "closed":
+    if target.state == State.CLOSED:
         closed_at = target.closed_at
         if closed_at is not None and now - closed_at <= reopen_window:
             return ThreadDecision(REOPEN, target, f"{why}; ticket was closed {_ago(now - closed_at)} ago: reopened")

@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from maild.base.errors import IllegalTransition
+from maild.sop.vocabulary import OPEN_STATES, State
 
-NEW = "new"
-IN_PROGRESS = "in_progress"
-ESCALATED = "escalated"
-WITH_COORDINATOR = "with_coordinator"
-CLOSED = "closed"
-STATES = (NEW, IN_PROGRESS, ESCALATED, WITH_COORDINATOR, CLOSED)
+NEW, IN_PROGRESS, ESCALATED, WITH_COORDINATOR, CLOSED = (
+    State.NEW, State.IN_PROGRESS, State.ESCALATED, State.WITH_COORDINATOR, State.CLOSED)
+STATES = tuple(State)
 
 # SOP step that each state stands for (../shared/DESIGN.md).
 STATE_STEP = {NEW: 2, IN_PROGRESS: 5, ESCALATED: 4, WITH_COORDINATOR: 6, CLOSED: 8}
@@ -33,7 +31,7 @@ class Transition:
     effects: tuple[str, ...] = ()
 
 
-_OPEN = (NEW, IN_PROGRESS, ESCALATED, WITH_COORDINATOR)
+_OPEN = OPEN_STATES
 
 # (event, from-states) -> (to-state or None for "unchanged", SOP step, effects)
 _TABLE: dict[str, tuple[tuple[str | None, ...], str | None, int, tuple[str, ...]]] = {

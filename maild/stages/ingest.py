@@ -23,6 +23,7 @@ from maild.store.models import InboundMessage
 from maild.mail.parse import normalize_message_id
 from maild.transport.sources import Fetched, Mailbox
 from maild.store.queries import insert_ignore
+from maild.sop.vocabulary import MessageState
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class Ingest:
             "uidvalidity": fetched.uidvalidity,
             "uid": fetched.uid,
             "received_at": self.clock(),
-            "state": "new",
+            "state": MessageState.NEW,
             "attempts": 0,
         }
         if insert_ignore(session, InboundMessage, values, ["key"]):
@@ -123,7 +124,7 @@ class Ingest:
             return  # the very same bytes again: a redelivery after a crash, nothing to do
         if body_of(first.raw) == body_of(fetched.raw):
             # Same Message-ID and body, other headers: one message delivered twice (To + Cc).
-            values.update(key=f"{k.key}/sha256:{k.sha256}"[:400], state="done", disposition="duplicate",
+            values.update(key=f"{k.key}/sha256:{k.sha256}"[:400], state=MessageState.DONE, disposition="duplicate",
                           reason=f"same Message-ID and body as message {first.id}", ticket_id=first.ticket_id,
                           processed_at=self.clock())
         else:
@@ -138,7 +139,7 @@ class Ingest:
         with transaction(self.factory) as session:
             dead: Sequence[InboundMessage] = session.scalars(
                 select(InboundMessage)
-                .where(or_(InboundMessage.state == "dead", InboundMessage.disposition.in_(("oversized", "spam"))),
+                .where(or_(InboundMessage.state == MessageState.DEAD, InboundMessage.disposition.in_(("oversized", "spam"))),
                        InboundMessage.quarantined_at.is_(None))
                 .limit(20)
             ).all()

@@ -26,6 +26,7 @@ from maild.base.errors import DeliveryDeferred, DeliveryRefused
 from maild.store.models import OutgoingMail, Ticket
 from maild.transport.smtp import Transport
 from maild.store.queries import note_event
+from maild.sop.vocabulary import MailState
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Sender:
         with transaction(self.factory) as session:
             return session.scalar(
                 select(OutgoingMail.next_attempt_at)
-                .where(OutgoingMail.state == "queued")
+                .where(OutgoingMail.state == MailState.QUEUED)
                 .order_by(OutgoingMail.next_attempt_at)
                 .limit(1)
             )
@@ -78,7 +79,7 @@ class Sender:
                 with transaction(self.factory) as session:
                     rows = session.scalars(
                         select(OutgoingMail)
-                        .where(OutgoingMail.state == "queued", OutgoingMail.next_attempt_at <= self.clock())
+                        .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.next_attempt_at <= self.clock())
                         .order_by(OutgoingMail.id)
                         .limit(self.settings.commit_every)
                         .with_for_update(skip_locked=True)
@@ -110,7 +111,7 @@ class Sender:
         except DeliveryRefused as exc:
             self._failed(session, row, str(exc))
         else:
-            row.state, row.sent_at, row.attempts, row.last_error = "sent", self.clock(), row.attempts + 1, None
+            row.state, row.sent_at, row.attempts, row.last_error = MailState.SENT, self.clock(), row.attempts + 1, None
             log.info("outbox %s: sent to %s <%s>: %s", row.id, row.recipient, row.message_id, answer.strip()[:120])
 
     def _deferred(self, session: Session, row: OutgoingMail, error: str) -> None:
@@ -130,13 +131,13 @@ class Sender:
         now = self.clock()
         session.execute(
             update(OutgoingMail)
-            .where(OutgoingMail.state == "queued", OutgoingMail.next_attempt_at <= now, OutgoingMail.id != tried_id)
+            .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.next_attempt_at <= now, OutgoingMail.id != tried_id)
             .values(next_attempt_at=now + timedelta(seconds=self.settings.retry_min_seconds),
                     last_error=f"not tried: {error}"[:2000])
         )
 
     def _failed(self, session: Session, row: OutgoingMail, error: str, count: bool = True) -> None:
-        row.state = "failed"
+        row.state = MailState.FAILED
         row.attempts += 1 if count else 0
         row.last_error = error[:2000]
         ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None

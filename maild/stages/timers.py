@@ -34,6 +34,7 @@ from maild.service.mailer import Mailer
 from maild.store.models import Event, Ticket, TimerFiring
 from maild.store.queries import insert_ignore, note_event
 from maild.sop.workcal import WorkCalendar
+from maild.sop.vocabulary import Channel, State
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class Timers:
         fired = 0
         with transaction(self.factory) as session:
             # Imported tickets (an old mailbox brought in) are history, not work that is late.
-            tickets = session.scalars(select(Ticket).where(Ticket.state != "closed", Ticket.channel != "import")
+            tickets = session.scalars(select(Ticket).where(Ticket.state != State.CLOSED, Ticket.channel != Channel.IMPORT)
                                       .order_by(Ticket.id)).all()
             changes = self._state_changes(session, [t.id for t in tickets])
             for ticket in tickets:

@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from maild.sop.vocabulary import Channel, MailState, MessageState
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -83,7 +85,7 @@ class Ticket(Base):
     type: Mapped[str | None] = mapped_column(String(20))
     category: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[str | None] = mapped_column(String(16))
-    channel: Mapped[str] = mapped_column(String(16), default="email")
+    channel: Mapped[str] = mapped_column(String(16), default=Channel.EMAIL)
     language: Mapped[str] = mapped_column(String(8), default="id")
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
@@ -124,7 +126,7 @@ class InboundMessage(Base):
     sender: Mapped[str] = mapped_column(String(320), default="")
     subject: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    state: Mapped[str] = mapped_column(String(12), default="new")
+    state: Mapped[str] = mapped_column(String(12), default=MessageState.NEW)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     disposition: Mapped[str | None] = mapped_column(String(20))
@@ -171,7 +173,7 @@ class OutgoingMail(Base):
     automatic: Mapped[bool] = mapped_column(Boolean, default=True)
     subject: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
-    state: Mapped[str] = mapped_column(String(12), default="queued")
+    state: Mapped[str] = mapped_column(String(12), default=MailState.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -23,6 +23,7 @@ from maild.store.models import OutgoingMail
 from maild.render.renderer import Rendered
 from maild.store.queries import insert_ignore
 from maild.mail.tokens import mint_message_id
+from maild.sop.vocabulary import MailState
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def enqueue(session: Session, identity: Identity, mail: Outgoing, now: datetime)
             "automatic": mail.automatic,
             "subject": mail.rendered.subject,
             "raw": raw,
-            "state": "queued",
+            "state": MailState.QUEUED,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,

@@ -32,6 +32,7 @@ from maild.mail.parse import Attachment
 from maild.sop.threads import TicketRef
 from maild.mail.tokens import format_number
 from maild.sop.workflow import Transition
+from maild.sop.vocabulary import State
 
 
 def insert_ignore(session: Session, model: type, values: dict[str, Any], unique: Sequence[str]) -> bool:
@@ -167,9 +168,9 @@ def record_event(
     """
     ticket.state = transition.new_state
     ticket.updated_at = now
-    if transition.new_state == "closed":
+    if transition.new_state == State.CLOSED:
         ticket.closed_at = now
-    elif transition.old_state == "closed":
+    elif transition.old_state == State.CLOSED:
         ticket.closed_at = None
     detail = detail or {}
     digest = hashlib.sha256(json.dumps(detail, sort_keys=True, default=str).encode()).hexdigest()[:12]
