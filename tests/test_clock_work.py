@@ -119,8 +119,8 @@ def test_restart_in_the_middle_of_firing_fires_once(desk) -> None:  # type: igno
     daemon.run_once()
     clock.advance(hours=5)
 
-    class Crash(Exception):
-        pass
+    class Crash(BaseException):
+        """Not an Exception: a kill is not a failure one level's savepoint would catch."""
 
     real = daemon.timers.mailer
 
@@ -151,6 +151,39 @@ def test_restart_in_the_middle_of_firing_fires_once(desk) -> None:  # type: igno
         reminders = s.scalar(select(func.count(OutgoingMail.id)).where(OutgoingMail.template == "sla_reminder"))
     assert reminders == 2
 
+
+
+def test_one_level_that_cannot_fire_does_not_hold_back_the_others(desk) -> None:  # type: ignore[no-untyped-def]
+    daemon, account, sink, clock = desk
+    append(account, report(sender="a@x.id").raw)
+    append(account, report(sender="b@x.id").raw)
+    daemon.run_once()
+    clock.advance(hours=5)
+    real = daemon.timers.mailer
+
+    class Broken:
+        """The first reminder's mail cannot be rendered (say, a broken template)."""
+
+        calls = 0
+        settings = real.settings
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(real, name)
+
+        def queue(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            Broken.calls += 1
+            if Broken.calls == 1:
+                raise RuntimeError("template broken")
+            return real.queue(*args, **kwargs)
+
+    daemon.timers.mailer = Broken()
+    assert daemon.timers.run_once(force=True) == 1  # the other ticket's reminder went out
+    daemon.timers.mailer = real
+    assert daemon.timers.run_once(force=True) == 1  # the failed one, at the next check
+    assert daemon.timers.run_once(force=True) == 0
+    with daemon.factory() as s:
+        reminders = s.scalar(select(func.count(OutgoingMail.id)).where(OutgoingMail.template == "sla_reminder"))
+    assert reminders == 2
 
 TWO_DAEMONS = textwrap.dedent("""
     import sys, time

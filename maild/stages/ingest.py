@@ -24,6 +24,7 @@ from maild.mail.parse import normalize_message_id
 from maild.transport.sources import Fetched, Mailbox
 from maild.store.queries import insert_ignore
 from maild.sop.vocabulary import MessageState
+from maild.stages.protocol import each_in_savepoint
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,7 @@ class Ingest:
         batch = self.mailbox.fetch_new(self.batch_size)
         if batch:
             with transaction(self.factory) as session:
-                for fetched in batch:
-                    self._store(session, fetched)
+                each_in_savepoint(session, batch, self._store, self._store_raw_only)
             # Only now, with the rows committed, may the messages leave the inbox.
             self.mailbox.release(batch)
         return len(batch) + self._quarantine_dead()
@@ -132,6 +132,20 @@ class Ingest:
             values.update(key=f"{k.key}/sha256:{k.sha256}"[:400])
             log.warning("message-id %s reused with different content; processing as its own message", k.message_id)
         insert_ignore(session, InboundMessage, values, ["key"])
+
+    def _store_raw_only(self, session: Session, fetched: Fetched, exc: Exception) -> None:
+        """Keep a message whose headers could not be stored as read (a NUL byte in a header on
+        PostgreSQL, say): its raw bytes under their hash, nothing read from its headers, so the
+        pipeline can try it and quarantine it if it must; the messages behind it go on."""
+        digest = hashlib.sha256(fetched.raw).hexdigest()
+        log.error("message %s could not be stored as read (%s: %s); kept by its hash", fetched.ref,
+                  type(exc).__name__, exc)
+        insert_ignore(session, InboundMessage, {
+            "key": f"sha256:{digest}", "message_id": None, "sender": "", "sha256": digest, "raw": fetched.raw,
+            "size": len(fetched.raw), "source": self.mailbox.description[:200], "uidvalidity": fetched.uidvalidity,
+            "uid": fetched.uid, "received_at": self.clock(), "state": MessageState.NEW, "attempts": 0,
+            "last_error": f"stored by hash: {type(exc).__name__}: {exc}"[:2000],
+        }, ["key"])
 
     def _quarantine_dead(self) -> int:
         """Put a copy of each newly quarantined message (dead, oversized, spam) into the

@@ -18,7 +18,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +35,7 @@ from maild.store.models import Event, Ticket, TimerFiring
 from maild.store.queries import insert_ignore, note_event
 from maild.sop.workcal import WorkCalendar
 from maild.sop.vocabulary import Channel, State
+from maild.stages.protocol import each_in_savepoint
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,22 @@ class Timers:
             return 0
         self._next_check = time.monotonic() + self.settings.check_every
         now = self.clock()
-        fired = 0
         with transaction(self.factory) as session:
             # Imported tickets (an old mailbox brought in) are history, not work that is late.
             tickets = session.scalars(select(Ticket).where(Ticket.state != State.CLOSED, Ticket.channel != Channel.IMPORT)
                                       .order_by(Ticket.id)).all()
             changes = self._state_changes(session, [t.id for t in tickets])
-            for ticket in tickets:
-                fired += self._check(session, ticket, changes.get(ticket.id, []), now)
-        return fired
+            due = [level for ticket in tickets for level in self._due(ticket, changes.get(ticket.id, []), now)]
+            fired: list[int] = []
+            # Each level fires in its own savepoint: one that cannot fire (a broken template, say)
+            # is tried again at the next check and does not hold back the others.
+            each_in_savepoint(session, due, lambda s, d: fired.append(self._fire(s, *d)), self._failed)
+        return sum(fired)
+
+    @staticmethod
+    def _failed(session: Session, due: tuple[Ticket, str, datetime, timedelta], exc: Exception) -> None:
+        log.error("ticket %s: SLA level %s could not fire, tried again at the next check: %s", due[0].number, due[1],
+                  exc, exc_info=exc)
 
     @staticmethod
     def _state_changes(session: Session, ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:
@@ -91,26 +99,29 @@ class Timers:
             changes[tid] = sla.clock_changes(evs)
         return changes
 
-    def _check(self, session: Session, ticket: Ticket, changes: list[tuple[datetime, str]], now: datetime) -> int:
+    def _due(
+        self, ticket: Ticket, changes: list[tuple[datetime, str]], now: datetime
+    ) -> list[tuple[Ticket, str, datetime, timedelta]]:
+        """The levels whose targets ``ticket`` has passed (each fires once: ``_fire`` keys it)."""
         s = self.settings
         paused = sla.paused_spans(changes, s.policy.pause_states, now)
         spent = sla.used(s.calendar, ticket.created_at, now, paused)
         target = s.policy.target(ticket.type, ticket.priority)
-        fired = 0
+        levels = []
         if ticket.first_response_at is None and spent >= target.response:
-            fired += self._fire(session, ticket, "response", now, spent)
+            levels.append("response")
         if spent >= target.resolution:
-            fired += self._fire(session, ticket, "resolution", now, spent)
+            levels.append("resolution")
         if s.policy.head_after is not None and s.head_address and spent >= target.resolution + s.policy.head_after:
-            fired += self._fire(session, ticket, "head", now, spent)
-        return fired
+            levels.append("head")
+        return [(ticket, level, now, spent) for level in levels]
 
-    def _fire(self, session: Session, ticket: Ticket, level: str, now: datetime, spent: object) -> int:
+    def _fire(self, session: Session, ticket: Ticket, level: str, now: datetime, spent: timedelta) -> int:
         key = f"sla:{ticket.id}:{level}"
         if not insert_ignore(session, TimerFiring,
                              {"key": key, "ticket_id": ticket.id, "kind": f"sla_{level}", "fired_at": now}, ["key"]):
             return 0
-        hours = round(spent.total_seconds() / 3600, 1)  # type: ignore[attr-defined]
+        hours = round(spent.total_seconds() / 3600, 1)
         act = Act(session, self.mailer, self.settings.roles, ticket, "maild", key, now)
         note_event(session, ticket, f"sla_{level}_missed", "maild", key, now, {"working_hours": hours})
         if level == "response":
