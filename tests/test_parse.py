@@ -147,7 +147,7 @@ def test_screening(headers: str, kind: str) -> None:
 def test_inbound_key(raw: bytes, key: str | None) -> None:
     import hashlib
 
-    from maild.stages.ingest import key_for
+    from maild.mail.keys import key_for
 
     assert key_for(raw).key == (key or f"sha256:{hashlib.sha256(raw).hexdigest()}")
 
