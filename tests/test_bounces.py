@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from maild.mail.bounces import Bounce, parse_bounce
+from maild.mail.bounces.report import Bounce, parse_bounce
 from maild.mail.mime import Attachment
 from maild.mail.parse import ParsedMail, parse
 

@@ -29,7 +29,7 @@ from maild.sop import rules
 from maild.sop import threads
 from maild.mail import screen as screening
 from maild.service.actions import Act, ActionRefused, Roles
-from maild.mail.bounces import Bounce, parse_bounce
+from maild.mail.bounces.report import Bounce, parse_bounce
 from maild.base.clock import Clock
 from maild.sop.commands import Command, parse_commands, split_first_word
 from maild.store.db import transaction
