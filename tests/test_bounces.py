@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from maild.mail.bounces import Bounce, parse_bounce
-from maild.mail.parse import Attachment, ParsedMail, parse
+from maild.mail.bounces.report import Bounce, parse_bounce
+from maild.mail.mime import Attachment
+from maild.mail.parse import ParsedMail, parse
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 SISIMAI = "sisimai-set-of-emails"

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from maild.mail.parse import html_to_text, parse
+from maild.mail.mime import html_to_text
+from maild.mail.parse import parse
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MAIL_DIR = CORPUS / "zammad" / "test" / "data" / "mail"

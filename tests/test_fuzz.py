@@ -56,7 +56,7 @@ from maild.mail import screen
 from maild.sop import threads
 
 from maild.mail import tokens
-from maild.stages.ingest import key_for
+from maild.mail.keys import key_for
 from maild.mail.parse import ParsedMail, parse
 from maild.mail.quotes import split_reply
 from maild.sop.rule_file import RuleSet, load_rules

@@ -7,7 +7,8 @@ from email.message import EmailMessage
 import pytest
 
 from maild.mail.charsets import decode_bytes, decode_encoded_words, header_text
-from maild.mail.parse import message_id_list, normalize_message_id, parse, safe_filename
+from maild.mail.mime import safe_filename
+from maild.mail.parse import message_id_list, normalize_message_id, parse
 from maild.mail.screen import AUTO_REPLY, BOUNCE, BULK, HUMAN, OWN_LOOP, screen
 
 
@@ -147,7 +148,7 @@ def test_screening(headers: str, kind: str) -> None:
 def test_inbound_key(raw: bytes, key: str | None) -> None:
     import hashlib
 
-    from maild.stages.ingest import key_for
+    from maild.mail.keys import key_for
 
     assert key_for(raw).key == (key or f"sha256:{hashlib.sha256(raw).hexdigest()}")
 

@@ -26,7 +26,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maild.mail.parse import html_to_text, parse
+from maild.mail.mime import html_to_text
+from maild.mail.parse import parse
 from maild.mail.quotes import Reply, split_reply
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from maild.store.db import transaction
 from maild.base.errors import MaildError, TransientError
-from maild.stages.ingest import body_of, key_for
+from maild.mail.keys import body_of, key_for
 from maild.store.models import InboundMessage
 from maild.store.queries import insert_ignore
 

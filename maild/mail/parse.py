@@ -6,24 +6,22 @@ everything, never raises on access, and is about three times faster than ``polic
 rules (``charsets``), because mail-parser and ``policy.default`` both fail or guess silently on
 the broken mail a public helpdesk address receives. Whatever looked wrong is listed in
 ``defects`` so it can be shown and counted.
+
+This module reads the header section (addresses, dates, Message-IDs) and builds the value;
+``mime`` walks the parts for the body text, HTML and attachments.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email import policy
-from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
-import html2text
-import puremagic
-
 from maild.mail.charsets import decode_bytes, header_text
+from maild.mail.mime import Attachment, read_content
 
 
 @dataclass(frozen=True)
@@ -32,25 +30,6 @@ class Address:
 
     address: str
     name: str = ""
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """One attachment (or inline part that is not the body text)."""
-
-    filename: str
-    content_type: str
-    content: bytes = field(repr=False)
-    content_id: str = ""
-    inline: bool = False
-
-    @property
-    def size(self) -> int:
-        return len(self.content)
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -182,14 +161,7 @@ def _parse(raw: bytes) -> ParsedMail:
         defects.append("MissingMessageId")
     date = _parse_date(get("date"), defects)
 
-    text_parts: list[str] = []
-    html_parts: list[str] = []
-    attachments: list[Attachment] = []
-    _walk(msg, text_parts, html_parts, attachments, defects)
-    html = "\n".join(html_parts) if html_parts else None
-    text = "\n\n".join(t for t in text_parts if t.strip())
-    if not text and html:
-        text = html_to_text(html)
+    content = read_content(msg, defects)
 
     return ParsedMail(
         message_id=normalize_message_id(get("message-id")),
@@ -202,9 +174,9 @@ def _parse(raw: bytes) -> ParsedMail:
         return_path=_return_path(get("return-path")),
         subject=get("subject") or "",
         date=date,
-        text=text,
-        html=html,
-        attachments=tuple(attachments),
+        text=content.text,
+        html=content.html,
+        attachments=content.attachments,
         headers=headers,
         content_type=msg.get_content_type(),
         size=len(raw),
@@ -255,209 +227,3 @@ def _parse_date(value: str | None, defects: list[str]) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed
-
-
-def _walk(
-    part: Message,
-    text_parts: list[str],
-    html_parts: list[str],
-    attachments: list[Attachment],
-    defects: list[str],
-) -> None:
-    ctype = part.get_content_type()
-    if ctype in ("message/delivery-status", "message/global-delivery-status"):
-        # compat32 parses these into header blocks; keep them whole, as the report they are.
-        payload = part.get_payload()
-        blocks = payload if isinstance(payload, list) else []
-        content = b"\n".join(b.as_bytes(policy=policy.compat32) for b in blocks) if blocks else (
-            payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b"")
-        attachments.append(Attachment("delivery-status.txt", ctype, content))
-        return
-    if part.is_multipart() and ctype != "message/rfc822":
-        payload = part.get_payload()
-        children = payload if isinstance(payload, list) else []
-        if ctype == "multipart/alternative":
-            _alternative(children, text_parts, html_parts, attachments, defects)
-            return
-        for child in children:
-            _walk(child, text_parts, html_parts, attachments, defects)
-        return
-    disposition = _part_header(part, "content-disposition").split(";", 1)[0].strip().lower()
-    filename = _filename(part)
-    is_body = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
-    if ctype == "message/rfc822" or not is_body:
-        attachments.append(_attachment(part, ctype, filename, disposition, defects))
-        return
-    text = _part_text(part, defects)
-    if ctype == "text/html":
-        html_parts.append(text)
-    else:
-        text_parts.append(text)
-
-
-def _part_header(part: Message, name: str) -> str:
-    """A MIME part's header as text; raw 8-bit values (which compat32 hands out as Header
-    objects) are decoded like any other header."""
-    for key, value in part.raw_items():
-        if key.lower() == name:
-            return header_text(value)
-    return ""
-
-
-def _alternative(
-    children: list[Message],
-    text_parts: list[str],
-    html_parts: list[str],
-    attachments: list[Attachment],
-    defects: list[str],
-) -> None:
-    """Take the plain text of an alternative, and keep the HTML for display."""
-    plain = [c for c in children if c.get_content_type() == "text/plain"]
-    html = [c for c in children if c.get_content_type() == "text/html"]
-    rest = [c for c in children if c not in plain and c not in html]
-    if plain:
-        text_parts.append(_part_text(plain[0], defects))
-    if html:
-        html_parts.append(_part_text(html[0], defects))
-    for child in rest:
-        # A related/mixed part inside an alternative (HTML with inline images) still counts;
-        # its plain text is only the body when the alternative had no text/plain of its own.
-        sub_text: list[str] = []
-        _walk(child, sub_text, html_parts, attachments, defects)
-        if not plain:
-            text_parts.extend(sub_text)
-
-
-def _part_text(part: Message, defects: list[str]) -> str:
-    try:
-        data = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001 - a broken transfer encoding must not lose the message
-        defects.append("BadTransferEncoding")
-        data = None
-    if data is None:
-        raw = part.get_payload()
-        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-    declared = part.get_param("charset")
-    text, how = decode_bytes(data, declared if isinstance(declared, str) else None)
-    if "+replace" in how or how.startswith("detected:"):
-        defects.append(f"Charset:{declared or 'none'}->{how}")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _filename(part: Message) -> str:
-    try:
-        name = part.get_filename()
-    except Exception:  # noqa: BLE001 - malformed RFC 2231 parameters
-        name = None
-    if isinstance(name, str) and name:
-        return header_text(name)
-    return ""
-
-
-def _attachment(
-    part: Message, ctype: str, filename: str, disposition: str, defects: list[str]
-) -> Attachment:
-    if ctype == "message/rfc822":
-        payload = part.get_payload()
-        inner = payload[0] if isinstance(payload, list) and payload else None
-        content = _message_bytes(inner, defects) if isinstance(inner, Message) else b""
-        filename = filename or "forwarded-message.eml"
-    else:
-        try:
-            content = part.get_payload(decode=True) or b""
-        except Exception:  # noqa: BLE001
-            defects.append("BadTransferEncoding")
-            content = b""
-    cid = _part_header(part, "content-id").strip().strip("<>")
-    detected = sniff_type(content) if ctype != "message/rfc822" else None
-    if detected and _content_wins(ctype, detected):
-        # The content decides, not the sender's label: an executable named "penawaran.pdf"
-        # is recorded as what it is.
-        defects.append(f"ContentType:{ctype}->{detected}")
-        ctype = detected
-    return Attachment(
-        filename=safe_filename(filename or _default_name(ctype)),
-        content_type=ctype,
-        content=content,
-        content_id=cid,
-        inline=disposition == "inline" or (bool(cid) and disposition != "attachment"),
-    )
-
-
-# Labels that say nothing about the content, and labels a sniffer cannot confirm (text).
-_VAGUE = {"application/octet-stream", "application/x-download", "application/force-download", "binary/octet-stream"}
-
-
-_EXECUTABLE = ("executable", "msdownload", "x-elf", "x-mach", "x-sh", "x-dosexec", "java-archive")
-
-
-def _content_wins(declared: str, detected: str) -> bool:
-    """Replace a label that says nothing, names another kind of thing, or hides a program;
-    keep a more precise one of the same kind (a .docx declared as such, sniffed as zip)."""
-    if detected == declared:
-        return False
-    if declared in _VAGUE or declared.split("/")[0] != detected.split("/")[0]:
-        return True
-    return any(word in detected for word in _EXECUTABLE)
-
-
-def sniff_type(content: bytes) -> str | None:
-    """The MIME type the content's own signature shows (puremagic), or None when unknown.
-
-    Text formats have no signature; they are left as declared."""
-    if len(content) < 4:
-        return None
-    try:
-        found = puremagic.from_string(content[:8192], mime=True)
-    except (puremagic.PureError, ValueError):
-        return None
-    return found or None
-
-
-def _message_bytes(inner: Message, defects: list[str]) -> bytes:
-    """A forwarded message as bytes; the generator chokes on some broken ones (fuzz-found)."""
-    try:
-        return inner.as_bytes(policy=policy.compat32)
-    except Exception:  # noqa: BLE001 - Unicode, header and value errors all seen (fuzz-found)
-        defects.append("BrokenForwardedMessage")
-        try:
-            return inner.as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")
-        except Exception:  # noqa: BLE001 - keep the rest of the mail
-            return b""
-
-
-def _default_name(ctype: str) -> str:
-    ext = {"text/plain": "txt", "text/html": "html", "text/calendar": "ics", "image/png": "png",
-           "image/jpeg": "jpg", "application/pdf": "pdf"}.get(ctype, "bin")
-    return f"attachment.{ext}"
-
-
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
-
-
-def safe_filename(name: str, limit: int = 120) -> str:
-    """A filename that is safe on any disk: no path, no control characters, bounded length."""
-    name = unicodedata.normalize("NFC", name)
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name)
-    # Every control or format character (C0, C1, bidi overrides that disguise ".exe"): gone.
-    name = "".join("_" if unicodedata.category(ch).startswith("C") else ch for ch in name).strip(" .")
-    if not name:
-        name = "attachment"
-    if len(name) > limit:
-        stem, dot, ext = name.rpartition(".")
-        ext = ext[:16] if dot else ""
-        name = (stem if dot else name)[: limit - len(ext) - 1] + ("." + ext if ext else "")
-    return name
-
-
-def html_to_text(html: str) -> str:
-    """Readable text from HTML, links kept as text, images dropped (nothing is fetched)."""
-    converter = html2text.HTML2Text(bodywidth=0)
-    converter.ignore_images = True
-    converter.protect_links = True
-    converter.inline_links = True
-    try:
-        return converter.handle(html).strip()
-    except Exception:  # noqa: BLE001 - html2text on pathological markup
-        return re.sub(r"<[^>]+>", " ", html).strip()

@@ -31,31 +31,38 @@ Speed: every per-line test is guarded by a cheap check (first character, last ch
 colon in the first 40 characters) and runs only on a bounded slice of the line, and no pattern
 has nested unbounded repetition, so time is linear in the input (see tests/test_quotes.py for
 the figures). A top-posted reply stops scanning at the first boundary.
+
+The words and patterns per language and client are in ``quote_patterns``; the tests of one
+line (is it an attribution, a boundary, a header block, a signature?) in ``quote_lines``.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from maild.mail.quote_lines import (
+    attribution_start,
+    boundary,
+    header_label,
+    is_forward,
+    is_wrapped_quote,
+    signature_start,
+)
+from maild.mail.quote_patterns import (
+    ALL_QUOTED_KEPT,
+    ATTRIBUTION,
+    DASHES,
+    DECORATION,
+    EMPTY,
+    FORWARD_KEPT,
+    INVISIBLE,
+    NONE,
+    ORIGINAL_MESSAGE,
+    QUOTE_MARKS,
+    SIGNATURE_DASHES,
+)
+
 __all__ = ["Reply", "split_reply"]
-
-# Reads line j as "Label: value": (kind or None, value), or None if it is not one.
-_LabelOf = Callable[[int], "tuple[str | None, str] | None"]
-
-# Names of the rules, as they appear (joined with "+") in ``Reply.how``.
-NONE = "none"
-QUOTE_MARKS = "quote-marks"
-ATTRIBUTION = "attribution"
-ORIGINAL_MESSAGE = "original-message"
-SEPARATOR_LINE = "separator-line"
-HEADER_BLOCK = "header-block"
-SIG_DASHES = "sig-dashes"
-MOBILE_FOOTER = "mobile-footer"
-FORWARD_KEPT = "forward-kept"
-ALL_QUOTED_KEPT = "all-quoted-kept"
-EMPTY = "empty"
 
 
 @dataclass(frozen=True)
@@ -73,190 +80,6 @@ class Reply:
     quoted: str
     signature: str
     how: str
-
-
-# Characters that html2text and mail clients leave around otherwise blank lines.
-_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
-
-# An attribution is at most this long once its wrapped lines are joined; longer is prose.
-_MAX_ATTRIBUTION = 400
-# At most this many physical lines make one wrapped attribution (Gmail wraps at 80 columns,
-# so "On <date> <name> <\naddress> wrote:" can take three, Apple Mail's long names four).
-_ATTRIBUTION_LINES = 4
-# A "-- " signature longer than this many lines is more likely text the author separated.
-_MAX_SIGNATURE_LINES = 20
-
-# --- attributions ------------------------------------------------------------------------
-# Words that open an attribution in the languages a helpdesk sees: id, en, fr, de, it, es, pt,
-# nl, da/no/sv, pl, cs, ru. Anchored at the start of the joined attribution.
-_OPENER = re.compile(
-    r"(?:on|pada|le|am|il|el|em|op|den|dne|dnia|w\s+dniu|в)\b",
-    re.IGNORECASE,
-)
-# The verb that closes it ("wrote", "menulis", ...), at the very end of the last line, colon
-# optional ("---- On ... wrote ----" from Zoho has none). Compared with str.endswith on the
-# line's tail, which is several times faster than a regex search over 20 alternatives.
-_CLOSING_VERBS = (
-    "wrote",
-    "menulis",
-    "a écrit",
-    "ha scritto",
-    "escreveu",
-    "escribió",
-    "schreef",
-    "schrieb",
-    "skrev",
-    "kirjoitti",
-    "napisał(a)",
-    "napisał",
-    "napisała",
-    "napsal(a)",
-    "napsal",
-    "napsala",
-    "написал(а)",
-    "написал",
-    "написала",
-    "пишет",
-    "yazdı",
-    "írta",
-)
-# Language-free attribution: '... <date> <time> ... <name@example.com>:' (Russian, Dutch,
-# Yandex, mail.ru, the numeric-date forms of Gmail). The address must close the line.
-_ENDS_WITH_ADDRESS = re.compile(r"@[\w-]+(?:\.[\w-]+)+[^\w@\s]{0,8}\s*:$")
-_TIME = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
-_YEAR_OR_DATE = re.compile(r"\b(?:19|20)\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b")
-_DIGIT_OR_AT = re.compile(r"[\d@]")
-
-# --- boundaries ----------------------------------------------------------------------------
-# "-----Original Message-----" and its translations, compared after stripping the dashes.
-_ORIGINAL_PHRASES = frozenset(
-    {
-        "original message",
-        "pesan asli",
-        "pesan awal",
-        "pesan sebelumnya",
-        "message d'origine",
-        "message d’origine",
-        "message original",
-        "ursprüngliche nachricht",
-        "ursprüngliche e-mail",
-        "mensaje original",
-        "messaggio originale",
-        "oorspronkelijk bericht",
-        "origineel bericht",
-        "wiadomość oryginalna",
-        "oryginalna wiadomość",
-        "исходное сообщение",
-        "original meddelelse",
-        "originalmeddelelse",
-        "oprindelig meddelelse",
-        "opprinnelig melding",
-        "ursprungligt meddelande",
-        "originalmeddelande",
-        "alkuperäinen viesti",
-        "původní zpráva",
-        "eredeti üzenet",
-        "orijinal mesaj",
-        "mensagem original",
-        "reply message",
-    }
-)
-# Forward markers: what follows them is what the sender wants us to read.
-_FORWARD_PHRASES = frozenset(
-    {
-        "forwarded message",
-        "forwarded message follows",
-        "pesan yang diteruskan",
-        "pesan terusan",
-        "pesan diteruskan",
-        "message transféré",
-        "weitergeleitete nachricht",
-        "mensaje reenviado",
-        "messaggio inoltrato",
-        "doorgestuurd bericht",
-        "пересылаемое сообщение",
-        "videresendt meddelelse",
-        "vidarebefordrat meddelande",
-        "mensagem encaminhada",
-    }
-)
-_FORWARD_LINE = re.compile(
-    r"(?:begin\s+forwarded\s+message|awal\s+pesan\s+yang\s+diteruskan|pesan\s+yang\s+diteruskan"
-    r"|début\s+du\s+message\s+réexpédié|anfang\s+der\s+weitergeleiteten\s+nachricht"
-    r"|inicio\s+del\s+mensaje\s+reenviado|inizio\s+messaggio\s+inoltrato)\s*:?$",
-    re.IGNORECASE,
-)
-_DASHES = " \t-_=*~—–"
-_UNDERSCORES = re.compile(r"_{20,}")
-# A line that only decorates (hr "* * *", "=====", "-----"): absorbed into a quote boundary.
-_DECORATION = re.compile(r"[\s*_=~#—–-]{3,}")
-
-# --- header blocks -------------------------------------------------------------------------
-# "From: x", "**Dari:** x", "De : x". The label is 1-4 words; bounded, so no backtracking blowup.
-_HEADER_LINE = re.compile(
-    r"[ \t]*(?:\*\*|__)?[ \t]*([^\W\d_][\w'’.-]{0,20}(?: [\w'’.-]{1,20}){0,3}?)"
-    r"[ \t]*(?:\*\*|__)?[ \t]*:(?!//)(?:\*\*|__)?(.*)"
-)
-_FROM, _SENT, _DATE, _TO, _CC, _SUBJECT = "from", "sent", "date", "to", "cc", "subject"
-_HEADER_KINDS: dict[str, str] = {}
-for _kind, _labels in (
-    (
-        _FROM,
-        "from|dari|pengirim|van|von|de|da|od|от|fra|från|frá|lähettäjä|feladó|kimden|από"
-        "|expéditeur|remitente|mittente|afzender|发件人|寄件者|差出人|보낸 사람|từ",
-    ),
-    (
-        _SENT,
-        "sent|dikirim|terkirim|verzonden|gesendet|envoyé|enviado|inviato|wysłano|wysłane"
-        "|отправлено|skickat|sendt|lähetetty|gönderildi|odesláno|elküldve|发送时间|送信日時"
-        "|보낸 날짜",
-    ),
-    (
-        _DATE,
-        "date|tanggal|tgl|waktu|datum|fecha|data|дата|päivämäärä|tarih|日期|日付|날짜",
-    ),
-    (
-        _TO,
-        "to|kepada|untuk|aan|an|à|a|para|per|do|кому|till|til|vastaanottaja|címzett|kime"
-        "|收件人|宛先|받는 사람|đến",
-    ),
-    (_CC, "cc|tembusan|kopie|copie à|cc.|копия|kopia|kopio|másolat|抄送|副本|참조"),
-    ("bcc", "bcc|bcc."),
-    (
-        _SUBJECT,
-        "subject|subjek|perihal|hal|onderwerp|betreff|objet|asunto|oggetto|assunto|temat"
-        "|тема|ämne|emne|aihe|tárgy|konu|předmět|主题|主旨|件名|제목|sujet|re",
-    ),
-):
-    for _label in _labels.split("|"):
-        _HEADER_KINDS[_label] = _kind
-# Header blocks hold at most this many lines (with Cc, Bcc, Importance, a wrapped address).
-_MAX_HEADER_LINES = 10
-
-# --- signatures ----------------------------------------------------------------------------
-_SIG_DASHES = frozenset({"--", "\\--"})  # "-- " after strip; html2text escapes it as "\--"
-# A short line of underscores also opens a signature or a mailing-list footer ("__"); 20 or
-# more is Outlook's quote separator, handled as a boundary.
-_SHORT_UNDERSCORES = re.compile(r"_{2,19}")
-_MARKDOWN_LINK = re.compile(r"\[([^\[\]\n]{0,200})\]\((?:<[^<>\n]{0,2000}>|[^()\s]{0,2000})\)")
-_ANGLE_URL = re.compile(r"<(?:https?|mailto):[^<>\s]{0,2000}>")
-_FOOTER = re.compile(
-    r"(?:sent|dikirim|terkirim|envoyé|gesendet|enviado|inviato|verzonden|verstuurd|wysłane"
-    r"|отправлено)\s+(?:from|with|via|using|on|dari|melalui|lewat|dengan|de|à\s+partir\s+de"
-    r"|von|desde|da|vanaf|met|van|z|из|с)\s+([\w'’&+-]+(?:\s+[\w'’&+-]+){0,6})\s*[.!]?",
-    re.IGNORECASE,
-)
-_GET_APP = re.compile(
-    r"(?:get|dapatkan|download|unduh|scarica|obtenez|holen\s+sie\s+sich)\s+outlook\s+"
-    r"(?:for|untuk|per|pour|für)\s+(?:ios|android|windows)\s*[.!]?",
-    re.IGNORECASE,
-)
-_DEVICE_WORDS = frozenset(
-    "iphone ipad ipod android ios mobile samsung galaxy blackberry outlook yahoo gmail mail"
-    " email e-mail surel ponsel hp handphone smartphone phone huawei xiaomi redmi oppo vivo"
-    " realme nokia windows tablet aquamail bluemail spark telkomsel mi lg sony pixel"
-    " motorola asus".split()
-)
 
 
 def split_reply(text: str) -> Reply:
@@ -282,7 +105,7 @@ def split_reply(text: str) -> Reply:
     kept = scan.keep
     rules = scan.rules
     signature = ""
-    sig_start, sig_rule = _signature_start(clean, kept)
+    sig_start, sig_rule = signature_start(clean, kept)
     if sig_start is not None and any(clean[i] for i in kept[:sig_start]):
         # Cut only if something remains: a message that is all signature keeps it as text.
         signature = _join(lines, clean, kept[sig_start:])
@@ -319,12 +142,12 @@ class _Scan:
             # Each test below runs only past a cheap check on the first or last character, so
             # an ordinary line costs a few comparisons.
             first, last = s[0], s[-1]
-            if first == ">" or (first.islower() and _is_wrapped_quote(clean, i, s)):
+            if first == ">" or (first.islower() and is_wrapped_quote(clean, i, s)):
                 # Quoted, or a long quoted line the sender's client re-wrapped without its ">".
                 self._cut_line(i, QUOTE_MARKS)
                 i += 1
                 continue
-            if len(s) >= 8 and (last == ":" or first in _DASHES) and _is_forward(s):
+            if len(s) >= 8 and (last == ":" or first in DASHES) and is_forward(s):
                 if not self.cut:
                     # Nothing quoted above it: the forward is what the sender wants us to read.
                     self.keep.extend(range(i, n))
@@ -332,14 +155,14 @@ class _Scan:
                     return
                 self._cut_rest(i, ORIGINAL_MESSAGE)  # a forward inside quoted history
                 return
-            if (first in _DASHES and len(s) >= 8) or ":" in s[:40]:
-                rule = _boundary(clean, i, s, self.label)
+            if (first in DASHES and len(s) >= 8) or ":" in s[:40]:
+                rule = boundary(clean, i, s, self.label)
                 if rule is not None:
                     self._cut_rest(i, rule)
                     return
             start = None
-            if last == ":" or last in _DASHES or last in "eE":  # ":", "wrote", "wrote ----"
-                start = _attribution_start(clean, i, s)
+            if last == ":" or last in DASHES or last in "eE":  # ":", "wrote", "wrote ----"
+                start = attribution_start(clean, i, s)
             if start is None:
                 self.keep.append(i)
             elif _next_nonblank(clean, i + 1)[:1] == ">":
@@ -354,9 +177,9 @@ class _Scan:
             i += 1
 
     def label(self, j: int) -> tuple[str | None, str] | None:
-        """``_header_label`` of line ``j``, parsed once (header blocks are re-read per line)."""
+        """``header_label`` of line ``j``, parsed once (header blocks are re-read per line)."""
         if j not in self._labels:
-            self._labels[j] = _header_label(self.clean[j])
+            self._labels[j] = header_label(self.clean[j])
         return self._labels[j]
 
     def _cut_line(self, i: int, rule: str) -> None:
@@ -371,7 +194,7 @@ class _Scan:
         while self.keep and self.keep[-1] == start - 1:
             above = clean[start - 1]
             # "* * *" is html2text's <hr> above Outlook's header block; "-- " is a signature.
-            if above and (above in _SIG_DASHES or not _DECORATION.fullmatch(above)):
+            if above and (above in SIGNATURE_DASHES or not DECORATION.fullmatch(above)):
                 break
             self.keep.pop()
             start -= 1
@@ -386,8 +209,8 @@ class _Scan:
 def _clean(line: str) -> str:
     """The line without surrounding whitespace or invisible characters."""
     s = line.strip()
-    if s and (s[0] in _INVISIBLE or s[-1] in _INVISIBLE):
-        s = s.strip(_INVISIBLE).strip()
+    if s and (s[0] in INVISIBLE or s[-1] in INVISIBLE):
+        s = s.strip(INVISIBLE).strip()
     return s
 
 
@@ -399,218 +222,6 @@ def _next_nonblank(clean: list[str], i: int) -> str:
             return clean[i]
         i += 1
     return ""
-
-
-def _is_forward(s: str) -> bool:
-    if len(s) > 80:
-        return False
-    if s[0] in _DASHES:
-        return s.strip(_DASHES).lower() in _FORWARD_PHRASES
-    return _FORWARD_LINE.match(s) is not None
-
-
-def _boundary(clean: list[str], i: int, s: str, label: _LabelOf) -> str | None:
-    """The rule name if an Outlook-style boundary starts at line ``i``, else None."""
-    first = s[0]
-    if first in _DASHES and len(s) <= 80:
-        core = s.strip(_DASHES).lower()
-        if core in _ORIGINAL_PHRASES and s[:2] in ("--", "__", "==", "**", "- "):
-            return ORIGINAL_MESSAGE
-        if first == "_" and _UNDERSCORES.fullmatch(s):
-            return SEPARATOR_LINE
-    if ":" in s[:40] and _is_header_block(clean, i, label):
-        return HEADER_BLOCK
-    return None
-
-
-def _header_label(s: str) -> tuple[str | None, str] | None:
-    """``(kind or None, value)`` if the line looks like ``Label: value``, else None."""
-    if ":" not in s[:40]:
-        return None
-    m = _HEADER_LINE.match(s)
-    if m is None:
-        return None
-    label = " ".join(m.group(1).lower().split())
-    return _HEADER_KINDS.get(label) or _HEADER_KINDS.get(label.rstrip(".")), m.group(2)
-
-
-def _is_header_block(clean: list[str], i: int, label: _LabelOf) -> bool:
-    """Whether a quoted message's header block (From/Sent/To/Subject) starts at line ``i``.
-
-    Needs a From-like label, two more known labels, and either an address in the From value
-    or a Sent-like label: an Indonesian memo ("Dari: / Kepada: / Tanggal: / Perihal:") has
-    neither, an Outlook or Gmail header block always has one.
-    """
-    kinds: set[str] = set()
-    from_value = ""
-    in_from = False
-    unknown = 0
-    continuations = 0
-    blanks = 0
-    n = len(clean)
-    j = i
-    while j < n and j < i + _MAX_HEADER_LINES + blanks:
-        s = clean[j]
-        if not s:
-            # Outlook puts each header in its own <p>, so html2text leaves a blank line
-            # between them: step over one if a known label follows.
-            nxt = label(j + 1) if kinds and j + 1 < n and clean[j + 1] else None
-            if nxt is None or nxt[0] is None or blanks >= _MAX_HEADER_LINES:
-                break
-            blanks += 1
-            in_from = False
-            j += 1
-            continue
-        parsed = label(j)
-        if parsed is None:
-            # A wrapped value (Outlook splits a long "From: name <address>").
-            if j == i or continuations >= 2:
-                break
-            continuations += 1
-            if in_from:
-                from_value += " " + s
-                if _FROM in kinds and len(kinds) >= 3 and "@" in from_value:
-                    return True
-            j += 1
-            continue
-        kind, value = parsed
-        in_from = False
-        if kind is None:
-            # An unknown label may open the block only right above "From:" (the French
-            # "Message du : <date>" line); otherwise "Content-Type:" or "Nama:" would.
-            if j == i:
-                nxt = label(j + 1) if j + 1 < n else None
-                if nxt is None or nxt[0] != _FROM:
-                    return False
-            unknown += 1
-            if unknown > 2:
-                break
-        else:
-            if kind in kinds:
-                break  # a label seen twice: the next block (or prose) begins
-            kinds.add(kind)
-            if kind == _FROM:
-                in_from = True
-                from_value = value
-        if _FROM in kinds and len(kinds) >= 3 and (_SENT in kinds or "@" in from_value):
-            return True
-        j += 1
-    return False
-
-
-def _attribution_start(clean: list[str], i: int, s: str) -> int | None:
-    """If line ``i`` ends an attribution, the index of its first line, else None.
-
-    The closing verb or address is always on the last line (Gmail wraps before "wrote:",
-    not inside it), so it is tested once; the up to three lines above are then joined one
-    by one to find where the attribution starts.
-    """
-    tail = s.rstrip(_DASHES)[-40:]
-    if not tail or (tail[-1] != ":" and tail[-5:].lower() != "wrote"):
-        return None
-    closer = _ends_with_verb(tail)
-    generic = tail[-1] == ":" and (
-        closer or ("@" in tail and _ENDS_WITH_ADDRESS.search(tail) is not None)
-    )
-    if not (closer or generic):
-        return None
-    has_time = has_date = False
-    parts: list[str] = []
-    size = 0
-    fallback: int | None = None
-    for k in range(i, max(-1, i - _ATTRIBUTION_LINES), -1):
-        piece = clean[k]
-        if not piece or (k != i and piece[0] == ">"):
-            break
-        size += len(piece) + 1
-        if size > _MAX_ATTRIBUTION:
-            break
-        parts.append(piece)
-        has_time = has_time or _TIME.search(piece) is not None
-        has_date = has_date or _YEAR_OR_DATE.search(piece) is not None
-        # The widest window that starts with an opener word wins; without one, the narrowest
-        # window that holds a date and a time (so a reply line just above stays).
-        head = piece.lstrip(_DASHES)
-        if closer and _OPENER.match(head) and (has_time or has_date or _has_digit_or_at(parts)):
-            return k
-        if fallback is None and generic and has_time and has_date:
-            fallback = k
-    return fallback
-
-
-def _ends_with_verb(tail: str) -> bool:
-    """Whether the line ends with a closing verb as a whole word ("wrote:", "menulis")."""
-    word = tail.rstrip(": \t").lower()
-    for verb in _CLOSING_VERBS:
-        if word.endswith(verb):
-            before = len(word) - len(verb) - 1
-            return before < 0 or not word[before].isalnum()
-    return False
-
-
-def _has_digit_or_at(parts: list[str]) -> bool:
-    return any(_DIGIT_OR_AT.search(p) for p in parts)
-
-
-def _is_wrapped_quote(clean: list[str], i: int, s: str) -> bool:
-    """A long quoted line re-wrapped by the sender's client: '> ... long\\ncontinued\\n>'.
-
-    Only a lowercase start between two ">" lines, under a long one: a short answer typed
-    between quoted lines starts with a capital or follows a short question, and is kept.
-    """
-    if i == 0 or i + 1 >= len(clean) or not s[0].islower():
-        return False
-    above = clean[i - 1]
-    return above[:1] == ">" and clean[i + 1][:1] == ">" and len(above) >= 50
-
-
-def _signature_start(clean: list[str], kept: list[int]) -> tuple[int | None, str]:
-    """Position in ``kept`` where a trailing mobile footer or ``-- `` signature starts, and
-    the rule that found it."""
-    start: int | None = None
-    rule = ""
-    # Trailing footers, bottom up ("Sent from my iPhone", "Get Outlook for iOS", ...).
-    j = len(kept) - 1
-    while j >= 0:
-        s = clean[kept[j]]
-        if s and not _is_mobile_footer(s):
-            break
-        if s:
-            start = j
-            rule = MOBILE_FOOTER
-        j -= 1
-    # The first "-- " line above, if what follows it is short enough to be a signature.
-    limit = len(kept) if start is None else start
-    for p in range(limit):
-        s = clean[kept[p]]
-        if s in _SIG_DASHES or (s[:1] == "_" and _SHORT_UNDERSCORES.fullmatch(s)):
-            body = sum(1 for q in kept[p + 1 : limit] if clean[q])
-            if body <= _MAX_SIGNATURE_LINES:
-                rule = SIG_DASHES if start is None else SIG_DASHES + "+" + MOBILE_FOOTER
-                start = p
-            break
-    return start, rule
-
-
-def _is_mobile_footer(s: str) -> bool:
-    if len(s) > 200 or s[0] == ">":
-        return False
-    bare = s.strip(" *_")
-    plain = _ANGLE_URL.sub("", _MARKDOWN_LINK.sub(r"\1", bare)).strip(" *_")
-    if not plain or len(plain) > 80:
-        return False
-    if _GET_APP.fullmatch(plain):
-        return True
-    m = _FOOTER.fullmatch(plain)
-    if m is None:
-        return False
-    words = m.group(1).lower().split()
-    if words[0] == "my" and len(words) <= 5:  # "Sent from my <1-4 words>" (GitHub's rule)
-        return True
-    if words[-1] == "saya" or any(w.strip("'’") in _DEVICE_WORDS for w in words):
-        return True
-    # "Sent from TypeApp<http://...>": an app name with its advert link, never prose.
-    return len(plain) < len(bare) and len(words) <= 2
 
 
 def _join(lines: list[str], clean: list[str], indices: list[int] | range) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from maild.mail.parse import Attachment
+from maild.mail.mime import Attachment
 from maild.store.models import Ticket
 from maild.store.queries import note_event, store_attachments
 

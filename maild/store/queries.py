@@ -28,7 +28,7 @@ from maild.store.models import (
     TicketCounter,
     TicketParty,
 )
-from maild.mail.parse import Attachment
+from maild.mail.mime import Attachment
 from maild.sop.threads import TicketRef
 from maild.mail.tokens import format_number
 from maild.sop.workflow import Transition

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from maild.mail.bounces import Bounce, parse_bounce
+from maild.mail.bounces.report import Bounce, parse_bounce
 from maild.mail.parse import ParsedMail, parse
 from maild.mail.screen import Screening, screen
 from maild.service.intake import IntakeSettings
