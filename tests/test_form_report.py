@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataset import COORDINATOR, GROUPS, Month, build_month
-from maild.app.daemon import work_calendar
+from maild.app.factory import work_calendar
 from maild.documents.form import FormData, form_data, form_html, form_pdf, form_settings, pdf_text
 from maild.store.models import Event, Party, Ticket
 from maild.render.renderer import Renderer

@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from maild.service import admin
 from maild.base.clock import Clock
 from maild.base.config import Settings, endpoint, load_settings
-from maild.app.daemon import digest_settings, load_ruleset, work_calendar
+from maild.app.factory import digest_settings, load_ruleset, work_calendar
 from maild.store.db import make_engine, revisions, session_factory
 from maild.base.errors import ConfigError
 from maild.transport.imap import is_loopback

@@ -34,7 +34,8 @@ from maild.sop.commands import STATUSES, split_first_word
 from maild.store.models import Ticket
 from maild.base.clock import system_clock
 from maild.base.config import Settings, load_settings, masked
-from maild.app.daemon import build, load_ruleset, open_mailbox, work_calendar
+from maild.app.daemon import build
+from maild.app.factory import load_ruleset, open_mailbox, work_calendar
 from maild.sop.sla import policy_from
 from maild.store.db import make_engine, revisions, session_factory, transaction, upgrade
 from maild.base.errors import ConfigError, IllegalTransition, MaildError, TransientError
