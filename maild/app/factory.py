@@ -215,22 +215,27 @@ class Services:
 
     @cached_property
     def ruleset(self) -> RuleSet:
+        """The classification rules."""
         return load_ruleset(self.settings)
 
     @cached_property
     def roles(self) -> Roles:
+        """Staff, coordinator and service groups."""
         return roles(self.settings)
 
     @cached_property
     def calendar(self) -> WorkCalendar:
+        """The working calendar the SLA is measured in."""
         return work_calendar(self.settings)
 
     @cached_property
     def sla(self) -> Policy:
+        """The SLA targets."""
         return policy_from(self.settings.sla)
 
     @cached_property
     def mailer(self) -> Mailer:
+        """The mailer that queues mail about tickets."""
         return mailer(self.settings, self.renderer)
 
     @cached_property
@@ -253,31 +258,38 @@ class Services:
 
     @cached_property
     def mailbox(self) -> Mailbox:
+        """Where mail comes in (not connected until first used)."""
         return self._given_mailbox or open_mailbox(self.settings)
 
     @cached_property
     def transport(self) -> Transport:
+        """Where mail goes out (not connected until the sender opens it)."""
         return self._given_transport or open_transport(self.settings)
 
     @cached_property
     def ingest(self) -> Ingest:
+        """The stage that records mail from the mailbox in the ledger."""
         m = self.settings.mailbox
         return Ingest(self.mailbox, self.factory, self.clock, m.batch_size, m.quarantine_folder)
 
     @cached_property
     def pipeline(self) -> Pipeline:
+        """The stage that turns recorded mail into tickets."""
         return Pipeline(self.factory, self.mailer, self.ruleset, pipeline_settings(self.settings), self.clock)
 
     @cached_property
     def timers(self) -> Timers:
+        """The SLA reminders and escalations."""
         return Timers(self.factory, self.mailer, timer_settings(self.settings), self.clock)
 
     @cached_property
     def digest(self) -> Digest:
+        """The coordinator's daily digest."""
         return Digest(self.factory, self.renderer, digest_settings(self.settings), self.clock)
 
     @cached_property
     def sender(self) -> Sender:
+        """The stage that sends queued mail."""
         return Sender(self.factory, self.transport, sender_settings(self.settings), self.clock)
 
     def prepare(self) -> Services:

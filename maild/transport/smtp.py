@@ -85,6 +85,7 @@ class SmtpTransport:
         self._tls: ssl.SSLContext | None = None
 
     async def open(self) -> None:
+        """Open the session mail is sent in (see ``_session``)."""
         self._client, _hello = await self._session()
 
     async def _session(self) -> tuple[aiosmtplib.SMTP, Hello]:
