@@ -35,7 +35,8 @@ from maild.service.actions import Act, ActionRefused
 from maild.sop.vocabulary import Channel
 from maild.base.clock import FrozenClock
 from maild.base.settings import Settings
-from maild.app.daemon import Daemon, build, work_calendar
+from maild.app.daemon import Daemon, build
+from maild.app.factory import work_calendar
 from maild.store.db import transaction
 from maild.base.errors import IllegalTransition
 from maild.store.models import InboundMessage, OutgoingMail, Party, Ticket

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from pathlib import Path
@@ -10,12 +11,17 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from harness import imap_sections, report, start, write_config
-from maild.base.clock import FrozenClock
-from maild.store.db import make_engine, upgrade
+from harness import HELPDESK, imap_sections, report, start, write_config
 from maild.app.doctor import Check, exit_status, format_checks, run_checks
-from maild.store.models import InboundMessage
+from maild.app.factory import imap_mailbox, smtp_transport
+from maild.base.clock import FrozenClock
+from maild.base.config import load_settings
+from maild.base.errors import MailboxError
 from maild.base.resources import resource_dir
+from maild.store.db import make_engine, upgrade
+from maild.store.models import InboundMessage
+from maild.transport.imap import ImapError, ImapStep
+from maild.transport.smtp import SmtpDeferred, SmtpStep
 from servers import ImapAccount, SmtpSink, free_port
 
 NAMES = ["config", "database", "imap", "imap folders", "smtp", "smtp auth", "templates", "rules", "sla", "outbox",
@@ -243,3 +249,71 @@ def test_maildir_setup(tmp_path: Path) -> None:
     assert all(c.ok for c in checks.values()), format_checks(list(checks.values()))
     assert checks["mailbox folders"].detail.startswith("Processed will be created on first move")
     assert "sent will be created and is writable" in checks["smtp"].detail
+
+
+# -- the transports' probes, which the doctor calls: the same session as the daemon's --------
+def test_imap_probe_logs_in_as_fetching_does_and_fails_alike(tmp_path: Path, imap_account: ImapAccount,
+                                                             smtp_sink: SmtpSink) -> None:
+    db = f"sqlite:///{tmp_path}/maild.db"
+    settings = load_settings(config(tmp_path, imap_account, db, smtp_sink.port))
+    client = imap_account.client()
+    client.create_folder("Quarantine")
+    client.append("INBOX", report().raw)
+    client.logout()
+    seen = imap_mailbox(settings).probe(["Quarantine"])
+    assert seen.waiting == 1 and seen.folders == {"Processed": False, "Quarantine": True}
+    assert seen.description == f"imap://{imap_account.user}@127.0.0.1:{imap_account.port}/INBOX"
+
+    wrong = load_settings(config(tmp_path, imap_account, db, smtp_sink.port, mailbox={"password": "salah"}))
+    with pytest.raises(ImapError) as probed:
+        imap_mailbox(wrong).probe()
+    with pytest.raises(ImapError) as fetched:
+        imap_mailbox(wrong).fetch_new(10)
+    assert probed.value.step is fetched.value.step is ImapStep.LOGIN
+    assert str(probed.value) == str(fetched.value)
+    assert str(probed.value).startswith(f"IMAP login as {imap_account.user} at 127.0.0.1 failed: ")
+
+
+def test_imap_probe_on_a_closed_port_names_the_connection(tmp_path: Path, imap_account: ImapAccount,
+                                                         smtp_sink: SmtpSink) -> None:
+    port = free_port()
+    settings = load_settings(config(tmp_path, imap_account, f"sqlite:///{tmp_path}/maild.db", smtp_sink.port,
+                                    mailbox={"url": f"imap://{imap_account.user}@127.0.0.1:{port}/INBOX"}))
+    with pytest.raises(ImapError) as probed:
+        imap_mailbox(settings, timeout=5).probe()
+    assert probed.value.step is ImapStep.CONNECT
+    assert isinstance(probed.value, MailboxError)  # the daemon retries it with backoff
+    assert str(probed.value).startswith(f"IMAP 127.0.0.1:{port} unreachable: ")
+
+
+def test_smtp_probe_sends_nothing_and_fails_as_sending_does(tmp_path: Path, imap_account: ImapAccount,
+                                                           auth_sink: SmtpSink) -> None:
+    db = f"sqlite:///{tmp_path}/maild.db"
+    good = load_settings(config(tmp_path, imap_account, db, auth_sink.port,
+                                smtp={"username": SMTP_USER, "password": SMTP_PASSWORD}))
+    hello = asyncio.run(smtp_transport(good).probe(HELPDESK))
+    assert hello.greeting and not hello.tls
+    assert auth_sink.messages == []
+
+    wrong = load_settings(config(tmp_path, imap_account, db, auth_sink.port,
+                                 smtp={"username": SMTP_USER, "password": "salah"}))
+    with pytest.raises(SmtpDeferred) as probed:
+        asyncio.run(smtp_transport(wrong).probe(HELPDESK))
+    with pytest.raises(SmtpDeferred) as opened:
+        asyncio.run(smtp_transport(wrong).open())
+    assert probed.value.step is opened.value.step is SmtpStep.AUTH
+    assert str(probed.value) == str(opened.value)
+    assert str(probed.value).startswith(f"SMTP AUTH as {SMTP_USER} refused: 535")
+    assert probed.value.hello is not None  # the server answered EHLO before refusing the login
+    assert auth_sink.messages == []
+
+
+def test_smtp_probe_on_a_closed_port_is_deferred(tmp_path: Path, imap_account: ImapAccount) -> None:
+    sink = SmtpSink()
+    sink.start()
+    sink.stop()
+    settings = load_settings(config(tmp_path, imap_account, f"sqlite:///{tmp_path}/maild.db", sink.port))
+    with pytest.raises(SmtpDeferred) as probed:
+        asyncio.run(smtp_transport(settings, timeout=5).probe(HELPDESK))
+    assert probed.value.step is SmtpStep.CONNECT and probed.value.hello is None
+    assert str(probed.value).startswith(f"SMTP 127.0.0.1:{sink.port} unreachable: ")

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataset import COORDINATOR, GROUPS, Month, build_month
-from maild.app.daemon import work_calendar
+from maild.app.factory import work_calendar
 from maild.documents.form_data import FormData, form_data
 from maild.documents.form_html import form_html
 from maild.documents.form_pdf import form_pdf, pdf_text

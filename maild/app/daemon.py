@@ -1,4 +1,4 @@
-"""The daemon: wires the stages from the settings and runs ``tick`` until told to stop.
+"""The daemon: the stages, wired by ``factory.Services``, run ``tick`` until told to stop.
 
 One tick is ingest -> pipeline -> sender. Between ticks the daemon waits on the mailbox
 (IMAP IDLE where offered, polling otherwise) no longer than until the next queued mail is due.
@@ -11,147 +11,24 @@ import logging
 import time as monotonic_time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import time, timedelta
-from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from maild.store import queries as store
-from maild.service.actions import Group, Roles
+from maild.app.factory import Services
 from maild.base.clock import Clock
-from maild.base.config import endpoint
 from maild.base.settings import Settings
-from maild.store.db import make_engine, require_current, session_factory, transaction
-from maild.documents.digest import Digest, DigestSettings
-from maild.documents.digest import recipients as digest_recipients
-from maild.base.errors import ConfigError, MailboxError, TransientError
-from maild.transport.imap import ImapMailbox
-from maild.stages.ingest import Ingest
-from maild.transport.maildir import MaildirMailbox
-from maild.service.mailer import Mailer, MailerSettings
-from maild.store.outbox import Identity
-from maild.stages.pipeline import Pipeline, PipelineSettings
-from maild.service.intake import IntakeSettings
+from maild.base.errors import MailboxError
+from maild.documents.digest import Digest
 from maild.render.renderer import Renderer
-from maild.base.resources import resource_dir
-from maild.sop.rule_file import RuleSet, load_rules
-from maild.stages.sender import Sender, SenderSettings
-from maild.sop.sla import policy_from
-from maild.transport.smtp import MaildirTransport, SmtpTransport, Transport
+from maild.stages.ingest import Ingest
+from maild.stages.pipeline import Pipeline
+from maild.stages.sender import Sender
+from maild.stages.timers import Timers
+from maild.transport.smtp import Transport
 from maild.transport.sources import Mailbox
-from maild.stages.timers import Timers, TimerSettings
-from maild.sop.workcal import WorkCalendar
-from maild.sop.workcal_config import calendar_for
 
 log = logging.getLogger(__name__)
-
-
-def open_mailbox(settings: Settings) -> Mailbox:
-    """The mailbox named by ``mailbox.url``."""
-    m = settings.mailbox
-    if m.url.startswith("maildir:"):
-        return MaildirMailbox(Path(m.url[8:]), m.processed_folder, poll_interval=min(2.0, m.poll_interval))
-    return ImapMailbox(
-        endpoint(m.url, {"imap": 143, "imaps": 993}),
-        settings.mailbox_password,
-        processed_folder=m.processed_folder,
-        use_idle=m.idle,
-        ca_file=m.ca_file,
-        timeout=m.timeout,
-    )
-
-
-def open_transport(settings: Settings) -> Transport:
-    """The mail transport named by ``smtp.url``."""
-    s = settings.smtp
-    if s.url.startswith("maildir:"):
-        return MaildirTransport(Path(s.url[8:]))
-    return SmtpTransport(
-        endpoint(s.url, {"smtp": 25, "smtp+starttls": 587, "smtps": 465}),
-        s.username,
-        settings.smtp_password,
-        ca_file=s.ca_file,
-        timeout=s.timeout,
-    )
-
-
-def identity(settings: Settings) -> Identity:
-    h = settings.helpdesk
-    return Identity(h.name, h.address.lower(), settings.mid_domain, settings.hmac_key, h.timezone)
-
-
-def roles(settings: Settings) -> Roles:
-    """Staff, coordinator and service groups, from the configuration."""
-    c = settings.coordinator
-    return Roles(
-        staff={p.address.lower(): p.name for p in settings.staff},
-        coordinator=(c.address.lower(), c.name),
-        groups=tuple(Group(g.name, g.title or g.name, tuple(m.lower() for m in g.managers)) for g in settings.groups),
-    )
-
-
-def intake_settings(settings: Settings) -> IntakeSettings:
-    """How tickets open, the same for mail, phone reports and imports."""
-    h = settings.helpdesk
-    return IntakeSettings(
-        roles=roles(settings),
-        timezone=h.timezone,
-        calendar=work_calendar(settings),
-        own_addresses=frozenset({h.address.lower()}),
-        auto_limit_per_hour=settings.limits.auto_replies_per_sender_per_hour,
-        max_attachment_bytes=settings.limits.max_attachment_bytes,
-    )
-
-
-def pipeline_settings(settings: Settings) -> PipelineSettings:
-    h = settings.helpdesk
-    return PipelineSettings(
-        tag=h.ticket_tag,
-        reopen_window=timedelta(days=settings.threading.reopen_window_days),
-        max_attempts=settings.limits.max_attempts,
-        hmac_key=settings.hmac_key,
-        mid_domain=settings.mid_domain,
-        intake=intake_settings(settings),
-        trusted_authserv_ids=settings.security.trusted_authserv_ids,
-        max_message_bytes=settings.limits.max_message_bytes,
-    )
-
-
-def mailer(settings: Settings, renderer: Renderer) -> Mailer:
-    h = settings.helpdesk
-    return Mailer(renderer, MailerSettings(identity(settings), h.language, h.timezone, h.ticket_tag,
-                                           settings.threading.reopen_window_days))
-
-
-def work_calendar(settings: Settings) -> WorkCalendar:
-    return calendar_for(settings)
-
-
-def timer_settings(settings: Settings) -> TimerSettings:
-    sl = settings.sla
-    return TimerSettings(policy_from(sl), work_calendar(settings), roles(settings), sl.head_address.lower(),
-                         sl.head_name, sl.check_every)
-
-
-def digest_settings(settings: Settings) -> DigestSettings:
-    h, d = settings.helpdesk, settings.digest
-    try:
-        at = time.fromisoformat(d.time)
-    except ValueError:
-        raise ConfigError(f"digest.time: {d.time!r} is not a time like 07:30") from None
-    names = {p.address.lower(): p.name for p in settings.staff}
-    c = settings.coordinator
-    return DigestSettings(identity(settings), h.language, h.timezone, h.ticket_tag, at,
-                          digest_recipients((c.address.lower(), c.name), d.also_to, names) if d.enabled else (),
-                          d.all_clear,
-                          policy_from(settings.sla), work_calendar(settings))
-
-
-def load_ruleset(settings: Settings) -> RuleSet:
-    """The configured rules file, or the one shipped with maild."""
-    path = Path(settings.rules.file) if settings.rules.file else resource_dir("templates") / "config" / "rules.toml"
-    return load_rules(path)
 
 
 @dataclass
@@ -260,52 +137,23 @@ def build(
     transport: Transport | None = None,
     renderer: Renderer | None = None,
 ) -> Daemon:
-    """Wire a daemon from settings; any part may be given instead (tests, ``maild inject``)."""
-    renderer = renderer or Renderer()
-    renderer.check()
-    ruleset = load_ruleset(settings)
-    ticket_mailer = mailer(settings, renderer)
-    engine = make_engine(settings.database.url)
-    require_current(engine)
-    factory = session_factory(engine)
-    sync_parties(settings, factory, clock)
-    mailbox = mailbox or open_mailbox(settings)
-    transport = transport or open_transport(settings)
-    m = settings.mailbox
-    limits = settings.limits
+    """Wire a daemon from settings; any part may be given instead (tests, ``maild inject``).
+
+    Templates, rules and the database are checked here, in that order, so a daemon that
+    cannot work stops at the start rather than at the first mail.
+    """
+    parts = Services(settings, clock, mailbox=mailbox, transport=transport, renderer=renderer).prepare()
     return Daemon(
         settings=settings,
         clock=clock,
-        mailbox=mailbox,
-        transport=transport,
-        engine=engine,
-        factory=factory,
-        ingest=Ingest(mailbox, factory, clock, m.batch_size, m.quarantine_folder),
-        pipeline=Pipeline(factory, ticket_mailer, ruleset, pipeline_settings(settings), clock),
-        timers=Timers(factory, ticket_mailer, timer_settings(settings), clock),
-        digest=Digest(factory, renderer, digest_settings(settings), clock),
-        renderer=renderer,
-        sender=Sender(
-            factory,
-            transport,
-            SenderSettings(
-                envelope_from=settings.smtp.envelope_from or settings.helpdesk.address,
-                retry_min_seconds=limits.retry_min_seconds,
-                retry_max_seconds=limits.retry_max_seconds,
-                give_up_after_hours=limits.give_up_after_hours,
-            ),
-            clock,
-        ),
+        renderer=parts.renderer,
+        engine=parts.engine,
+        factory=parts.factory,
+        pipeline=parts.pipeline,
+        mailbox=parts.mailbox,
+        transport=parts.transport,
+        ingest=parts.ingest,
+        timers=parts.timers,
+        digest=parts.digest,
+        sender=parts.sender,
     )
-
-
-def sync_parties(settings: Settings, factory: sessionmaker[Session], clock: Clock) -> None:
-    """Record the configured staff and coordinator as parties."""
-    members = [(p.address, p.name, "staff") for p in settings.staff]
-    if settings.coordinator.address:
-        members.append((settings.coordinator.address, settings.coordinator.name, "coordinator"))
-    try:
-        with transaction(factory) as session:
-            store.sync_staff(session, members, clock())
-    except Exception as exc:  # noqa: BLE001 - a database that is down is a transient problem
-        raise TransientError(f"database: {exc}") from exc

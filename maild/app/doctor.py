@@ -23,23 +23,24 @@ from zoneinfo import ZoneInfo
 
 import aiosmtplib
 import holidays
-from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from maild.service import admin
+from maild.app.factory import (digest_settings, envelope_from, imap_mailbox, load_ruleset, smtp_transport,
+                               work_calendar)
 from maild.base.clock import Clock
-from maild.base.config import endpoint, load_settings
+from maild.base.config import Endpoint, load_settings
 from maild.base.settings import Settings
-from maild.app.daemon import digest_settings, load_ruleset, work_calendar
-from maild.store.db import make_engine, revisions, session_factory
 from maild.base.errors import ConfigError
-from maild.transport.imap import is_loopback
-from maild.render.renderer import KINDS, LANGUAGES, Renderer, local_time
 from maild.base.resources import resource_dir
+from maild.render.renderer import KINDS, LANGUAGES, Renderer, local_time
+from maild.service import admin
 from maild.sop.sla import policy_from
+from maild.sop.vocabulary import MailState
+from maild.store.db import make_engine, revisions, session_factory
+from maild.transport.imap import ImapError, ImapStep
+from maild.transport.smtp import Hello, SmtpDeferred, SmtpRefused, SmtpStep
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 78
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -172,15 +173,14 @@ def _queues(engine: Engine) -> list[Check]:
     with session_factory(engine)() as session:
         n = admin.counts(session)
     failed, queued, dead, waiting = n["mail_failed"], n["mail_queued"], n["messages_dead"], n["messages_waiting"]
-    out = [
+    return [
         Check("outbox", True, f"no failed mail ({queued} queued)") if not failed else
         Check("outbox", False, f"{failed} outgoing mail(s) failed ({queued} queued)",
-              "look with 'maild outbox list --state failed', send again with 'maild outbox retry'"),
+              f"look with 'maild outbox list --state {MailState.FAILED}', send again with 'maild outbox retry'"),
         Check("quarantine", True, f"no dead messages ({waiting} waiting)") if not dead else
         Check("quarantine", False, f"{dead} message(s) quarantined after failing ({waiting} waiting)",
               "look with 'maild dead list', then 'maild dead requeue ID' once the cause is fixed"),
     ]
-    return out
 
 
 # -- the mailbox ----------------------------------------------------------------------------
@@ -216,64 +216,49 @@ def _folder_note(name: str, exists: bool, first: str) -> str:
 
 def _imap(settings: Settings, timeout: float) -> list[Check]:
     m = settings.mailbox
-    ep = endpoint(m.url, {"imap": 143, "imaps": 993})
-    where = f"{ep.host}:{ep.port}"
+    mailbox = imap_mailbox(settings, min(timeout, m.timeout))
+    ep = mailbox.endpoint
     not_checked = Check("imap folders", False, "not checked: no IMAP session (see the imap line)",
                         "fix the imap line first")
     try:
-        tls = ssl.create_default_context(cafile=m.ca_file or None)
-    except (OSError, ssl.SSLError) as exc:
-        return [Check("imap", False, f"cannot load mailbox.ca_file {m.ca_file}: {_error(exc)}",
-                      "check mailbox.ca_file"), not_checked]
-    try:
-        client = IMAPClient(ep.host, port=ep.port, ssl=ep.scheme == "imaps",
-                            ssl_context=tls if ep.scheme == "imaps" else None, timeout=timeout)
-    except ssl.SSLError as exc:
-        return [Check("imap", False, f"TLS with {where} failed: {exc.reason or exc}",
-                      "check mailbox.ca_file and the server's certificate"), not_checked]
-    except (OSError, IMAPClientError) as exc:
-        return [Check("imap", False, f"cannot connect to {where}: {_error(exc)}",
-                      "check mailbox.url (host and port) and that the IMAP server runs"), not_checked]
-    client._imap.debug = 0  # noqa: SLF001 - as in maild.transport.imap: no protocol dump in logs
-    try:
-        secured = ep.scheme == "imaps"
-        if ep.scheme == "imap":
-            if b"STARTTLS" in client.capabilities():
-                client.starttls(tls)
-                secured = True
-            elif not is_loopback(ep.host):
-                return [Check("imap", False, f"{where} offers no STARTTLS; maild will not send the password in "
-                              "clear text", "use imaps:// in mailbox.url"), not_checked]
-        try:
-            client.login(ep.user, settings.mailbox_password.value)
-        except (LoginError, IMAPClientError) as exc:
-            return [Check("imap", False, f"login as {ep.user} at {ep.host} failed: {_error(exc)}",
-                          "check the user in mailbox.url and mailbox.password"), not_checked]
-        try:
-            selected = client.select_folder(ep.path, readonly=True)  # EXAMINE: changes no flags
-        except IMAPClientError as exc:
-            return [Check("imap", False, f"logged in as {ep.user}, but cannot open folder {ep.path}: {_error(exc)}",
-                          "check the folder in mailbox.url"), not_checked]
-        waiting = int(selected.get(b"EXISTS", 0))
-        line = Check("imap", True, f"logged in as {ep.user} at {where} ({'TLS' if secured else 'no TLS, loopback'}), "
-                     f"{ep.path} has {waiting} message(s)")
-        folders = Check("imap folders", True, "; ".join(
-            _folder_note(name, client.folder_exists(name), first)
-            for name, first in ((m.processed_folder, "move"), (m.quarantine_folder, "use"))))
-        return [line, folders]
-    except ssl.SSLError as exc:
-        return [Check("imap", False, f"STARTTLS with {where} failed: {exc.reason or exc}",
-                      "check mailbox.ca_file and the server's certificate"), not_checked]
-    except (OSError, IMAPClientError) as exc:
-        return [Check("imap", False, f"{where}: {_error(exc)}", "check the IMAP server"), not_checked]
-    finally:
-        try:
-            client.logout()
-        except Exception:  # noqa: BLE001 - the session may be gone already
-            try:
-                client.shutdown()
-            except Exception:  # noqa: BLE001
-                pass
+        seen = mailbox.probe([m.quarantine_folder])  # as the daemon logs in, but EXAMINE: changes nothing
+    except ImapError as exc:
+        return [_imap_failure(exc, ep, m.ca_file), not_checked]
+    except ConfigError:  # the server offers no STARTTLS, off loopback
+        return [Check("imap", False, f"{ep.host}:{ep.port} offers no STARTTLS; maild will not send the password "
+                      "in clear text", "use imaps:// in mailbox.url"), not_checked]
+    line = Check("imap", True, f"logged in as {ep.user} at {ep.host}:{ep.port} "
+                 f"({'TLS' if seen.secured else 'no TLS, loopback'}), {ep.path} has {seen.waiting} message(s)")
+    folders = Check("imap folders", True, "; ".join(
+        _folder_note(name, seen.folders[name], first)
+        for name, first in ((m.processed_folder, "move"), (m.quarantine_folder, "use"))))
+    return [line, folders]
+
+
+def _imap_failure(exc: ImapError, ep: Endpoint, ca_file: str) -> Check:
+    """The imap line for the step of the session that failed, with what to do about it."""
+    cause = exc.__cause__ or exc
+    where = f"{ep.host}:{ep.port}"
+    tls_fix = "check mailbox.ca_file and the server's certificate"
+    match exc.step:
+        case ImapStep.TLS_SETUP:
+            return Check("imap", False, f"cannot load mailbox.ca_file {ca_file}: {_error(cause)}",
+                         "check mailbox.ca_file")
+        case ImapStep.CONNECT if isinstance(cause, ssl.SSLError):
+            return Check("imap", False, f"TLS with {where} failed: {cause.reason or cause}", tls_fix)
+        case ImapStep.CONNECT:
+            return Check("imap", False, f"cannot connect to {where}: {_error(cause)}",
+                         "check mailbox.url (host and port) and that the IMAP server runs")
+        case ImapStep.STARTTLS:
+            reason = cause.reason if isinstance(cause, ssl.SSLError) else None
+            return Check("imap", False, f"STARTTLS with {where} failed: {reason or _error(cause)}", tls_fix)
+        case ImapStep.LOGIN:
+            return Check("imap", False, f"login as {ep.user} at {ep.host} failed: {_error(cause)}",
+                         "check the user in mailbox.url and mailbox.password")
+        case ImapStep.FOLDER:
+            return Check("imap", False, f"logged in as {ep.user}, but cannot open folder {ep.path}: {_error(cause)}",
+                         "check the folder in mailbox.url")
+    return Check("imap", False, f"{where}: {_error(cause)}", "check the IMAP server")
 
 
 # -- the mail server ------------------------------------------------------------------------
@@ -281,11 +266,57 @@ def _smtp(settings: Settings, timeout: float) -> list[Check]:
     s = settings.smtp
     if s.url.startswith("maildir:"):
         return [_maildir_target(Path(s.url[8:]))]
+    transport = smtp_transport(settings, min(timeout, s.timeout))
+    ep, sender = transport.endpoint, envelope_from(settings)
+    not_checked = Check("smtp auth", False, "not checked: no SMTP session (see the smtp line)",
+                        "fix the smtp line first")
     try:
-        return asyncio.run(asyncio.wait_for(_smtp_session(settings, min(timeout, s.timeout)), timeout * 3))
+        # As the sender opens its session (TLS, AUTH), then MAIL FROM and RSET: sends nothing.
+        hello = asyncio.run(asyncio.wait_for(transport.probe(sender), timeout * 3))
     except TimeoutError:
         return [Check("smtp", False, f"{s.url}: no answer within {timeout * 3:.0f} s",
-                      "check smtp.url and that the SMTP server runs")]
+                      "check smtp.url and that the SMTP server runs"), not_checked]
+    except ConfigError as exc:
+        return [Check("smtp", False, str(exc), "check smtp.ca_file"), not_checked]
+    except (SmtpDeferred, SmtpRefused) as exc:
+        if exc.hello is None or exc.step is SmtpStep.SESSION:
+            return [_smtp_failure(exc, ep), not_checked]
+        return [_hello(ep, exc.hello), _smtp_auth_failure(exc, settings, sender)]
+    who = f"logged in as {s.username}" if s.username else "no login configured"
+    return [_hello(ep, hello), Check("smtp auth", True, f"{who}; the server takes mail from {sender} "
+                                     "(tested without sending)")]
+
+
+def _hello(ep: Endpoint, hello: Hello) -> Check:
+    return Check("smtp", True, f"{ep.scheme}://{ep.host}:{ep.port} answers EHLO "
+                 f"({hello.greeting}, {'TLS' if hello.tls else 'no TLS'})")
+
+
+def _smtp_failure(exc: SmtpDeferred | SmtpRefused, ep: Endpoint) -> Check:
+    """The smtp line when there was no session to speak of."""
+    cause = exc.__cause__ or exc
+    where = f"{ep.host}:{ep.port}"
+    if exc.step is SmtpStep.SESSION:
+        return Check("smtp", False, f"{where}: {_error(cause)}", "check the SMTP server")
+    if isinstance(cause, aiosmtplib.SMTPResponseException):
+        return Check("smtp", False, f"{where} answered {cause.code} {cause.message}",
+                     "check smtp.url and the SMTP server")
+    return Check("smtp", False, f"cannot connect to {where}: {_error(cause)}",
+                 "check smtp.url (host and port) and that the SMTP server runs")
+
+
+def _smtp_auth_failure(exc: SmtpDeferred | SmtpRefused, settings: Settings, sender: str) -> Check:
+    """The smtp auth line when the server answered but refused the login or the sender."""
+    s, cause = settings.smtp, exc.__cause__ or exc
+    if exc.step is SmtpStep.AUTH:
+        if isinstance(cause, aiosmtplib.SMTPAuthenticationError):
+            return Check("smtp auth", False, f"AUTH as {s.username} refused: {cause.code} {cause.message}",
+                         "check smtp.username and smtp.password")
+        return Check("smtp auth", False, f"cannot log in as {s.username}: {_error(cause)}",
+                     "the server offers no AUTH here; it may need TLS (smtp+starttls:// or smtps://)")
+    fix = "check smtp.envelope_from" if s.username else "set smtp.username and the password"
+    answer = f"{cause.code} {cause.message}" if isinstance(cause, aiosmtplib.SMTPResponseException) else _error(cause)
+    return Check("smtp auth", False, f"MAIL FROM:<{sender}> refused: {answer}", fix)
 
 
 def _maildir_target(root: Path) -> Check:
@@ -297,62 +328,6 @@ def _maildir_target(root: Path) -> Check:
                      "fix the permissions or smtp.url")
     state = "exists" if root.is_dir() else "will be created"
     return Check("smtp", True, f"maildir:{root} {state} and is writable (mail is written there, not sent)")
-
-
-async def _smtp_session(settings: Settings, timeout: float) -> list[Check]:
-    s = settings.smtp
-    ep = endpoint(s.url, {"smtp": 25, "smtp+starttls": 587, "smtps": 465})
-    where = f"{ep.host}:{ep.port}"
-    not_checked = Check("smtp auth", False, "not checked: no SMTP session (see the smtp line)",
-                        "fix the smtp line first")
-    client = aiosmtplib.SMTP(
-        hostname=ep.host, port=ep.port, use_tls=ep.scheme == "smtps",
-        start_tls=True if ep.scheme == "smtp+starttls" else (False if ep.scheme == "smtps" else None),
-        tls_context=ssl.create_default_context(cafile=s.ca_file or None), timeout=timeout,
-    )
-    try:
-        await client.connect()  # greeting, EHLO and STARTTLS (required or when offered)
-    except aiosmtplib.SMTPResponseException as exc:
-        return [Check("smtp", False, f"{where} answered {exc.code} {exc.message}",
-                      "check smtp.url and the SMTP server"), not_checked]
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        return [Check("smtp", False, f"cannot connect to {where}: {_error(exc)}",
-                      "check smtp.url (host and port) and that the SMTP server runs"), not_checked]
-    try:
-        tls = "TLS" if client.get_transport_info("sslcontext") is not None else "no TLS"
-        greeting = (client.last_ehlo_response.message.splitlines() or [""])[0] if client.last_ehlo_response else ""
-        line = Check("smtp", True, f"{ep.scheme}://{where} answers EHLO ({greeting}, {tls})")
-        return [line, await _smtp_auth(client, settings)]
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        return [Check("smtp", False, f"{where}: {_error(exc)}", "check the SMTP server"), not_checked]
-    finally:
-        try:
-            await client.quit()
-        except (aiosmtplib.SMTPException, OSError):
-            client.close()
-
-
-async def _smtp_auth(client: aiosmtplib.SMTP, settings: Settings) -> Check:
-    s = settings.smtp
-    sender = s.envelope_from or settings.helpdesk.address
-    if s.username:
-        try:
-            await client.login(s.username, settings.smtp_password.value)
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            return Check("smtp auth", False, f"AUTH as {s.username} refused: {exc.code} {exc.message}",
-                         "check smtp.username and smtp.password")
-        except aiosmtplib.SMTPException as exc:
-            return Check("smtp auth", False, f"cannot log in as {s.username}: {_error(exc)}",
-                         "the server offers no AUTH here; it may need TLS (smtp+starttls:// or smtps://)")
-    # MAIL FROM then RSET: proves the server takes mail from us, and sends nothing.
-    try:
-        await client.mail(sender)
-        await client.rset()
-    except aiosmtplib.SMTPResponseException as exc:
-        fix = "check smtp.envelope_from" if s.username else "set smtp.username and the password"
-        return Check("smtp auth", False, f"MAIL FROM:<{sender}> refused: {exc.code} {exc.message}", fix)
-    who = f"logged in as {s.username}" if s.username else "no login configured"
-    return Check("smtp auth", True, f"{who}; the server takes mail from {sender} (tested without sending)")
 
 
 # -- files -----------------------------------------------------------------------------------

@@ -35,26 +35,39 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from maild.store.db import transaction
+from maild.base.clock import Clock
 from maild.base.errors import MaildError, TransientError
+from maild.sop.vocabulary import MessageState
 from maild.mail.keys import body_of, key_for
+from maild.stages.pipeline import Pipeline
+from maild.store.db import transaction
 from maild.store.models import InboundMessage
 from maild.store.queries import insert_ignore
-
-if TYPE_CHECKING:
-    from maild.app.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 _BATCH = 100  # messages per transaction: one commit (an fsync on SQLite) per batch, not per message
 _HEADERS = BytesHeaderParser(policy=compat32)
+
+
+class Importing(Protocol):
+    """Where old mail goes: a database and the pipeline (``factory.Services``, or a ``Daemon``)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def factory(self) -> sessionmaker[Session]: ...
+
+    @property
+    def pipeline(self) -> Pipeline: ...
 
 
 @dataclass(frozen=True)
@@ -82,28 +95,28 @@ class _Old:
 
 
 def import_messages(
-    daemon: Daemon,
+    into: Importing,
     sources: str | Path | Sequence[str | Path],
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Import mbox files, Maildirs and message files into the daemon's database, quietly.
+    """Import mbox files, Maildirs and message files into the database of ``into``, quietly.
 
     ``progress(done, total)`` is called once before the first message and after each one.
     Raises MaildError for a path that is none of these, TransientError when the database
     goes away; a message that fails is reported in the result and the import goes on.
     """
     paths = [Path(sources)] if isinstance(sources, (str, Path)) else [Path(p) for p in sources]
-    now = daemon.clock()
+    now = into.clock()
     boxes: list[mailbox.Mailbox] = []
     try:
         old = sorted(_collect(paths, boxes, now), key=lambda m: (m.when, m.order))
-        return _feed(daemon, old, now, progress)
+        return _feed(into, old, now, progress)
     finally:
         for box in boxes:
             box.close()
 
 
-def _feed(daemon: Daemon, old: list[_Old], now: datetime, progress: Progress | None) -> ImportResult:
+def _feed(into: Importing, old: list[_Old], now: datetime, progress: Progress | None) -> ImportResult:
     total = len(old)
     dispositions: Counter[str] = Counter()
     skipped, errors = 0, []
@@ -112,10 +125,10 @@ def _feed(daemon: Daemon, old: list[_Old], now: datetime, progress: Progress | N
     done = 0
     for start in range(0, total, _BATCH):
         try:
-            with transaction(daemon.factory) as session:
+            with transaction(into.factory) as session:
                 for message in old[start:start + _BATCH]:
                     try:
-                        outcome = _one(daemon, session, message, now)
+                        outcome = _one(into, session, message, now)
                     except _Failed as failure:
                         errors.append(f"{message.origin}: {failure}")
                     else:
@@ -140,7 +153,7 @@ class _Failed(Exception):
     """One message could not be processed; its savepoint was rolled back."""
 
 
-def _one(daemon: Daemon, session: Session, message: _Old, now: datetime) -> str | None:
+def _one(into: Importing, session: Session, message: _Old, now: datetime) -> str | None:
     """Record and process one message in a savepoint: its disposition, or None when the
     database has it already. Raises _Failed when it fails (nothing of it stays)."""
     savepoint = session.begin_nested()
@@ -153,7 +166,7 @@ def _one(daemon: Daemon, session: Session, message: _Old, now: datetime) -> str 
             return None
         # As in the pipeline: no autoflush; its Core inserts are visible at once.
         with session.no_autoflush:
-            outcome = daemon.pipeline.process(session, row, message.when, quiet=True)
+            outcome = into.pipeline.process(session, row, message.when, quiet=True)
         row.disposition, row.ticket_id, row.reason = outcome.disposition, outcome.ticket_id, outcome.reason
         savepoint.commit()
         return outcome.disposition
@@ -191,7 +204,7 @@ def _store(session: Session, raw: bytes, message: _Old, now: datetime) -> Inboun
         "uidvalidity": None,
         "uid": None,
         "received_at": message.when,
-        "state": "done",  # never "new": a running daemon must not take it for live mail
+        "state": MessageState.DONE,  # never NEW: a running daemon must not take it for live mail
         "attempts": 0,
         "processed_at": now,
     }

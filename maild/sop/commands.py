@@ -67,16 +67,16 @@ class CommandSpec:
 
 REGISTRY: tuple[CommandSpec, ...] = (
     CommandSpec(CommandName.STATUS, ("status",), (), "proses", "progress",
-                "sedang ditangani (#status tunggu: menunggu pelapor)",
-                "being worked on (#status waiting: waiting for the reporter)",
+                "status: proses (sedang ditangani) | tunggu (menunggu pelapor)",
+                "status: progress (being worked on) | waiting (for the reporter)",
                 5, values=STATUS_WORDS, needs_argument=True),
     CommandSpec(CommandName.TYPE, ("jenis", "tipe"), ("type",), "gangguan", "incident",
-                "gangguan | permasalahan | permintaan", "incident | problem | request",
+                "jenis: gangguan | permasalahan | permintaan", "type: incident | problem | request",
                 2, values=TYPE_WORDS, needs_argument=True),
     CommandSpec(CommandName.CATEGORY, ("kategori",), ("category",), "akun", "account",
-                "kategori laporan", "category", 2, needs_argument=True),
+                "kategori laporan", "category of the report", 2, needs_argument=True),
     CommandSpec(CommandName.PRIORITY, ("prioritas",), ("priority",), "tinggi", "high",
-                "rendah | sedang | tinggi | kritis", "low | medium | high | critical",
+                "prioritas: rendah | sedang | tinggi | kritis", "priority: low | medium | high | critical",
                 2, values=PRIORITY_WORDS, needs_argument=True),
     CommandSpec(CommandName.ASSIGN, ("tugaskan",), ("assign",), "nama@...", "name@...",
                 "tugaskan ke petugas", "assign to a staff member", 2, needs_argument=True),
@@ -163,6 +163,17 @@ def _check(spec: CommandSpec, rest: str, line: str) -> tuple[Command | None, str
     if spec.name == CommandName.CATEGORY:
         return Command(spec.name, first, line), ""
     return Command(spec.name, rest, line), ""
+
+
+def command_from(name: CommandName, argument: str) -> Command:
+    """One command given outside a mail (the CLI), checked exactly as a ``#`` line is;
+    ValueError with the reason when its argument is wrong."""
+    spec = BY_NAME[name]
+    line = f"#{spec.name} {argument}".strip()
+    command, problem = _check(spec, argument.strip(), line)
+    if problem or command is None:
+        raise ValueError(problem or f"#{spec.name} cannot be used here")
+    return command
 
 
 def may_use(name: CommandName, role: Role | str) -> bool:

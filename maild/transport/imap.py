@@ -15,7 +15,10 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
@@ -38,6 +41,59 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class ImapStep(StrEnum):
+    """The steps of opening an IMAP session, in order; an ImapError names the one that failed."""
+
+    TLS_SETUP = "tls setup"  # loading the CA file
+    CONNECT = "connect"  # TCP, and TLS for imaps://
+    STARTTLS = "starttls"
+    LOGIN = "login"
+    FOLDER = "folder"  # SELECT (or EXAMINE) of the inbox folder
+    SESSION = "session"  # anything after the folder is open
+
+
+class ImapError(MailboxError):
+    """A MailboxError from opening the IMAP session, with the step that failed (the cause is
+    the library's exception, as ``__cause__``)."""
+
+    def __init__(self, message: str, step: ImapStep) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+@dataclass(frozen=True)
+class ImapProbe:
+    """What ``ImapMailbox.probe`` found: the session worked; this is what it saw."""
+
+    description: str
+    secured: bool  # TLS (imaps:// or STARTTLS); False only on loopback
+    waiting: int  # messages in the inbox folder
+    folders: Mapping[str, bool]  # folder name -> exists
+
+
+@dataclass(frozen=True)
+class _Session:
+    client: IMAPClient
+    selected: Mapping[bytes, Any]
+    secured: bool
+
+
+def _logout(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - the connection may be dead already
+        _shutdown(client)
+
+
+def _shutdown(client: IMAPClient | None) -> None:
+    if client is None:
+        return
+    try:
+        client.shutdown()
+    except Exception:  # noqa: BLE001 - nothing more to do for a dead connection
+        pass
 
 
 class ImapMailbox:
@@ -72,53 +128,77 @@ class ImapMailbox:
     def _connect(self) -> IMAPClient:
         if self._client is not None:
             return self._client
+        session = self._open(readonly=False)
+        self._uidvalidity = int(session.selected[b"UIDVALIDITY"])
+        self._client = session.client
+        log.info("connected to %s (UIDVALIDITY %s)", self.description, self._uidvalidity)
+        return session.client
+
+    def _open(self, readonly: bool) -> _Session:
+        """Connect, secure, log in and open the folder; ``readonly`` EXAMINEs it (no flag changes).
+
+        Raises ImapError naming the step that failed, or ConfigError when the password
+        would go out in clear text.
+        """
         ep = self.endpoint
+        step, client, secured = ImapStep.TLS_SETUP, None, ep.scheme == "imaps"
         try:
-            client = IMAPClient(
-                ep.host,
-                port=ep.port,
-                ssl=ep.scheme == "imaps",
-                ssl_context=self._tls_context() if ep.scheme == "imaps" else None,
-                timeout=self.timeout,
-            )
+            tls = self._tls_context()  # loads mailbox.ca_file
+            step = ImapStep.CONNECT
+            client = IMAPClient(ep.host, port=ep.port, ssl=secured, ssl_context=tls if secured else None,
+                                timeout=self.timeout)
             # imapclient turns on imaplib's debug logging of every response; it costs several
             # times the fetch itself and would put message bodies into debug logs.
             client._imap.debug = 0  # noqa: SLF001
             if ep.scheme == "imap":
                 if b"STARTTLS" in client.capabilities():
-                    client.starttls(self._tls_context())
+                    step = ImapStep.STARTTLS
+                    client.starttls(tls)
+                    secured = True
                 elif not is_loopback(ep.host):
-                    client.shutdown()
                     raise ConfigError(
                         f"mailbox.url: {ep.host} offers no STARTTLS; refusing to send the password in clear "
                         "text (use imaps://)"
                     )
+            step = ImapStep.LOGIN
             client.login(ep.user, self._password.value)
-            selected = client.select_folder(self.folder)
+            step = ImapStep.FOLDER
+            selected = client.select_folder(self.folder, readonly=readonly)
         except ssl.SSLError as exc:
-            raise MailboxError(f"TLS with {ep.host}:{ep.port} failed: {exc.reason or exc}") from exc
+            _shutdown(client)
+            raise ImapError(f"TLS with {ep.host}:{ep.port} failed: {exc.reason or exc}", step) from exc
         except IMAPClientError as exc:
-            text = str(exc)
-            if "LOGIN" in text.upper() or "AUTH" in text.upper():
-                raise MailboxError(f"IMAP login as {ep.user} at {ep.host} failed: {text}") from exc
-            raise MailboxError(f"IMAP {ep.host}: {text}") from exc
+            _shutdown(client)
+            if step is ImapStep.LOGIN:
+                raise ImapError(f"IMAP login as {ep.user} at {ep.host} failed: {exc}", step) from exc
+            raise ImapError(f"IMAP {ep.host}: {exc}", step) from exc
         except _NETWORK_ERRORS as exc:
-            raise MailboxError(f"IMAP {ep.host}:{ep.port} unreachable: {exc}") from exc
-        self._uidvalidity = int(selected[b"UIDVALIDITY"])
-        self._client = client
-        log.info("connected to %s (UIDVALIDITY %s)", self.description, self._uidvalidity)
-        return client
+            _shutdown(client)
+            raise ImapError(f"IMAP {ep.host}:{ep.port} unreachable: {exc}", step) from exc
+        except ConfigError:
+            _shutdown(client)
+            raise
+        return _Session(client, selected, secured)
+
+    def probe(self, folders: Sequence[str] = ()) -> ImapProbe:
+        """Open a session exactly as fetching does, but EXAMINE the folder so nothing changes;
+        say which of the processed folder and ``folders`` exist, and log out.
+
+        Raises what fetching raises: ImapError (with the step that failed) or ConfigError.
+        """
+        session = self._open(readonly=True)
+        try:
+            exists = {name: bool(session.client.folder_exists(name)) for name in (self.processed, *folders)}
+        except _NETWORK_ERRORS as exc:
+            raise ImapError(f"IMAP {self.endpoint.host}:{self.endpoint.port}: {exc}", ImapStep.SESSION) from exc
+        finally:
+            _logout(session.client)
+        return ImapProbe(self.description, session.secured, int(session.selected.get(b"EXISTS", 0)), exists)
 
     def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001 - the connection may be dead already
-                try:
-                    client.shutdown()
-                except Exception:  # noqa: BLE001
-                    pass
+            _logout(client)
 
     def _fail(self, exc: BaseException, doing: str) -> MailboxError:
         self.close()

@@ -7,6 +7,8 @@ Failures are classified here, once: 4xx answers and network trouble are ``Delive
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -14,8 +16,44 @@ import aiosmtplib
 
 from maild.base.config import Endpoint
 from maild.base.settings import Secret
-from maild.base.errors import DeliveryDeferred, DeliveryRefused
+from maild.base.errors import ConfigError, DeliveryDeferred, DeliveryRefused
 from maild.transport.maildir import deliver
+
+
+class SmtpStep(StrEnum):
+    """The steps of an SMTP session, in order; an SmtpDeferred or SmtpRefused names the one
+    that failed."""
+
+    CONNECT = "connect"  # TCP, greeting, EHLO, TLS or STARTTLS
+    AUTH = "auth"
+    MAIL_FROM = "mail from"  # the probe's MAIL FROM and RSET
+    SEND = "send"
+    SESSION = "session"  # anything else once connected
+
+
+@dataclass(frozen=True)
+class Hello:
+    """What the server said when the session opened."""
+
+    greeting: str  # the first line of its EHLO answer
+    tls: bool
+
+
+class SmtpDeferred(DeliveryDeferred):
+    """DeliveryDeferred, with the step of the session that failed and, past the connection,
+    what the server said at EHLO (the cause is the library's exception, as ``__cause__``)."""
+
+    def __init__(self, message: str, step: SmtpStep, hello: Hello | None = None) -> None:
+        super().__init__(message)
+        self.step, self.hello = step, hello
+
+
+class SmtpRefused(DeliveryRefused):
+    """DeliveryRefused (a 5xx answer), with the step and the EHLO as in SmtpDeferred."""
+
+    def __init__(self, message: str, step: SmtpStep, hello: Hello | None = None) -> None:
+        super().__init__(message)
+        self.step, self.hello = step, hello
 
 
 class Transport(Protocol):
@@ -48,29 +86,76 @@ class SmtpTransport:
         self._tls: ssl.SSLContext | None = None
 
     async def open(self) -> None:
+        """Open the session mail is sent in (see ``_session``)."""
+        self._client, _hello = await self._session()
+
+    async def _session(self) -> tuple[aiosmtplib.SMTP, Hello]:
+        """Connect (greeting, EHLO, TLS or STARTTLS) and log in when a username is set.
+
+        Raises SmtpDeferred or SmtpRefused naming the step that failed, ConfigError for a CA
+        file that cannot be read.
+        """
         ep = self.endpoint
-        if self._tls is None:  # loading the CA store costs ~20 ms: once per process
-            self._tls = ssl.create_default_context(cafile=self.ca_file or None)
-        ctx = self._tls
         client = aiosmtplib.SMTP(
             hostname=ep.host,
             port=ep.port,
             use_tls=ep.scheme == "smtps",
             start_tls=True if ep.scheme == "smtp+starttls" else (False if ep.scheme == "smtps" else None),
-            tls_context=ctx,
+            tls_context=self._tls_context(),
             timeout=self.timeout,
-            username=self.username or None,
-            password=self._password.value if self.username else None,
         )
         try:
             await client.connect()
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            raise DeliveryDeferred(f"SMTP AUTH as {self.username} refused: {exc.code} {exc.message}") from exc
         except aiosmtplib.SMTPResponseException as exc:
-            raise _classify(exc) from exc
+            raise _classify(exc, SmtpStep.CONNECT) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryDeferred(f"SMTP {ep.host}:{ep.port} unreachable: {exc}") from exc
-        self._client = client
+            raise SmtpDeferred(f"SMTP {ep.host}:{ep.port} unreachable: {exc}", SmtpStep.CONNECT) from exc
+        hello = Hello(
+            (client.last_ehlo_response.message.splitlines() or [""])[0] if client.last_ehlo_response else "",
+            client.get_transport_info("sslcontext") is not None,
+        )
+        if self.username:
+            try:
+                await client.login(self.username, self._password.value)
+            except aiosmtplib.SMTPAuthenticationError as exc:
+                client.close()
+                raise SmtpDeferred(f"SMTP AUTH as {self.username} refused: {exc.code} {exc.message}",
+                                   SmtpStep.AUTH, hello) from exc
+            except aiosmtplib.SMTPResponseException as exc:
+                client.close()
+                raise _classify(exc, SmtpStep.AUTH, hello) from exc
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                client.close()
+                raise SmtpDeferred(f"SMTP AUTH as {self.username} at {ep.host}:{ep.port} not possible: {exc}",
+                                   SmtpStep.AUTH, hello) from exc
+        return client, hello
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:  # loading the CA store costs ~20 ms: once per process
+            try:
+                self._tls = ssl.create_default_context(cafile=self.ca_file or None)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"smtp.ca_file: cannot load {self.ca_file}: {exc}") from exc
+        return self._tls
+
+    async def probe(self, sender: str) -> Hello:
+        """Open a session exactly as sending does (connect, TLS, AUTH), then MAIL FROM and RSET
+        (the server takes mail from ``sender``; nothing is sent), and QUIT.
+
+        Returns what the server said at EHLO. Raises what sending raises: SmtpDeferred or
+        SmtpRefused naming the step that failed, ConfigError for an unreadable CA file.
+        """
+        client, hello = await self._session()
+        try:
+            await client.mail(sender)
+            await client.rset()
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _classify(exc, SmtpStep.MAIL_FROM, hello) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise SmtpDeferred(f"SMTP {self.description}: {exc}", SmtpStep.SESSION, hello) from exc
+        finally:
+            await _quit(client)
+        return hello
 
     async def send(self, sender: str, recipient: str, raw: bytes) -> str:
         if self._client is None or not self._client.is_connected:
@@ -80,9 +165,9 @@ class SmtpTransport:
             errors, answer = await self._client.sendmail(sender, [recipient], raw)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             first = exc.recipients[0]
-            raise _classify(first) from exc
+            raise _classify(first, SmtpStep.SEND) from exc
         except aiosmtplib.SMTPResponseException as exc:
-            raise _classify(exc) from exc
+            raise _classify(exc, SmtpStep.SEND) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             self._client = None
             raise DeliveryDeferred(f"SMTP connection lost: {exc}") from exc
@@ -90,18 +175,24 @@ class SmtpTransport:
 
     async def close(self) -> None:
         client, self._client = self._client, None
-        if client is not None and client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                client.close()
+        if client is not None:
+            await _quit(client)
 
 
-def _classify(exc: aiosmtplib.SMTPResponseException) -> DeliveryDeferred | DeliveryRefused:
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
+
+
+def _classify(exc: aiosmtplib.SMTPResponseException, step: SmtpStep,
+              hello: Hello | None = None) -> SmtpDeferred | SmtpRefused:
     text = f"{exc.code} {exc.message}"
     if 500 <= exc.code < 600:
-        return DeliveryRefused(text)
-    return DeliveryDeferred(text)
+        return SmtpRefused(text, step, hello)
+    return SmtpDeferred(text, step, hello)
 
 
 class MaildirTransport:

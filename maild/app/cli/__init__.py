@@ -1,0 +1,64 @@
+"""The ``maild`` command line: set-up, the daemon, and the admin's views.
+
+Exit codes: 0 success, 1 a failed action, 2 usage, 75 a server that stayed unreachable
+(try again later), 78 bad configuration. Errors are one line on stderr, never a traceback.
+
+The commands live in one module per group (``setup``, ``running``, ``tickets``, ``ledger``,
+``records``, ``people``); this module is the root group that holds them together and turns
+maild's errors into exit codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from maild.app.cli import ledger, people, records, running, setup, tickets
+from maild.app.cli.context import Context
+from maild.base.errors import ConfigError, MaildError, TransientError
+
+EX_FAIL, EX_TEMPFAIL, EX_CONFIG = 1, 75, 78
+
+
+class MaildGroup(click.Group):
+    """Turns maild's errors into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"maild: config error: {exc}", err=True)
+            ctx.exit(EX_CONFIG)
+        except TransientError as exc:
+            click.echo(f"maild: temporary failure: {exc}", err=True)
+            ctx.exit(EX_TEMPFAIL)
+        except MaildError as exc:
+            click.echo(f"maild: error: {exc}", err=True)
+            ctx.exit(EX_FAIL)
+
+
+@click.group(cls=MaildGroup)
+@click.option("--config", "config_path", envvar="MAILD_CONFIG", default="maild.toml", show_default=True,
+              help="Config file (also $MAILD_CONFIG).")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.version_option(package_name="maild")
+@click.pass_context
+def main(ctx: click.Context, config_path: str, log_level: str) -> None:
+    """maild: the LPSE helpdesk mail daemon. Turns the helpdesk mailbox into tickets (SOP 05)."""
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    ctx.obj = Context(config_path)
+
+
+def _add_commands(group: click.Group, *modules: Any) -> None:
+    for module in modules:
+        for command in module.COMMANDS:
+            group.add_command(command)
+
+
+_add_commands(main, setup, running, tickets, ledger, records, people)

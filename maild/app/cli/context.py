@@ -1,0 +1,100 @@
+"""What every ``maild`` command shares: the config it was given, and how it prints.
+
+``Context`` is click's ``obj``: it loads the settings, opens a database session for the
+views, and hands out the ``factory.Services`` an action needs. The printing helpers keep
+tables, times and JSON alike across commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy.orm import Session
+
+from maild.app.factory import Services
+from maild.base.clock import system_clock
+from maild.base.config import load_settings
+from maild.base.settings import Settings
+from maild.store.db import make_engine, session_factory, transaction
+from maild.transport.sources import Mailbox
+
+
+@dataclass
+class Context:
+    """The ``--config`` given to ``maild``; everything else is read from it when needed."""
+
+    config_path: str
+
+    def settings(self) -> Settings:
+        """The settings, loaded from the config file now."""
+        return load_settings(self.config_path)
+
+    def tz(self) -> ZoneInfo:
+        """The helpdesk's time zone, for the times people read."""
+        return ZoneInfo(self.settings().helpdesk.timezone)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for looking and small changes, committed when the block ends."""
+        engine = make_engine(self.settings().database.url)
+        try:
+            with transaction(session_factory(engine)) as session:
+                yield session
+        finally:
+            engine.dispose()
+
+    @contextmanager
+    def services(self, settings: Settings | None = None, mailbox: Mailbox | None = None) -> Iterator[Services]:
+        """maild's parts, wired as the daemon wires them, built as the command asks for them
+        (``mailbox`` instead of the configured one)."""
+        services = Services(settings or self.settings(), system_clock, mailbox=mailbox)
+        try:
+            yield services
+        finally:
+            services.close()
+
+
+def acting(settings: Settings, given: str | None, fallback: str = "") -> str:
+    """Who acts: ``--as``, else $MAILD_ACTOR, else the first configured staff member."""
+    return given or os.environ.get("MAILD_ACTOR") or (settings.staff[0].address if settings.staff else fallback)
+
+
+AS_OPTION = click.option("--as", "actor",
+                         help="The staff member acting (default $MAILD_ACTOR, else the first [[staff]]).")
+
+
+def print_json(data: Any) -> None:
+    """``data`` as indented JSON (times as ISO strings)."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def cell(column: str, value: Any, tz: ZoneInfo | None) -> str:
+    """Times in people's tables are local wall-clock time (WITA); --json keeps ISO UTC."""
+    if value is None:
+        return ""
+    if tz is not None and (column == "at" or column.endswith("_at")) and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return value
+    return str(value).replace("\n", " ")
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], tz: ZoneInfo | None = None) -> None:
+    """``rows`` as a plain-text table of ``columns``, each at most 60 characters wide."""
+    if not rows:
+        click.echo("(none)")
+        return
+    cells = [[cell(c, r.get(c), tz) for c in columns] for r in rows]
+    widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v[:w].ljust(w) for v, w in zip(row, widths)).rstrip())

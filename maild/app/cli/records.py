@@ -1,0 +1,141 @@
+"""``maild form``, ``report``, ``export register`` and ``digest``: the documents maild writes
+about tickets, for the reporter's file, the head of the LPSE, audits and the coordinator."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from maild.app.cli.context import Context
+from maild.base.clock import system_clock
+from maild.base.settings import Settings
+from maild.base.errors import ConfigError, MaildError
+from maild.store.db import transaction
+
+
+def _form_settings(settings: Settings) -> Any:
+    from maild.documents.settings import form_settings
+
+    logo = settings.helpdesk.logo_file
+    try:
+        return form_settings(settings, logo=Path(logo).read_bytes() if logo else None)
+    except OSError as exc:
+        raise ConfigError(f"helpdesk.logo_file: cannot read {logo}: {exc.strerror}") from None
+
+
+@click.command()
+@click.argument("number")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Write the PDF here.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write printable HTML here.")
+@click.pass_obj
+def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None) -> None:
+    """The "Formulir Pencatatan Gangguan dan Permintaan Layanan" of one ticket (HTML and PDF)."""
+    from maild.documents.form_data import form_data
+    from maild.documents.form_html import form_html
+    from maild.documents.form_pdf import form_pdf
+
+    settings = obj.settings()
+    with obj.session() as s:
+        data = form_data(s, number, _form_settings(settings), now=system_clock())
+    if data is None:
+        raise MaildError(f"no ticket {number}")
+    pdf_path = pdf_path or (None if html_path else f"formulir-{number}.pdf")
+    if pdf_path:
+        Path(pdf_path).write_bytes(form_pdf(data))
+        click.echo(f"wrote {pdf_path}")
+    if html_path:
+        Path(html_path).write_text(form_html(data), encoding="utf-8")
+        click.echo(f"wrote {html_path}")
+
+
+@click.command()
+@click.option("--month", required=True, help="The month, YYYY-MM.")
+@click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Where to write the HTML report and the CSV beside it.")
+@click.pass_obj
+def report(obj: Context, month: str, out_dir: str) -> None:
+    """The monthly report for the head of the LPSE (Indonesian HTML with charts, and a CSV)."""
+    from maild.documents.report_figures import monthly_report
+    from maild.documents.report_output import write_report
+
+    settings = obj.settings()
+    try:
+        with obj.session() as s:
+            rep = monthly_report(s, month, _form_settings(settings))
+    except ValueError as exc:
+        raise click.UsageError(f"--month: {exc}") from None
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    html_file, csv_file = write_report(rep, Path(out_dir))
+    click.echo(f"wrote {html_file} and {csv_file}")
+
+
+@click.group()
+def export() -> None:
+    """Exports for audits."""
+
+
+@export.command("register")
+@click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (WITA).")
+@click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (WITA).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Output file (csv: default stdout).")
+@click.pass_obj
+def export_register(obj: Context, date_from: datetime, date_to: datetime, fmt: str, out_path: str | None) -> None:
+    """The register: one row per ticket received in the period, every field of the form."""
+    from maild.documents.register import register_rows, to_csv, write_xlsx
+
+    settings = obj.settings()
+    tz = ZoneInfo(settings.helpdesk.timezone)
+    start, end = date_from.replace(tzinfo=tz), date_to.replace(tzinfo=tz) + timedelta(days=1)
+    with obj.session() as s:
+        rows = register_rows(s, start, end, _form_settings(settings))
+    if fmt == "xlsx":
+        path = Path(out_path or f"register-{date_from:%Y%m%d}-{date_to:%Y%m%d}.xlsx")
+        write_xlsx(rows, path, f"Register helpdesk {date_from:%Y-%m-%d} s.d. {date_to:%Y-%m-%d}")
+        click.echo(f"wrote {path} ({len(rows)} tickets)")
+    elif out_path:
+        Path(out_path).write_text(to_csv(rows), encoding="utf-8")
+        click.echo(f"wrote {out_path} ({len(rows)} tickets)")
+    else:
+        click.echo(to_csv(rows), nl=False)
+
+
+@click.command()
+@click.option("--preview", "mode", flag_value="preview", default=True, help="Print the digest (default).")
+@click.option("--send", "mode", flag_value="send", help="Queue it for the coordinator now and send it.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="With --preview: also write the HTML here.")
+@click.pass_obj
+def digest(obj: Context, mode: str, html_path: str | None) -> None:
+    """The coordinator's daily digest: preview it, or send it now."""
+    with obj.services() as services:
+        now = system_clock()
+        with transaction(services.factory) as session:
+            view = services.digest.compose(session, now)
+            recipients = services.digest.settings.recipients
+            if mode == "send":
+                if not recipients:
+                    raise MaildError("no coordinator configured ([coordinator] address)")
+                for address, name in recipients:
+                    services.digest.queue(session, view, address, name, f"digest:{address}:manual:{now.isoformat()}",
+                                          now)
+            else:
+                name = recipients[0][1] if recipients else ""
+                rendered = services.renderer.render("digest", services.digest.settings.language,
+                                                    dataclasses.replace(view, recipient_name=name))
+        if mode == "send":
+            services.sender.run_once()
+            click.echo(f"digest queued for {', '.join(a for a, _ in recipients)}; sent if the SMTP server took it "
+                       "('maild outbox list')")
+            return
+    click.echo(f"Subject: {rendered.subject}\n")
+    click.echo(rendered.text)
+    if html_path:
+        Path(html_path).write_text(rendered.html, encoding="utf-8")
+
+
+COMMANDS = (form, report, export, digest)

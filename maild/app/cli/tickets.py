@@ -1,0 +1,211 @@
+"""``maild tickets``: list and show tickets, record a phoned-in report, and act on a ticket
+as staff do by email (reply, note, assign, status, escalate, coordinator, resolve, reopen,
+merge)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import select
+
+from maild.app.cli.context import AS_OPTION, Context, acting, cell, print_json, print_table
+from maild.base.clock import system_clock
+from maild.base.errors import IllegalTransition, MaildError
+from maild.app.factory import intake_settings
+from maild.service import actions, admin, intake
+from maild.service.actions import Act, ActionRefused
+from maild.service.dispatch import run_command
+from maild.sop.commands import REGISTRY, CommandName, command_from
+from maild.sop.vocabulary import Channel, State, TicketType
+from maild.store.db import transaction
+from maild.store.models import Ticket
+
+OPEN = "open"  # not a state: every state but closed, for --state
+# The channels staff record by hand (mail comes in by itself, imports by 'maild import'); the
+# default first, then the others alphabetically, as the help has always listed them.
+HAND_CHANNELS = [str(Channel.PHONE), *sorted(str(c) for c in Channel if c not in (Channel.PHONE, Channel.IMPORT))]
+
+
+@click.group()
+def tickets() -> None:
+    """Tickets."""
+
+
+@tickets.command("list")
+@click.option("--state", type=click.Choice([*map(str, State), OPEN]))
+@click.option("--type", "type_", type=click.Choice([*map(str, TicketType)]))
+@click.option("--category")
+@click.option("--assignee", help="Address of the assigned staff member.")
+@click.option("--overdue", is_flag=True, help="Only open tickets past their resolution target (working hours).")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Received on or after (WITA).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Received on or before (WITA).")
+@click.option("--search", help="Text in the subject or the report.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV output.")
+@click.pass_obj
+def tickets_list(obj: Context, state: str | None, type_: str | None, category: str | None, assignee: str | None,
+                 overdue: bool, date_from: datetime | None, date_to: datetime | None, search: str | None,
+                 limit: int, as_json: bool, as_csv: bool) -> None:
+    """List tickets, newest first, with filters."""
+    settings = obj.settings()
+    tz = ZoneInfo(settings.helpdesk.timezone)
+    filters = admin.TicketFilter(
+        state=state, type=type_, category=category, assignee=assignee.lower() if assignee else None,
+        created_from=date_from.replace(tzinfo=tz) if date_from else None,
+        created_to=(date_to.replace(tzinfo=tz) + timedelta(days=1)) if date_to else None,
+        search=search, limit=limit,
+    )
+    with obj.session() as s:
+        rows = admin.list_tickets(s, filters)
+        if overdue:
+            with obj.services(settings) as parts:
+                rows = admin.only_overdue(s, rows, parts.sla, parts.calendar, system_clock())
+    columns = ["number", "state", "created_at", "priority", "category", "reporter", "subject"]
+    if as_json:
+        print_json(rows)
+    elif as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        print_table(rows, columns, obj.tz())
+
+
+@tickets.command("show")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def tickets_show(obj: Context, number: str, as_json: bool) -> None:
+    """Show one ticket with its whole history."""
+    with obj.session() as s:
+        data = admin.show_ticket(s, number)
+    if data is None:
+        raise MaildError(f"no ticket {number}")
+    if as_json:
+        print_json(data)
+        return
+    for key in ("number", "state", "subject", "reporter", "type", "category", "priority", "created_at",
+                "closed_at", "linked_to"):
+        click.echo(f"{key:>11}: {cell(key, data[key], obj.tz()) or '-'}")
+    click.echo("\nEvents:")
+    print_table(data["events"], ["at", "event", "step", "actor", "new_state"], obj.tz())
+    click.echo("\nMessages:")
+    print_table(data["messages"], ["id", "received_at", "sender", "disposition", "reason"], obj.tz())
+    click.echo("\nMail sent:")
+    print_table(data["mail"], ["id", "recipient", "template", "state", "attempts", "subject"])
+
+
+@tickets.command("new")
+@click.option("--subject", required=True)
+@click.option("--text", required=True, help="The report as the reporter gave it.")
+@click.option("--channel", type=click.Choice(HAND_CHANNELS), default=str(Channel.PHONE), show_default=True)
+@click.option("--name", "reporter_name", required=True, help="The reporter's name.")
+@click.option("--email", "reporter_address", default="", help="The reporter's address: they get the acknowledgement.")
+@click.option("--contact", default="", help="Phone number or other contact.")
+@click.option("--organisation", default="")
+@AS_OPTION
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def tickets_new(obj: Context, subject: str, text: str, channel: str, reporter_name: str, reporter_address: str,
+                contact: str, organisation: str, actor: str | None, as_json: bool) -> None:
+    """Record a report taken by phone, in person or by letter."""
+    settings = obj.settings()
+    who = acting(settings, actor, fallback="maild").lower()
+    now = system_clock()
+    report = intake.report_by_hand(subject, text, Channel(channel), reporter_name, reporter_address.lower(),
+                                   f"cli:{who}:{now.isoformat()}", who, now, contact, organisation)
+    with obj.services(settings) as services, transaction(services.factory) as session:
+        # The same way a mailed report opens its ticket: same rules, acknowledgement and limits.
+        opened = intake.open_ticket(session, services.mailer, services.ruleset, intake_settings(settings), report, now)
+        if opened.ticket is None:
+            raise MaildError(f"not recorded: the rules quarantine this report ({'; '.join(opened.hits)})")
+        number = opened.ticket.number
+    print_json({"number": number}) if as_json else click.echo(f"ticket {number} recorded")
+
+
+@contextmanager
+def _ticket_action(obj: Context, number: str, given_actor: str | None) -> Iterator[Act]:
+    """An Act on ticket ``number`` by the acting staff member, committed when the block ends."""
+    settings = obj.settings()
+    who = acting(settings, given_actor).lower()
+    if not who:
+        raise MaildError("say who acts: --as ADDRESS (or $MAILD_ACTOR, or configure [[staff]])")
+    try:
+        with obj.services(settings) as services, transaction(services.factory) as session:
+            ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
+            if ticket is None:
+                raise MaildError(f"no ticket {number}")
+            now = system_clock()
+            yield Act(session, services.mailer, services.roles, ticket, who, f"cli:{who}:{now.isoformat()}", now)
+    except (IllegalTransition, ActionRefused) as exc:
+        raise MaildError(str(exc)) from None
+
+
+def _ticket_command(name: str, doc: str, run: Callable[[Act, str], str], argument: str | None = "text",
+                    required: bool = True) -> None:
+    """Register ``maild tickets NAME N [ARG]``: one action, with the same effects as by email."""
+
+    def command(obj: Context, number: str, actor: str | None, **kw: tuple[str, ...]) -> None:
+        with _ticket_action(obj, number, actor) as act:
+            done = run(act, " ".join(kw.get(argument, ()) if argument else ()))
+        click.echo(f"{number}: {done}")
+
+    command.__doc__ = doc
+    # Click lists parameters in the reverse order of decoration: the text comes after NUMBER.
+    decorated: Any = click.pass_obj(command)
+    if argument:
+        decorated = click.argument(argument, nargs=-1, required=required)(decorated)
+    decorated = AS_OPTION(click.argument("number")(decorated))
+    tickets.command(name)(decorated)
+
+
+def _registry_action(name: CommandName) -> Callable[[Act, str], str]:
+    """Run staff command ``name`` as if its ``#`` line were in a mail: same checks, same action."""
+
+    def run(act: Act, value: str) -> str:
+        try:
+            command = command_from(name, value)
+        except ValueError as exc:
+            raise MaildError(str(exc)) from None
+        return run_command(act, command, "")
+
+    return run
+
+
+_ticket_command("reply", "Answer the reporter (SOP step 5).", actions.answer)
+# Every staff command of the registry but #internal (which only marks a mail) is a CLI command
+# too, named by its English word and described by its help.
+for _spec in REGISTRY:
+    if _spec.name == CommandName.INTERNAL:
+        continue
+    _argument = (_spec.argument_en.split()[0].lower().strip(".@") or "value") if _spec.argument_en else None
+    _ticket_command((_spec.words_en or _spec.words_id)[0],
+                    f"{_spec.help_en[0].upper()}{_spec.help_en[1:]} (SOP step {_spec.step}): "
+                    f"#{_spec.words_id[0]} by email.",
+                    _registry_action(_spec.name), _argument, _spec.needs_argument)
+
+
+@tickets.command("merge")
+@AS_OPTION
+@click.argument("number")
+@click.argument("into")
+@click.pass_obj
+def tickets_merge(obj: Context, number: str, into: str, actor: str | None) -> None:
+    """Close NUMBER as a duplicate of INTO; later mail about it goes to INTO."""
+    with _ticket_action(obj, number, actor) as act:
+        target = act.session.scalars(select(Ticket).where(Ticket.number == into)).first()
+        if target is None:
+            raise MaildError(f"no ticket {into}")
+        done = actions.merge(act, target)
+    click.echo(f"{number}: {done}")
+
+
+COMMANDS = (tickets,)

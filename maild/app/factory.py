@@ -1,0 +1,320 @@
+"""The one wiring of maild: from loaded settings to the parts that do the work.
+
+``Services`` builds each part on first use, so a command gets just what it needs: ``maild
+tickets reply`` gets a session factory, a mailer and the roles, never a mailbox connection,
+and an error in a part it does not use does not stop it. The daemon (``daemon.build``) asks
+the same ``Services`` for every part, so the daemon and the commands are wired alike.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from maild.base.clock import Clock
+from maild.base.config import endpoint
+from maild.base.settings import Settings
+from maild.base.errors import ConfigError, TransientError
+from maild.base.resources import resource_dir
+from maild.documents.digest import Digest, DigestSettings
+from maild.documents.digest import recipients as digest_recipients
+from maild.render.renderer import Renderer
+from maild.service.actions import Group, Roles
+from maild.service.intake import IntakeSettings
+from maild.service.mailer import Mailer, MailerSettings
+from maild.sop.rule_file import RuleSet, load_rules
+from maild.sop.sla import Policy, policy_from
+from maild.sop.vocabulary import Role
+from maild.sop.workcal import WorkCalendar
+from maild.sop.workcal_config import calendar_for
+from maild.stages.ingest import Ingest
+from maild.stages.pipeline import Pipeline, PipelineSettings
+from maild.stages.sender import Sender, SenderSettings
+from maild.stages.timers import Timers, TimerSettings
+from maild.store import queries as store
+from maild.store.db import make_engine, require_current, session_factory, transaction
+from maild.store.outbox import Identity
+from maild.transport.imap import ImapMailbox
+from maild.transport.maildir import MaildirMailbox
+from maild.transport.smtp import MaildirTransport, SmtpTransport, Transport
+from maild.transport.sources import Mailbox
+
+IMAP_PORTS = {"imap": 143, "imaps": 993}
+SMTP_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+
+
+# -- the transports ---------------------------------------------------------------------------
+def open_mailbox(settings: Settings) -> Mailbox:
+    """The mailbox named by ``mailbox.url``."""
+    m = settings.mailbox
+    if m.url.startswith("maildir:"):
+        return MaildirMailbox(Path(m.url[8:]), m.processed_folder, poll_interval=min(2.0, m.poll_interval))
+    return imap_mailbox(settings)
+
+
+def imap_mailbox(settings: Settings, timeout: float | None = None) -> ImapMailbox:
+    """The IMAP mailbox of ``mailbox.url``; ``timeout`` shortens the configured one (the doctor)."""
+    m = settings.mailbox
+    return ImapMailbox(
+        endpoint(m.url, IMAP_PORTS),
+        settings.mailbox_password,
+        processed_folder=m.processed_folder,
+        use_idle=m.idle,
+        ca_file=m.ca_file,
+        timeout=m.timeout if timeout is None else timeout,
+    )
+
+
+def open_transport(settings: Settings) -> Transport:
+    """The mail transport named by ``smtp.url``."""
+    s = settings.smtp
+    if s.url.startswith("maildir:"):
+        return MaildirTransport(Path(s.url[8:]))
+    return smtp_transport(settings)
+
+
+def smtp_transport(settings: Settings, timeout: float | None = None) -> SmtpTransport:
+    """The SMTP transport of ``smtp.url``; ``timeout`` shortens the configured one (the doctor)."""
+    s = settings.smtp
+    return SmtpTransport(
+        endpoint(s.url, SMTP_PORTS),
+        s.username,
+        settings.smtp_password,
+        ca_file=s.ca_file,
+        timeout=s.timeout if timeout is None else timeout,
+    )
+
+
+def envelope_from(settings: Settings) -> str:
+    """The address outgoing mail is sent from (SMTP MAIL FROM)."""
+    return settings.smtp.envelope_from or settings.helpdesk.address
+
+
+# -- settings of the parts ------------------------------------------------------------------
+def identity(settings: Settings) -> Identity:
+    """Who the helpdesk is in the mail it writes."""
+    h = settings.helpdesk
+    return Identity(h.name, h.address.lower(), settings.mid_domain, settings.hmac_key, h.timezone)
+
+
+def roles(settings: Settings) -> Roles:
+    """Staff, coordinator and service groups, from the configuration."""
+    c = settings.coordinator
+    return Roles(
+        staff={p.address.lower(): p.name for p in settings.staff},
+        coordinator=(c.address.lower(), c.name),
+        groups=tuple(Group(g.name, g.title or g.name, tuple(m.lower() for m in g.managers)) for g in settings.groups),
+    )
+
+
+def intake_settings(settings: Settings) -> IntakeSettings:
+    """How tickets open: the same for mail, phone reports and imports."""
+    h = settings.helpdesk
+    return IntakeSettings(
+        roles=roles(settings),
+        timezone=h.timezone,
+        calendar=work_calendar(settings),
+        own_addresses=frozenset({h.address.lower()}),
+        auto_limit_per_hour=settings.limits.auto_replies_per_sender_per_hour,
+        max_attachment_bytes=settings.limits.max_attachment_bytes,
+    )
+
+
+def pipeline_settings(settings: Settings) -> PipelineSettings:
+    """What the pipeline needs to know of the configuration."""
+    h = settings.helpdesk
+    return PipelineSettings(
+        tag=h.ticket_tag,
+        reopen_window=timedelta(days=settings.threading.reopen_window_days),
+        max_attempts=settings.limits.max_attempts,
+        hmac_key=settings.hmac_key,
+        mid_domain=settings.mid_domain,
+        intake=intake_settings(settings),
+        trusted_authserv_ids=settings.security.trusted_authserv_ids,
+        max_message_bytes=settings.limits.max_message_bytes,
+    )
+
+
+def mailer(settings: Settings, renderer: Renderer) -> Mailer:
+    """The mailer that queues every mail about tickets."""
+    h = settings.helpdesk
+    return Mailer(renderer, MailerSettings(identity(settings), h.language, h.timezone, h.ticket_tag,
+                                           settings.threading.reopen_window_days))
+
+
+def work_calendar(settings: Settings) -> WorkCalendar:
+    """Working hours, days off and public holidays, from the configuration."""
+    return calendar_for(settings)
+
+
+def timer_settings(settings: Settings) -> TimerSettings:
+    """What the SLA timers need to know of the configuration."""
+    sl = settings.sla
+    return TimerSettings(policy_from(sl), work_calendar(settings), roles(settings), sl.head_address.lower(),
+                         sl.head_name, sl.check_every)
+
+
+def digest_settings(settings: Settings) -> DigestSettings:
+    """When the coordinator's digest goes out, to whom, and in which language."""
+    h, d = settings.helpdesk, settings.digest
+    try:
+        at = time.fromisoformat(d.time)
+    except ValueError:
+        raise ConfigError(f"digest.time: {d.time!r} is not a time like 07:30") from None
+    names = {p.address.lower(): p.name for p in settings.staff}
+    c = settings.coordinator
+    return DigestSettings(identity(settings), h.language, h.timezone, h.ticket_tag, at,
+                          digest_recipients((c.address.lower(), c.name), d.also_to, names) if d.enabled else (),
+                          d.all_clear,
+                          policy_from(settings.sla), work_calendar(settings))
+
+
+def sender_settings(settings: Settings) -> SenderSettings:
+    """Who sends, and how long the sender keeps trying."""
+    limits = settings.limits
+    return SenderSettings(
+        envelope_from=envelope_from(settings),
+        retry_min_seconds=limits.retry_min_seconds,
+        retry_max_seconds=limits.retry_max_seconds,
+        give_up_after_hours=limits.give_up_after_hours,
+    )
+
+
+def load_ruleset(settings: Settings) -> RuleSet:
+    """The configured rules file, or the one shipped with maild."""
+    path = Path(settings.rules.file) if settings.rules.file else resource_dir("templates") / "config" / "rules.toml"
+    return load_rules(path)
+
+
+def sync_parties(settings: Settings, factory: sessionmaker[Session], clock: Clock) -> None:
+    """Record the configured staff and coordinator as parties."""
+    members = [(p.address, p.name, str(Role.STAFF)) for p in settings.staff]
+    if settings.coordinator.address:
+        members.append((settings.coordinator.address, settings.coordinator.name, str(Role.COORDINATOR)))
+    try:
+        with transaction(factory) as session:
+            store.sync_staff(session, members, clock())
+    except Exception as exc:  # noqa: BLE001 - a database that is down is a transient problem
+        raise TransientError(f"database: {exc}") from exc
+
+
+# -- the parts, built on first use ------------------------------------------------------------
+class Services:
+    """Every part of maild for one ``Settings``, each built the first time it is asked for.
+
+    A ``mailbox``, ``transport`` or ``renderer`` given here is used instead of the configured
+    one (tests, ``maild inject``). ``close()`` releases what was opened.
+    """
+
+    def __init__(self, settings: Settings, clock: Clock, *, mailbox: Mailbox | None = None,
+                 transport: Transport | None = None, renderer: Renderer | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._given_mailbox = mailbox
+        self._given_transport = transport
+        self._given_renderer = renderer
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        """The templates, all compiled once: a broken template stops us before any mail."""
+        renderer = self._given_renderer or Renderer()
+        renderer.check()
+        return renderer
+
+    @cached_property
+    def ruleset(self) -> RuleSet:
+        """The classification rules."""
+        return load_ruleset(self.settings)
+
+    @cached_property
+    def roles(self) -> Roles:
+        """Staff, coordinator and service groups."""
+        return roles(self.settings)
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        """The working calendar the SLA is measured in."""
+        return work_calendar(self.settings)
+
+    @cached_property
+    def sla(self) -> Policy:
+        """The SLA targets."""
+        return policy_from(self.settings.sla)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        """The mailer that queues mail about tickets."""
+        return mailer(self.settings, self.renderer)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The database engine, once the schema is known to be current."""
+        engine = make_engine(self.settings.database.url)
+        try:
+            require_current(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return engine
+
+    @cached_property
+    def factory(self) -> sessionmaker[Session]:
+        """The session factory; the configured staff are recorded as parties first."""
+        factory = session_factory(self.engine)
+        sync_parties(self.settings, factory, self.clock)
+        return factory
+
+    @cached_property
+    def mailbox(self) -> Mailbox:
+        """Where mail comes in (not connected until first used)."""
+        return self._given_mailbox or open_mailbox(self.settings)
+
+    @cached_property
+    def transport(self) -> Transport:
+        """Where mail goes out (not connected until the sender opens it)."""
+        return self._given_transport or open_transport(self.settings)
+
+    @cached_property
+    def ingest(self) -> Ingest:
+        """The stage that records mail from the mailbox in the ledger."""
+        m = self.settings.mailbox
+        return Ingest(self.mailbox, self.factory, self.clock, m.batch_size, m.quarantine_folder)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        """The stage that turns recorded mail into tickets."""
+        return Pipeline(self.factory, self.mailer, self.ruleset, pipeline_settings(self.settings), self.clock)
+
+    @cached_property
+    def timers(self) -> Timers:
+        """The SLA reminders and escalations."""
+        return Timers(self.factory, self.mailer, timer_settings(self.settings), self.clock)
+
+    @cached_property
+    def digest(self) -> Digest:
+        """The coordinator's daily digest."""
+        return Digest(self.factory, self.renderer, digest_settings(self.settings), self.clock)
+
+    @cached_property
+    def sender(self) -> Sender:
+        """The stage that sends queued mail."""
+        return Sender(self.factory, self.transport, sender_settings(self.settings), self.clock)
+
+    def prepare(self) -> Services:
+        """Build now what handling mail needs, in the order a broken set-up is reported:
+        templates, rules, the database. A command that handles many messages calls this first,
+        so a broken set-up stops it at the start instead of failing every message."""
+        _ = (self.renderer, self.ruleset, self.factory)
+        return self
+
+    def close(self) -> None:
+        """Close the mailbox and the database engine, if they were opened."""
+        built = vars(self)  # cached_property keeps what it built in the instance's __dict__
+        if "mailbox" in built:
+            self.mailbox.close()
+        if "engine" in built:
+            self.engine.dispose()
