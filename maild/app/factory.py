@@ -297,7 +297,7 @@ class Services:
     @cached_property
     def digest(self) -> Digest:
         """The coordinator's daily digest."""
-        return Digest(self.factory, self.renderer, digest_settings(self.settings), self.clock)
+        return Digest(self.factory, self.mailer, digest_settings(self.settings), self.clock)
 
     @cached_property
     def sender(self) -> Sender:

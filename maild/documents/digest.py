@@ -23,8 +23,9 @@ from maild.documents.chart import Bar, bar_chart_png
 from maild.base.clock import Clock
 from maild.store.db import transaction
 from maild.store.models import Event, InboundMessage, OutgoingMail, Ticket, TimerFiring
-from maild.store.outbox import Identity, Outgoing, enqueue
-from maild.render.renderer import Renderer, local_time
+from maild.service.mailer import Mailer
+from maild.store.outbox import Identity
+from maild.render.renderer import local_time
 from maild.store.queries import insert_ignore
 from maild.mail.tokens import format_token
 from maild.sop.vocabulary import Channel, MailState, MessageState, State, label
@@ -52,10 +53,10 @@ class DigestSettings:
 class Digest:
     """Composes and queues the digest when it is due."""
 
-    def __init__(self, factory: sessionmaker[Session], renderer: Renderer, settings: DigestSettings,
+    def __init__(self, factory: sessionmaker[Session], mailer: Mailer, settings: DigestSettings,
                  clock: Clock) -> None:
         self.factory = factory
-        self.renderer = renderer
+        self.mailer = mailer
         self.settings = settings
         self.clock = clock
 
@@ -84,16 +85,12 @@ class Digest:
         """Render the digest for one recipient and put it in the outbox."""
         s = self.settings
         personal = DigestView(**{**{f: getattr(view, f) for f in view.__dataclass_fields__}, "recipient_name": name})
-        rendered = self.renderer.render("digest", s.language, personal)
         chart = bar_chart_png([Bar(w.category, w.intake, w.closed) for w in view.week],
                               "Laporan masuk dan selesai, 7 hari terakhir" if s.language == "id"
                               else "Reports in and closed, last 7 days",
                               legend=("Masuk", "Selesai") if s.language == "id" else ("In", "Closed"))
-        return int(enqueue(session, s.identity, Outgoing(
-            cause=cause, template="digest", recipient=address, recipient_name=name, ticket_id=None,
-            ticket_number="digest", rendered=rendered, language=s.language, automatic=False,
-            images=(("chart", chart),),
-        ), now))
+        return int(self.mailer.queue_notice(session, "digest", address, name, personal, cause, "digest", now,
+                                            automatic=False, images=(("chart", chart),)))
 
     def compose(self, session: Session, now: datetime) -> DigestView:
         """What the digest says, from the database, as of ``now``."""

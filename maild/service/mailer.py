@@ -7,7 +7,6 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -139,20 +138,19 @@ class Mailer:
         )
 
     def queue_notice(
-        self, session: Session, kind: str, recipient: str, view: Mapping[str, Any], cause: str, topic: str,
+        self, session: Session, kind: str, recipient: str, recipient_name: str, view: Any, cause: str, topic: str,
         now: datetime, in_reply_to: str | None = None, automatic: bool = True,
+        images: tuple[tuple[str, bytes], ...] = (),
     ) -> bool:
         """Render and queue a mail that is about no ticket (the size-limit notice, the digest);
         ``topic`` stands in for the ticket number in its Message-ID. False if queued already."""
         if not usable_address(recipient):
             return False
-        ident = self.settings.identity
-        full = {"helpdesk_name": ident.name, "helpdesk_address": ident.address, **view}
-        rendered = self.renderer.render(kind, self.settings.language, full)
-        return enqueue(session, ident, Outgoing(
-            cause=cause, template=kind, recipient=recipient, recipient_name=str(view.get("recipient_name", "")),
-            ticket_id=None, ticket_number=topic, rendered=rendered, language=self.settings.language,
-            automatic=automatic, in_reply_to=in_reply_to,
+        rendered = self.renderer.render(kind, self.settings.language, view)
+        return enqueue(session, self.settings.identity, Outgoing(
+            cause=cause, template=kind, recipient=recipient, recipient_name=recipient_name, ticket_id=None,
+            ticket_number=topic, rendered=rendered, language=self.settings.language, automatic=automatic,
+            in_reply_to=in_reply_to, images=images,
         ), now)
 
     def references(self, session: Session, ticket: Ticket) -> tuple[str, ...]:

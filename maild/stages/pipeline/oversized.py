@@ -32,8 +32,10 @@ def handle(services: Services, session: Session, row: InboundMessage, now: datet
     else:
         why_not = why_not_write(session, sender, now, s.intake.auto_limit_per_hour)
     if not why_not:
-        services.mailer.queue_notice(session, "too_large", sender, {
+        ident = services.mailer.settings.identity
+        services.mailer.queue_notice(session, "too_large", sender, "", {
             "recipient_name": head.sender.name if head.sender else "", "subject": head.subject,
             "size_mb": f"{row.size / _MB:.1f}", "limit_mb": f"{limit_mb:.0f}",
+            "helpdesk_name": ident.name, "helpdesk_address": ident.address,
         }, row.key, "limit", now, in_reply_to=head.message_id)
     return Outcome("oversized", None, reason + (f"; sender not told: {why_not}" if why_not else "; sender told"))
