@@ -128,6 +128,10 @@ def _report(label: str, field: str, hits: int, total: int, misses: list[str]) ->
     return rate
 
 
+# From: "Yangzhou ABC Lighting Equipment " <bob@example.com>, "LTD" <ly@example.com>
+_SEVERAL_FROM = frozenset({"mail058.box"})
+
+
 def test_zammad_expected_results():
     cases = _cases()
     hits = {"subject": 0, "sender": 0, "body": 0}
@@ -147,6 +151,11 @@ def test_zammad_expected_results():
 
         # Zammad keeps the quotes of a quoted bare address (mail035); ignore them.
         want = str(exp.get("from_email") or "").strip().strip('"<>').lower()
+        if name in _SEVERAL_FROM:
+            # Zammad takes the first of several From addresses; maild takes none of them
+            # (issue 10 item 9: a From naming several addresses proves nothing).
+            assert "SeveralFromAddresses" in mail.defects, name
+            want = ""
         got = (mail.sender.address if mail.sender else "").strip().lower()
         if want == got:
             hits["sender"] += 1

@@ -393,7 +393,7 @@ def test_reply_value_and_blank_input() -> None:
     assert split_reply("") == Reply(text="", quoted="", signature="", how="empty")
     assert split_reply(" \n\t\n").text == ""
     reply = split_reply("Halo\n\n> kutipan\n")
-    assert reply == Reply(text="Halo", quoted="> kutipan", signature="", how="quote-marks")
+    assert reply == Reply(text="Halo", quoted="> kutipan", signature="", how="quote-marks", own="Halo")
     with pytest.raises(AttributeError):
         reply.text = "x"  # type: ignore[misc]  # frozen
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from email.utils import parseaddr
-
+from maild.mail.addresses import header_fields, single_sender
 from maild.mail.parse import normalize_message_id
 
 __all__ = ["Keyed", "body_of", "key_for", "sender_of"]
@@ -31,17 +30,14 @@ class Keyed:
 _MESSAGE_ID = re.compile(rb"^message-id[ \t]*:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
-_FROM = re.compile(rb"^from[ \t]*:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
-
-
 def sender_of(raw: bytes) -> str:
-    """The From address, read cheaply at ingest so the pipeline can take senders in turn."""
+    """The From address, read cheaply at ingest so the pipeline can take senders in turn.
+
+    The same rule as ``parse``: the one addr-spec of the raw From fields, ``""`` when they name
+    several addresses or none (the pipeline then fills in Sender/Return-Path if it may)."""
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    found = _FROM.search(head)
-    if not found:
-        return ""
-    address = parseaddr(found.group(1).decode("utf-8", "replace").replace("\r\n", " ").replace("\n", " "))[1]
-    return address.lower()[:320] if "@" in address else ""
+    box, _ = single_sender(header_fields(head, "from"))
+    return box.address[:320] if box is not None else ""
 
 
 def key_for(raw: bytes) -> Keyed:

@@ -9,6 +9,14 @@ the broken mail a public helpdesk address receives. Whatever looked wrong is lis
 
 This module reads the header section (addresses, dates, Message-IDs) and builds the value;
 ``mime`` walks the parts for the body text, HTML and attachments.
+
+Addresses are read from the RAW header values by ``addresses`` (encoded words are never
+addresses). The sender is the one addr-spec of From (else of Sender, else Return-Path). A From
+naming several addresses proves nothing and is none of them: ``sender`` is ``None``, the defect
+``SeveralFromAddresses`` says why, and Sender/Return-Path are NOT consulted (they would let the
+same mail claim whichever address suits it). Such a message is still recorded and becomes a
+ticket, with no sender identity: nothing matches it to staff or to a ticket's parties, and its
+acknowledgement goes nowhere.
 """
 
 from __future__ import annotations
@@ -18,8 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email import policy
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
+from maild.mail.addresses import SEVERAL_FROM, header_fields, mailboxes, raw_text, single_sender
 from maild.mail.charsets import decode_bytes, header_text
 from maild.mail.mime import Attachment, read_content
 
@@ -116,10 +125,11 @@ def _fallback(raw: bytes, exc: Exception) -> ParsedMail:
     headers = _plain_headers(head)
     get = dict(reversed(headers)).get
     defects: list[str] = [f"ParseError:{type(exc).__name__}"]
+    fields = {name: header_fields(head, name) for name in ("from", "sender", "to", "cc")}
     return ParsedMail(
         message_id=normalize_message_id(get("message-id")), in_reply_to=message_id_list(get("in-reply-to")),
-        references=message_id_list(get("references")), sender=_first_address(get("from"), defects, "from"),
-        to=_addresses(headers, "to"), cc=_addresses(headers, "cc"), reply_to=(), return_path=None,
+        references=message_id_list(get("references")), sender=_sender(fields, defects),
+        to=_addresses(fields, "to"), cc=_addresses(fields, "cc"), reply_to=(), return_path=None,
         subject=get("subject") or "", date=None, text=decode_bytes(body)[0], html=None, attachments=(),
         headers=headers, content_type="text/plain", size=len(raw), defects=tuple(defects),
     )
@@ -147,16 +157,17 @@ def _plain_headers(head: bytes) -> tuple[tuple[str, str], ...]:
 def _parse(raw: bytes) -> ParsedMail:
     defects: list[str] = []
     msg = _PARSER.parsebytes(raw)
-    headers = tuple((name.lower(), header_text(value)) for name, value in msg.raw_items())
+    items = list(msg.raw_items())
+    headers = tuple((name.lower(), header_text(value)) for name, value in items)
     get = dict(reversed(headers)).get  # first occurrence wins
+    fields: dict[str, list[str]] = {}
+    for name, value in items:
+        # Addresses come from the raw values: RFC 2047 forbids encoded words in an addr-spec.
+        fields.setdefault(name.lower(), []).append(raw_text(value) if isinstance(value, str) else str(value))
     for d in msg.defects:
         defects.append(type(d).__name__)
 
-    sender = _first_address(get("from"), defects, "from")
-    if sender is None:
-        sender = _first_address(get("sender"), defects, "sender") or _first_address(
-            get("return-path"), defects, "return-path"
-        )
+    sender = _sender(fields, defects)
     if "message-id" not in dict(headers):
         defects.append("MissingMessageId")
     date = _parse_date(get("date"), defects)
@@ -168,9 +179,9 @@ def _parse(raw: bytes) -> ParsedMail:
         in_reply_to=message_id_list(get("in-reply-to")),
         references=message_id_list(get("references")),
         sender=sender,
-        to=_addresses(headers, "to"),
-        cc=_addresses(headers, "cc"),
-        reply_to=_addresses(headers, "reply-to"),
+        to=_addresses(fields, "to"),
+        cc=_addresses(fields, "cc"),
+        reply_to=_addresses(fields, "reply-to"),
         return_path=_return_path(get("return-path")),
         subject=get("subject") or "",
         date=date,
@@ -184,27 +195,24 @@ def _parse(raw: bytes) -> ParsedMail:
     )
 
 
-def _first_address(value: str | None, defects: list[str], where: str) -> Address | None:
-    if not value:
-        return None
-    for name, addr in getaddresses([value]):
-        addr = addr.strip().lower()
-        if "@" in addr and " " not in addr:
-            return Address(addr, name.strip())
-    defects.append(f"BadAddress:{where}")
+def _sender(fields: dict[str, list[str]], defects: list[str]) -> Address | None:
+    """The one mailbox of From, else of Sender, else the Return-Path; None when From names
+    several addresses (see the module docstring) or nothing usable is found."""
+    for where in ("from", "sender", "return-path"):
+        values = fields.get(where)
+        if not values:
+            continue
+        box, defect = single_sender(values)
+        if box is not None:
+            return Address(box.address, box.name)
+        defects.append(SEVERAL_FROM if defect == SEVERAL_FROM and where == "from" else f"{defect}:{where}")
+        if where == "from" and defect == SEVERAL_FROM:
+            return None  # proves nothing: no fallback that would pick one of them
     return None
 
 
-def _addresses(headers: tuple[tuple[str, str], ...], name: str) -> tuple[Address, ...]:
-    values = [v for k, v in headers if k == name]
-    out: list[Address] = []
-    seen: set[str] = set()
-    for disp, addr in getaddresses(values):
-        addr = addr.strip().lower()
-        if "@" in addr and addr not in seen:
-            seen.add(addr)
-            out.append(Address(addr, disp.strip()))
-    return tuple(out)
+def _addresses(fields: dict[str, list[str]], name: str) -> tuple[Address, ...]:
+    return tuple(Address(box.address, box.name) for box in mailboxes(fields.get(name, [])))
 
 
 def _return_path(value: str | None) -> str | None:

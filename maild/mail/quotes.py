@@ -24,7 +24,11 @@ How it works, top to bottom over the lines, in one pass:
 
 Conservative on purpose: if nothing new would be left, the original text is kept (a reply that
 is only a quote is rare; a lost answer is worse), and a signature is not cut if it is all there
-is. Salutations and sign-offs ("Terima kasih,\\nBudi") are kept: they are part of what the person
+is. That is for the record of what a reporter sent. What the sender wrote *themselves* in this
+message is ``Reply.own``: never quoted history, never forwarded content, ``""`` when there is
+none. Staff commands and staff answers are read from ``own`` only: an empty reply above
+Outlook's "-----Original Message-----" once kept the quote as its "new text" and ran every
+``#`` line of it (the help block of our own notification, the reporter's lines). Salutations and sign-offs ("Terima kasih,\\nBudi") are kept: they are part of what the person
 wrote, and the expected results of talon and Crisp keep them too.
 
 Speed: every per-line test is guarded by a cheap check (first character, last character, a
@@ -74,12 +78,17 @@ class Reply:
     (each ``""`` if nothing was); ``how`` names the rules that cut, joined with ``+``, or
     ``none``, ``forward-kept``, ``all-quoted-kept`` (everything looked quoted, so nothing was
     cut) or ``empty`` (blank input).
+
+    ``own`` is what the author wrote in this message and nothing else: ``text`` less a kept
+    forward (from its marker on), and ``""`` when everything looked quoted. Commands are read
+    from it, never from ``text``.
     """
 
     text: str
     quoted: str
     signature: str
     how: str
+    own: str = ""
 
 
 def split_reply(text: str) -> Reply:
@@ -97,26 +106,35 @@ def split_reply(text: str) -> Reply:
     scan = _Scan(clean)
     scan.run()
     if not any(clean[i] for i in scan.keep):
-        # Everything looked like history: keep it all rather than lose an answer.
+        # Everything looked like history: keep it all rather than lose an answer, but the
+        # author wrote none of it (own is empty).
         everything = range(len(lines))
         return Reply(text=_join(lines, clean, everything), quoted="", signature="",
-                     how=ALL_QUOTED_KEPT)
+                     how=ALL_QUOTED_KEPT, own="")
 
-    kept = scan.keep
-    rules = scan.rules
-    signature = ""
-    sig_start, sig_rule = signature_start(clean, kept)
-    if sig_start is not None and any(clean[i] for i in kept[:sig_start]):
-        # Cut only if something remains: a message that is all signature keeps it as text.
-        signature = _join(lines, clean, kept[sig_start:])
-        rules.append(sig_rule)
-        kept = kept[:sig_start]
+    kept, signature, rules = _cut_signature(lines, clean, scan.keep, scan.rules)
+    own = kept
+    if scan.forward_at is not None:
+        # What was forwarded is kept for the record, but the author did not write it.
+        above = [i for i in scan.keep if i < scan.forward_at]
+        own = _cut_signature(lines, clean, above, [])[0] if any(clean[i] for i in above) else []
     return Reply(
         text=_join(lines, clean, kept),
         quoted=_join(lines, clean, sorted(set(scan.cut))),
         signature=signature,
         how="+".join(dict.fromkeys(rules)) or NONE,
+        own=_join(lines, clean, own),
     )
+
+
+def _cut_signature(lines: list[str], clean: list[str], kept: list[int],
+                   rules: list[str]) -> tuple[list[int], str, list[str]]:
+    """The kept lines less a trailing signature or mobile footer, the signature, the rules."""
+    sig_start, sig_rule = signature_start(clean, kept)
+    if sig_start is not None and any(clean[i] for i in kept[:sig_start]):
+        # Cut only if something remains: a message that is all signature keeps it as text.
+        return kept[:sig_start], _join(lines, clean, kept[sig_start:]), [*rules, sig_rule]
+    return kept, "", rules
 
 
 class _Scan:
@@ -127,6 +145,7 @@ class _Scan:
         self.keep: list[int] = []
         self.cut: list[int] = []
         self.rules: list[str] = []
+        self.forward_at: int | None = None  # where a kept forward starts
         self._labels: dict[int, tuple[str | None, str] | None] = {}
 
     def run(self) -> None:
@@ -150,6 +169,7 @@ class _Scan:
             if len(s) >= 8 and (last == ":" or first in DASHES) and is_forward(s):
                 if not self.cut:
                     # Nothing quoted above it: the forward is what the sender wants us to read.
+                    self.forward_at = i
                     self.keep.extend(range(i, n))
                     self.rules.append(FORWARD_KEPT)
                     return

@@ -4,6 +4,13 @@ A command is a line that starts with ``#`` and a command word, in Indonesian or 
 everything else is the answer to the reporter. Words are matched without regard to case, so a
 phone's automatic capital does not matter.
 
+The ``#`` must be in column 0. An indented ``#selesai`` is what a quote looks like (our own
+mails indent what they cite, clients indent quoted text), so it never runs: it is refused with
+the reason ``QUOTED_REASON`` and left out of the answer. The caller hands in only what the
+sender wrote in this message (``quotes.Reply.own``), never the quoted or forwarded part. The
+help block of our mails shows each usage after a bullet (``  • #status proses``), so even a
+client that strips the indentation or the ``> `` does not make it a command.
+
 ``REGISTRY`` is the only list of commands. The mail parser, the CLI's choices, the help block
 in staff mails (``help_lines``) and the README's table (``markdown_table``, checked by a test)
 are all derived from it; the service layer maps each ``CommandName`` to its action.
@@ -99,7 +106,13 @@ REGISTRY: tuple[CommandSpec, ...] = (
 BY_NAME: Mapping[CommandName, CommandSpec] = {spec.name: spec for spec in REGISTRY}
 ALIASES: Mapping[str, CommandName] = {word: spec.name for spec in REGISTRY for word in spec.words()}
 
-_LINE = re.compile(r"^\s*#([A-Za-z_]+)\b[ \t:]*(.*)$")
+_LINE = re.compile(r"^#([A-Za-z_]+)\b[ \t:]*(.*)$")
+# Characters some clients put at the start of a body (a BOM, zero-width spaces): not indentation
+# on their own, but part of it after a space.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_INDENTED = re.compile(rf"^\s[\s{_INVISIBLE}]*#([A-Za-z_]+)\b")
+QUOTED_LABEL = "(kutipan)"
+QUOTED_REASON = "perintah di dalam kutipan tidak dijalankan"
 
 
 @dataclass(frozen=True)
@@ -126,23 +139,30 @@ class Parsed:
 
 
 def parse_commands(text: str) -> Parsed:
-    """Split a reply's new text into commands and the answer for the reporter."""
+    """Split a reply's own text into commands (``#word`` in column 0) and the answer for the
+    reporter; an indented command word is refused as quoted (see the module docstring)."""
     commands: list[Command] = []
     refused: list[Refusal] = []
     body: list[str] = []
     for line in text.splitlines():
-        match = _LINE.match(line)
+        bare = line.lstrip(_INVISIBLE)
+        match = _LINE.match(bare)
         if not match:
-            body.append(line)
+            quoted = _INDENTED.match(bare)
+            if quoted and quoted.group(1).lower() in ALIASES:
+                # Indented: a quote of some mail, never the sender's own command.
+                refused.append(Refusal(f"{QUOTED_LABEL} {bare.strip().strip(_INVISIBLE)}", QUOTED_REASON))
+            else:
+                body.append(line)
             continue
         word, rest = match.group(1).lower(), match.group(2).strip()
         name = ALIASES.get(word)
         if name is None:
-            refused.append(Refusal(line.strip(), f"unknown command #{word}; known: {', '.join(sorted(ALIASES))}"))
+            refused.append(Refusal(bare.strip(), f"unknown command #{word}; known: {', '.join(sorted(ALIASES))}"))
             continue
-        command, problem = _check(BY_NAME[name], rest, line.strip())
+        command, problem = _check(BY_NAME[name], rest, bare.strip())
         if problem:
-            refused.append(Refusal(line.strip(), problem))
+            refused.append(Refusal(bare.strip(), problem))
         elif command is not None:
             commands.append(command)
     internal = any(c.name == CommandName.INTERNAL for c in commands)
@@ -182,7 +202,10 @@ def may_use(name: CommandName, role: Role | str) -> bool:
 
 
 def help_lines(language: str, role: Role | str = Role.STAFF) -> tuple[tuple[str, str], ...]:
-    """(usage, what it does) for each command ``role`` may use, for the help block in mails."""
+    """(usage, what it does) for each command ``role`` may use, for the help block in mails.
+
+    The templates print each after a bullet (``  • #status proses``): quoted back with its
+    indentation or ``> `` stripped, the line still does not start with ``#``."""
     return tuple((spec.usage(language), spec.help(language)) for spec in REGISTRY if role in spec.roles)
 
 

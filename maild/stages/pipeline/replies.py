@@ -3,17 +3,20 @@ close, or the team (staff, coordinator, a group manager) answering and giving co
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from maild.mail.quotes import split_reply
 from maild.service import actions
 from maild.service.actions import Act, attempt
 from maild.service.attachments import keep_attachments
 from maild.service.dispatch import run_command
 from maild.sop import threads
-from maild.sop.commands import CommandName, may_use, parse_commands
+from maild.sop.authority import effective_role
+from maild.sop.commands import CommandName, Parsed, may_use, parse_commands
 from maild.sop.proof import prove
 from maild.sop.vocabulary import Role, State
 from maild.stages.pipeline.context import Message, Outcome, Services
-from maild.store.models import Ticket
+from maild.store.models import Event, Ticket
 from maild.store.queries import note_event
 
 # A short reply with one of these after the ticket was closed is a thank-you, not a new problem:
@@ -35,13 +38,15 @@ def handle(services: Services, msg: Message, ticket: Ticket, decision: threads.T
         note_event(act.session, ticket, "auto_reply_received", act.actor, act.cause, act.now,
                    {"why": verdict.reason, "subject": mail.subject})
         return Outcome(verdict.kind, ticket.id, f"{decision.reason}; {verdict.reason}")
-    text = split_reply(mail.text).text
+    reply = split_reply(mail.text)
+    text = reply.text
     role = s.intake.roles.role_of(act.actor)
     if role != Role.REPORTER:
         proof = prove(mail, act.actor, s.hmac_key, s.mid_domain, s.trusted_authserv_ids)
         if not proof.ok:
             return _unproven(act, msg, text, decision, proof.how)
-        applied = team_message(act, role, text)
+        # Commands and answers only from what the sender wrote now: never quoted or forwarded.
+        applied = team_message(act, role, reply.own)
         return Outcome("follow_up", ticket.id, f"{decision.reason}; {role} proven ({proof.how}); {applied}")
     if decision.action == threads.REOPEN:
         if is_thanks(text):
@@ -55,8 +60,16 @@ def handle(services: Services, msg: Message, ticket: Ticket, decision: threads.T
 
 
 def team_message(act: Act, role: Role, text: str) -> str:
-    """Commands and an answer from staff, the coordinator or a group manager."""
+    """Commands and an answer from staff, the coordinator or a group manager.
+
+    ``text`` is what the sender wrote in this message (``Reply.own``). A manager acts only on
+    a ticket escalated to their group, while it is (``sop.authority``); otherwise nothing is
+    done, the mail is recorded on the ticket and the manager is told why."""
     parsed = parse_commands(text)
+    escalated_to = _escalated_to(act) if role == Role.MANAGER else frozenset()
+    authority = effective_role(role, act.actor, act.ticket.state, escalated_to)
+    if authority.refused:
+        return _out_of_scope(act, parsed, text, authority.refused)
     applied: list[str] = []
     refused = [f"{r.line}: {r.reason}" for r in parsed.refused]
     resolution_pending = any(c.name == CommandName.RESOLVE and not c.value for c in parsed.commands)
@@ -79,6 +92,30 @@ def team_message(act: Act, role: Role, text: str) -> str:
         act.mail("confirm", act.actor,
                  act.view(act.roles.name_of(act.actor), applied=tuple(applied), refused=tuple(refused)))
     return f"done: {', '.join(applied) or 'nothing'}" + (f"; refused: {len(refused)}" if refused else "")
+
+
+def _escalated_to(act: Act) -> frozenset[str]:
+    """The managers of the group the ticket's last ``escalated`` event names (none if never)."""
+    detail = act.session.scalars(
+        select(Event.detail).where(Event.ticket_id == act.ticket.id, Event.event == "escalated")
+        .order_by(Event.id.desc()).limit(1)
+    ).first()
+    group = act.roles.group(str(detail.get("group", ""))) if isinstance(detail, dict) else None
+    return frozenset(group.managers) if group is not None else frozenset()
+
+
+def _out_of_scope(act: Act, parsed: Parsed, text: str, why: str) -> str:
+    """A manager writing about a ticket not escalated to their group: recorded, no effect, told."""
+    note_event(act.session, act.ticket, "out_of_scope", act.actor, act.cause, act.now,
+               {"text": text[:4000], "why": why})
+    refused = [f"{c.line}: {why}" for c in parsed.commands]
+    refused += [f"{r.line}: {r.reason}" for r in parsed.refused]
+    if parsed.body:
+        refused.insert(0, f"(jawaban): {why}")
+    if refused:
+        act.mail("confirm", act.actor,
+                 act.view(act.roles.name_of(act.actor), applied=(), refused=tuple(refused)))
+    return f"refused: the ticket is not escalated to {act.actor}'s group"
 
 
 def _unproven(act: Act, msg: Message, text: str, decision: threads.ThreadDecision, why: str) -> Outcome:
