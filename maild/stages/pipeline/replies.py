@@ -10,9 +10,9 @@ from maild.service.attachments import keep_attachments
 from maild.service.dispatch import run_command
 from maild.sop import threads
 from maild.sop.commands import CommandName, may_use, parse_commands
-from maild.sop.proof import prove
 from maild.sop.vocabulary import Role, State
 from maild.stages.pipeline.context import Message, Outcome, Services
+from maild.stages.pipeline.proving import prove_sender
 from maild.store.models import Ticket
 from maild.store.queries import note_event
 
@@ -38,7 +38,7 @@ def handle(services: Services, msg: Message, ticket: Ticket, decision: threads.T
     text = split_reply(mail.text).text
     role = s.intake.roles.role_of(act.actor)
     if role != Role.REPORTER:
-        proof = prove(mail, act.actor, s.hmac_key, s.mid_domain, s.trusted_authserv_ids)
+        proof = prove_sender(s, msg, ticket, act.actor)
         if not proof.ok:
             return _unproven(act, msg, text, decision, proof.how)
         applied = team_message(act, role, text)
