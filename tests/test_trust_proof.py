@@ -86,6 +86,11 @@ ATTACKS = {
     "dmarc=pass in a quoted HELO": [
         'mx.lpse.example; spf=none smtp.helo="x; dmarc=pass header.from=lpse.example"; '
         'dmarc=fail header.from=lpse.example'],
+    "dmarc=pass after a semicolon in a quoted HELO": [
+        'mx.lpse.example; spf=none smtp.helo="h;dmarc=pass header.from=lpse.example x"; dmarc=fail header.from=x'],
+    "dmarc=pass after a semicolon in a comment": [
+        "mx.lpse.example; spf=pass (domain of x;dmarc=pass header.from=lpse.example designates 1.2.3.4) "
+        "smtp.mailfrom=x@evil.example; dmarc=fail header.from=lpse.example"],
     "rspamd's comment quoting the envelope sender": [
         'mx.lpse.example; spf=pass (mx.lpse.example: domain of "dmarc=pass header.from=lpse.example"@x '
         'designates 1.2.3.4 as permitted sender) smtp.mailfrom="dmarc=pass@x"; dmarc=fail header.from=lpse.example'],
@@ -385,7 +390,9 @@ def test_authentication_results_over_the_servers(desk: Desk) -> None:
     attacks = [
         ('mx.lpse.example; dmarc=fail header.from=lpse.example; spf=pass smtp.mailfrom="dmarc=pass@x"',),
         ("mx.lpse.example; dmarc=fail (dmarc=pass header.from=lpse.example) header.from=lpse.example",),
-        ('mx.lpse.example; spf=none smtp.helo="h; dmarc=pass header.from=lpse.example"; dmarc=fail header.from=lpse.example',),
+        ('mx.lpse.example; spf=none smtp.helo="h;dmarc=pass header.from=lpse.example x"; dmarc=fail header.from=x',),
+        ("mx.lpse.example; spf=pass (domain of x;dmarc=pass header.from=lpse.example designates 1.2.3.4) "
+         "smtp.mailfrom=x@evil.example; dmarc=fail header.from=lpse.example",),
         ("mx.lpse.example; dmarc=fail header.from=lpse.example", "mx.lpse.example; dmarc=pass header.from=lpse.example"),
         ("mx.lpse.example; dmarc=pass header.from=evil.example",),
         ("mx.evil.example; dmarc=pass header.from=lpse.example",),
