@@ -23,10 +23,14 @@ import pytest
 from sqlalchemy import select, update
 
 from harness import STAFF, events, imap_sections, ledger, outbox, report, start, tickets, write_config
+from maild.app.daemon import Daemon
 from maild.base.clock import FrozenClock
+from maild.base.config import load_settings
+from maild.base.errors import ConfigError
+from maild.base.settings import SecuritySettings
 from maild.mail.authresults import parse_authentication_results, raw_fields
 from maild.mail.charsets import header_text
-from maild.mail.parse import parse
+from maild.mail.parse import ParsedMail, parse
 from maild.mail.tokens import day_number, key_hash, mint_message_id, read_minted_id, verify_minted_id
 from maild.sop.proof import Scope, Trust, prove
 from maild.store.models import OutgoingMail, Party
@@ -167,12 +171,12 @@ def minted(number: str = "26-0001", day: int = TODAY, recipient: str = STAFF, ca
     return mint_message_id(KEY, DOMAIN, number, cause, recipient, day)
 
 
-def reply_to(*mids: str) -> object:
+def reply_to(*mids: str) -> ParsedMail:
     return parse(report(sender=STAFF, in_reply_to=mids[0], references=list(mids)).raw)
 
 
 def check(mid: str, scope: Scope = SCOPE, sender: str = STAFF, max_age: int = 30) -> bool:
-    return prove(reply_to(mid), sender, Trust(KEY, DOMAIN, (), max_age), scope).ok  # type: ignore[arg-type]
+    return prove(reply_to(mid), sender, Trust(KEY, DOMAIN, (), max_age), scope).ok
 
 
 def test_a_minted_id_proves_only_its_own_ticket() -> None:
@@ -181,7 +185,7 @@ def test_a_minted_id_proves_only_its_own_ticket() -> None:
     assert check(minted("26-0002"), Scope(frozenset({"26-0001", "26-0002"}), TODAY))  # B was merged into A
     assert not check(minted("26-0001", recipient="other@lpse.example"))
     assert not check(minted("26-0001"), sender="other@lpse.example")
-    why = prove(reply_to(minted("26-0002")), STAFF, TRUST, SCOPE).how  # type: ignore[arg-type]
+    why = prove(reply_to(minted("26-0002")), STAFF, TRUST, SCOPE).how
     assert "about ticket 26-0002, not 26-0001" in why
 
 
@@ -201,6 +205,14 @@ def test_a_digest_proves_only_the_tickets_it_listed() -> None:
     assert not check(digest, Scope(frozenset({"26-0001"}), TODAY, {"0" * 16: frozenset({"26-0001"})}))
 
 
+def test_the_lifetime_is_configured_and_checked(tmp_path: Path) -> None:
+    assert SecuritySettings().proof_max_age_days == 30
+    settings = load_settings(write_config(tmp_path, {"security": {"proof_max_age_days": 7}}))
+    assert settings.security.proof_max_age_days == 7
+    with pytest.raises(ConfigError, match="security.proof_max_age_days: must be at least 1"):
+        load_settings(write_config(tmp_path, {"security": {"proof_max_age_days": 0}}))
+
+
 def test_tampered_and_old_ids() -> None:
     mid = minted("26-0002", day=TODAY - 40)
     parts = mid.split(".")
@@ -216,7 +228,7 @@ def test_tampered_and_old_ids() -> None:
     found = read_minted_id(old, DOMAIN)
     assert found is not None and found.day is None and verify_minted_id(KEY, found, STAFF)
     assert not check(old)
-    assert "before our Message-IDs carried their date" in prove(reply_to(old), STAFF, TRUST, SCOPE).how  # type: ignore[arg-type]
+    assert "before our Message-IDs carried their date" in prove(reply_to(old), STAFF, TRUST, SCOPE).how
 
 
 # -- stories over the real servers ---------------------------------------------------------------
@@ -233,7 +245,7 @@ class Mail:
 class Desk:
     """The helpdesk as its users see it: a mailbox to write to, mail that comes back."""
 
-    def __init__(self, daemon, account: ImapAccount, sink: SmtpSink, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, daemon: Daemon, account: ImapAccount, sink: SmtpSink, clock: FrozenClock) -> None:
         self.daemon, self.account, self.sink, self.clock = daemon, account, sink, clock
         self.seen = 0
 
@@ -393,7 +405,8 @@ def test_authentication_results_over_the_servers(desk: Desk) -> None:
         ('mx.lpse.example; spf=none smtp.helo="h;dmarc=pass header.from=lpse.example x"; dmarc=fail header.from=x',),
         ("mx.lpse.example; spf=pass (domain of x;dmarc=pass header.from=lpse.example designates 1.2.3.4) "
          "smtp.mailfrom=x@evil.example; dmarc=fail header.from=lpse.example",),
-        ("mx.lpse.example; dmarc=fail header.from=lpse.example", "mx.lpse.example; dmarc=pass header.from=lpse.example"),
+        ("mx.lpse.example; dmarc=fail header.from=lpse.example",
+         "mx.lpse.example; dmarc=pass header.from=lpse.example"),
         ("mx.lpse.example; dmarc=pass header.from=evil.example",),
         ("mx.evil.example; dmarc=pass header.from=lpse.example",),
         ("mx.lpse.example; dkim=pass header.d=evil.example",),

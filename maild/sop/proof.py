@@ -84,7 +84,7 @@ def prove(mail: ParsedMail, sender: str, trust: Trust, scope: Scope, auth_result
         verdict = _authentication_results(auth_results[0], sender, trust.authserv_ids)
         if verdict is not None:
             return verdict
-    answered = f"; our mail it answers proves nothing here: {'; '.join(refused)}" if refused else ""
+    answered = f"; our mail it answers proves nothing here: {'; '.join(refused[:3])}" if refused else ""
     return Proof(False, "no reply to a mail we sent to this address about this ticket, and no trusted "
                         f"DKIM/DMARC pass{answered}")
 

@@ -43,8 +43,9 @@ def handle(services: Services, msg: Message, target: Ticket | None) -> Outcome:
         for address in ours:
             failing = party(session, address, now)
             failing.failing_since = failing.failing_since or now
-    summary = f"{'failed' if bounce.permanent else 'delayed'}: {', '.join(ours) or '-'} {bounce.status} " \
-              f"({bounce.how})" + (f"; not a mail we sent them, not marked: {', '.join(unverified)}" if unverified else "")
+    summary = f"{'failed' if bounce.permanent else 'delayed'}: {', '.join(ours) or '-'} {bounce.status} ({bounce.how})"
+    if unverified:
+        summary += f"; not a mail we sent them, not marked: {', '.join(unverified)}"
     if target is not None:
         detail = {"recipients": ours, "status": bounce.status, "permanent": bounce.permanent,
                   "diagnostic": bounce.diagnostic[:500], "how": bounce.how}
