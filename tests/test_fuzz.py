@@ -864,14 +864,16 @@ def test_subject_tokens(pieces: list[str]) -> None:
     prefixes=st.lists(st.sampled_from(REPLY_PREFIXES), max_size=5),
     text=PLAIN_TEXT,
     recipient=st.emails(),
+    day=st.integers(min_value=0, max_value=100_000),
 )
-def test_token_and_minted_id_round_trip(number: str, prefixes: list[str], text: str, recipient: str) -> None:
+def test_token_and_minted_id_round_trip(number: str, prefixes: list[str], text: str, recipient: str,
+                                        day: int) -> None:
     """Whatever we write into a subject and a Message-ID, we read back."""
     subject = "".join(prefixes) + tokens.format_token(TAG, number) + " " + text
     check_subject(subject, expect_number=number)
-    mid = tokens.mint_message_id(b"k" * 32, MID_DOMAIN, number, f"cause:{text}", recipient)
+    mid = tokens.mint_message_id(b"k" * 32, MID_DOMAIN, number, f"cause:{text}", recipient, day)
     minted = tokens.read_minted_id(mid, MID_DOMAIN)
-    assert minted is not None and minted.number == number
+    assert minted is not None and minted.number == number and minted.day == day
     assert tokens.verify_minted_id(b"k" * 32, minted, recipient.upper())
 
 

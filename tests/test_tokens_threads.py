@@ -70,10 +70,10 @@ def test_clean_subject(subject: str, clean: str) -> None:
 
 def test_minted_message_id_round_trip_and_signature() -> None:
     key = b"k" * 32
-    mid = mint_message_id(key, "lpse.example", "26-0007", "mid:abc/ack/budi@x.id", "budi@x.id")
-    assert mid == mint_message_id(key, "lpse.example", "26-0007", "mid:abc/ack/budi@x.id", "budi@x.id")
+    mid = mint_message_id(key, "lpse.example", "26-0007", "mid:abc/ack/budi@x.id", "budi@x.id", 20454)
+    assert mid == mint_message_id(key, "lpse.example", "26-0007", "mid:abc/ack/budi@x.id", "budi@x.id", 20454)
     minted = read_minted_id(mid, "lpse.example")
-    assert minted is not None and minted.number == "26-0007"
+    assert minted is not None and minted.number == "26-0007" and minted.day == 20454
     assert verify_minted_id(key, minted, "BUDI@x.id")
     assert not verify_minted_id(key, minted, "mallory@x.id")
     assert not verify_minted_id(b"other", minted, "budi@x.id")

@@ -135,6 +135,7 @@ def pipeline_settings(settings: Settings) -> PipelineSettings:
         mid_domain=settings.mid_domain,
         intake=intake_settings(settings),
         trusted_authserv_ids=settings.security.trusted_authserv_ids,
+        proof_max_age_days=settings.security.proof_max_age_days,
         max_message_bytes=settings.limits.max_message_bytes,
     )
 

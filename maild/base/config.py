@@ -181,6 +181,7 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
         ("limits.max_attempts", settings.limits.max_attempts),
         ("mailbox.batch_size", settings.mailbox.batch_size),
         ("limits.retry_min_seconds", settings.limits.retry_min_seconds),
+        ("security.proof_max_age_days", settings.security.proof_max_age_days),
     ):
         if value < 1:
             raise ConfigError(f"{key}: must be at least 1, got {value}")

@@ -112,8 +112,11 @@ class GroupSettings:
 
 @dataclass(frozen=True)
 class SecuritySettings:
-    # Receiving servers whose Authentication-Results header maild believes (their authserv-id).
+    # Receiving servers whose Authentication-Results header maild believes (their authserv-id;
+    # "microsoft365" for the header Microsoft 365 writes without one).
     trusted_authserv_ids: tuple[str, ...] = ()
+    # A reply to a mail maild sent proves its sender for this many days after the mail was sent.
+    proof_max_age_days: int = 30
 
 
 @dataclass(frozen=True)

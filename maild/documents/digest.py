@@ -24,10 +24,12 @@ from maild.base.clock import Clock
 from maild.store.db import transaction
 from maild.store.models import Event, InboundMessage, OutgoingMail, Ticket, TimerFiring
 from maild.service.mailer import Mailer
-from maild.store.outbox import Identity
+from maild.store.outbox import Identity, outgoing_key
+from maild.store.proof_scope import record_digest_listing
+from maild.sop.proof import DIGEST
 from maild.render.renderer import local_time
 from maild.store.queries import insert_ignore
-from maild.mail.tokens import format_token
+from maild.mail.tokens import format_token, key_hash
 from maild.sop.vocabulary import Channel, MailState, MessageState, State, label
 from maild.render.views import DigestGroup, DigestLine, DigestView, WeekRow
 from maild.sop.workcal import WorkCalendar
@@ -89,8 +91,12 @@ class Digest:
                               "Laporan masuk dan selesai, 7 hari terakhir" if s.language == "id"
                               else "Reports in and closed, last 7 days",
                               legend=("Masuk", "Selesai") if s.language == "id" else ("In", "Closed"))
-        return int(self.mailer.queue_notice(session, "digest", address, name, personal, cause, "digest", now,
-                                            automatic=False, images=(("chart", chart),)))
+        if not self.mailer.queue_notice(session, "digest", address, name, personal, cause, DIGEST, now,
+                                        automatic=False, images=(("chart", chart),)):
+            return 0
+        # A reply to this digest proves its recipient only for the tickets it lists (sop.proof).
+        record_digest_listing(session, key_hash(outgoing_key(cause, "digest", address)), listed(view), now)
+        return 1
 
     def compose(self, session: Session, now: datetime) -> DigestView:
         """What the digest says, from the database, as of ``now``."""
@@ -169,6 +175,12 @@ class Digest:
             closed[category or "lainnya"] += n
         categories = sorted(set(intake) | set(closed), key=lambda c: (-intake[c] - closed[c], c))
         return tuple(WeekRow(c, intake[c], closed[c]) for c in categories)
+
+
+def listed(view: DigestView) -> set[str]:
+    """The numbers of the tickets ``view`` shows (a reply to the digest may act on these only)."""
+    lines = [*(l for g in view.groups for l in g.lines), *view.awaiting_group, *view.awaiting_coordinator]
+    return {l.number for l in lines}
 
 
 def recipients(coordinator: tuple[str, str], also_to: tuple[str, ...], names: dict[str, str]) -> tuple[tuple[str, str], ...]:

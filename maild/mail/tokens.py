@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 
 _PREFIX = re.compile(
     r"^\s*(?:(?:re|aw|sv|vs|antw|balas|bls|fw|fwd|tr|trs|wg|rv|enc|doorst|r)\s*(?:\[\d+\])?\s*[:：]\s*"
@@ -54,39 +55,77 @@ def clean_subject(subject: str, tag: str) -> str:
 
 @dataclass(frozen=True)
 class MintedId:
-    """The parts of a Message-ID we minted: ticket number, key hash and signature."""
+    """The parts of a Message-ID we minted: ticket number (or ``digest``), the day it was minted
+    (days since 1970-01-01 UTC; None for an id minted before ids carried their date), key hash
+    and signature."""
 
     number: str
     key_hash: str
     signature: str
+    day: int | None = None
 
 
-def mint_message_id(key: bytes, domain: str, number: str, cause_key: str, recipient: str) -> str:
+_EPOCH = date(1970, 1, 1)
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def day_number(moment: datetime) -> int:
+    """The UTC day of ``moment`` as days since 1970-01-01: the date a minted id carries."""
+    return (moment.astimezone(timezone.utc).date() - _EPOCH).days
+
+
+def key_hash(cause_key: str) -> str:
+    """The short hash of an outgoing mail's idempotency key, as it stands in its Message-ID."""
+    return hashlib.sha256(cause_key.encode()).hexdigest()[:16]
+
+
+def mint_message_id(key: bytes, domain: str, number: str, cause_key: str, recipient: str, day: int) -> str:
     """A Message-ID derived from an outgoing mail's idempotency key, signed for its recipient.
 
-    The same key gives the same Message-ID, so a resend is recognisable; the HMAC lets a reply
-    prove that its sender received the mail it answers (without a database lookup).
+    ``maild.NUMBER.DAY.KEYHASH.SIGNATURE@DOMAIN``: the HMAC covers the ticket number (or
+    ``digest``), the day it was minted (``day_number``, base36) and the recipient, so a reply
+    proves that its sender received this mail, about this ticket, at that date (without a
+    database lookup). The outbox stores the id with the mail, so a resend keeps it.
     """
-    key_hash = hashlib.sha256(cause_key.encode()).hexdigest()[:16]
-    return f"maild.{number}.{key_hash}.{_sign(key, number, key_hash, recipient)}@{domain}"
+    hashed, stamp = key_hash(cause_key), _base36(day)
+    return f"maild.{number}.{stamp}.{hashed}.{_sign(key, f'{number}.{stamp}.{hashed}', recipient)}@{domain}"
 
 
 def read_minted_id(message_id: str, domain: str) -> MintedId | None:
-    """Split one of our Message-IDs into its parts; None if it is not ours by its shape."""
+    """Split one of our Message-IDs into its parts; None if it is not ours by its shape.
+
+    Ids minted before they carried a date (``maild.NUMBER.KEYHASH.SIGNATURE``) are read with
+    ``day`` None: still ours (a bounce of them is ours), but they prove no sender (``sop.proof``).
+    """
     local, at, dom = message_id.rpartition("@")
     if not at or dom.lower() != domain.lower():
         return None
     parts = local.split(".")
-    if len(parts) != 4 or parts[0] != "maild":
+    if parts[0] != "maild" or not all(parts):
         return None
-    return MintedId(parts[1], parts[2], parts[3])
+    if len(parts) == 4:
+        return MintedId(parts[1], parts[2], parts[3])
+    if len(parts) == 5 and len(parts[2]) <= 6 and all(c in _BASE36 for c in parts[2]):
+        return MintedId(parts[1], parts[3], parts[4], int(parts[2], 36))
+    return None
 
 
 def verify_minted_id(key: bytes, minted: MintedId, recipient: str) -> bool:
-    """True when ``minted`` was signed by us for ``recipient``."""
-    return hmac.compare_digest(minted.signature, _sign(key, minted.number, minted.key_hash, recipient))
+    """True when ``minted`` was signed by us for ``recipient`` (its number and day included)."""
+    signed = f"{minted.number}.{minted.key_hash}" if minted.day is None else \
+        f"{minted.number}.{_base36(minted.day)}.{minted.key_hash}"
+    return hmac.compare_digest(minted.signature, _sign(key, signed, recipient))
 
 
-def _sign(key: bytes, number: str, key_hash: str, recipient: str) -> str:
-    msg = f"{number}.{key_hash}.{recipient.strip().lower()}".encode()
+def _base36(value: int) -> str:
+    digits = ""
+    while True:
+        value, rest = divmod(value, 36)
+        digits = _BASE36[rest] + digits
+        if not value:
+            return digits
+
+
+def _sign(key: bytes, signed: str, recipient: str) -> str:
+    msg = f"{signed}.{recipient.strip().lower()}".encode()
     return hmac.new(key, msg, hashlib.sha256).hexdigest()[:20]

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from maild.store.models import OutgoingMail
 from maild.render.renderer import Rendered
 from maild.store.queries import insert_ignore
-from maild.mail.tokens import mint_message_id
+from maild.mail.tokens import day_number, mint_message_id
 from maild.sop.vocabulary import MailState
 
 
@@ -57,7 +57,12 @@ class Outgoing:
 
     @property
     def key(self) -> str:
-        return f"{self.cause}/{self.template}/{self.recipient}"
+        return outgoing_key(self.cause, self.template, self.recipient)
+
+
+def outgoing_key(cause: str, template: str, recipient: str) -> str:
+    """The idempotency key of an outgoing mail: one per cause, kind of mail and recipient."""
+    return f"{cause}/{template}/{recipient}"
 
 
 def build_message(identity: Identity, mail: Outgoing, message_id: str, now: datetime) -> bytes:
@@ -173,8 +178,12 @@ def usable_address(address: str) -> bool:
 
 
 def enqueue(session: Session, identity: Identity, mail: Outgoing, now: datetime) -> bool:
-    """Queue ``mail``; False when it was already queued (same key)."""
-    message_id = mint_message_id(identity.hmac_key, identity.mid_domain, mail.ticket_number, mail.key, mail.recipient)
+    """Queue ``mail``; False when it was already queued (same key).
+
+    The Message-ID carries the day it was minted (``now``), which bounds how long a reply to it
+    proves its sender; the row keeps the id, so a resend of the row is the same mail."""
+    message_id = mint_message_id(identity.hmac_key, identity.mid_domain, mail.ticket_number, mail.key, mail.recipient,
+                                 day_number(now))
     raw = build_message(identity, mail, message_id, now)
     return insert_ignore(
         session,

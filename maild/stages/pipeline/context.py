@@ -27,6 +27,7 @@ class PipelineSettings:
     mid_domain: str
     intake: IntakeSettings
     trusted_authserv_ids: tuple[str, ...] = ()
+    proof_max_age_days: int = 30
     max_message_bytes: int = 25 * 1024 * 1024
 
     @property

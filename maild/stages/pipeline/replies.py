@@ -13,9 +13,9 @@ from maild.service.dispatch import run_command
 from maild.sop import threads
 from maild.sop.authority import effective_role
 from maild.sop.commands import CommandName, Parsed, may_use, parse_commands
-from maild.sop.proof import prove
 from maild.sop.vocabulary import Role, State
 from maild.stages.pipeline.context import Message, Outcome, Services
+from maild.stages.pipeline.proving import prove_sender
 from maild.store.models import Event, Ticket
 from maild.store.queries import note_event
 
@@ -42,7 +42,7 @@ def handle(services: Services, msg: Message, ticket: Ticket, decision: threads.T
     text = reply.text
     role = s.intake.roles.role_of(act.actor)
     if role != Role.REPORTER:
-        proof = prove(mail, act.actor, s.hmac_key, s.mid_domain, s.trusted_authserv_ids)
+        proof = prove_sender(s, msg, ticket, act.actor)
         if not proof.ok:
             return _unproven(act, msg, text, decision, proof.how)
         # Commands and answers only from what the sender wrote now: never quoted or forwarded.
