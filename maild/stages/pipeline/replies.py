@@ -12,6 +12,7 @@ from maild.service.attachments import keep_attachments
 from maild.service.dispatch import run_command
 from maild.sop import threads
 from maild.sop.authority import effective_role
+from maild.sop.courtesy import substance
 from maild.sop.commands import CommandName, Parsed, may_use, parse_commands
 from maild.sop.vocabulary import Role, State
 from maild.stages.pipeline.context import Message, Outcome, Services
@@ -73,25 +74,35 @@ def team_message(act: Act, role: Role, text: str) -> str:
     applied: list[str] = []
     refused = [f"{r.line}: {r.reason}" for r in parsed.refused]
     resolution_pending = any(c.name == CommandName.RESOLVE and not c.value for c in parsed.commands)
+    # A greeting and a name are not an answer: nothing goes to the reporter, and the staff
+    # member is told so in the confirmation.
+    answer = parsed.body if substance(parsed.body, _names_of(act)) else ""
     if parsed.body:
         if parsed.internal:
             applied.append(attempt(act, refused, "#catatan", lambda: actions.note(act, parsed.body)))
+        elif not answer:
+            applied.append("no_answer")
         elif role == Role.MANAGER:
-            applied.append(attempt(act, refused, "(jawaban)", lambda: actions.group_reply(act, parsed.body)))
+            applied.append(attempt(act, refused, "(jawaban)", lambda: actions.group_reply(act, answer)))
         elif role == Role.COORDINATOR and act.ticket.state == State.WITH_COORDINATOR:
-            applied.append(attempt(act, refused, "(rekomendasi)", lambda: actions.recommend(act, parsed.body)))
+            applied.append(attempt(act, refused, "(rekomendasi)", lambda: actions.recommend(act, answer)))
         elif not resolution_pending:
-            applied.append(attempt(act, refused, "(jawaban)", lambda: actions.answer(act, parsed.body)))
+            applied.append(attempt(act, refused, "(jawaban)", lambda: actions.answer(act, answer)))
     for command in parsed.commands:
         if not may_use(command.name, role):
             refused.append(f"{command.line}: a service group may use #selesai and #catatan only")
             continue
-        applied.append(attempt(act, refused, command.line, lambda c=command: run_command(act, c, parsed.body)))
+        applied.append(attempt(act, refused, command.line, lambda c=command: run_command(act, c, answer)))
     applied = [a for a in applied if a]
-    if parsed.commands or refused:
+    if parsed.commands or refused or "no_answer" in applied:
         act.mail("confirm", act.actor,
                  act.view(act.roles.name_of(act.actor), applied=tuple(applied), refused=tuple(refused)))
     return f"done: {', '.join(applied) or 'nothing'}" + (f"; refused: {len(refused)}" if refused else "")
+
+
+def _names_of(act: Act) -> tuple[str, ...]:
+    """The words the sender signs with: their configured name and their address's local part."""
+    return (act.roles.name_of(act.actor), act.actor.partition("@")[0].replace(".", " ").replace("_", " "))
 
 
 def _escalated_to(act: Act) -> frozenset[str]:
