@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email
 import json
+from email import policy
 import sqlite3
 from pathlib import Path
 
@@ -162,3 +164,24 @@ def test_form_report_and_register_from_the_cli(desk: Path, tmp_path: Path) -> No
     header = [c.value for c in sheet[1]]
     assert header[0] == "No. Tiket" and sheet.cell(2, 1).value == n
     assert sheet.cell(2, header.index("Hasil") + 1).value.startswith("Password sudah direset")
+
+
+def test_phone_report_without_address_keeps_the_reporter_and_says_to_call(desk: Path) -> None:
+    """Issue 11 item 3: name and contact recorded and shown; an answer that cannot be mailed is
+    recorded as such and the staff member is told to call."""
+    out = maild(desk, "tickets", "new", "--subject", "Tidak bisa unggah dokumen", "--text", "Gagal unggah",
+                "--name", "Joko Susilo", "--contact", "0811-5432-100", "--channel", "telepon", "--as", COORD,
+                "--json").stdout
+    number = json.loads(out)["number"]
+    shown = json.loads(maild(desk, "tickets", "show", number, "--json").stdout)
+    assert (shown["reporter_name"], shown["contact"]) == ("Joko Susilo", "0811-5432-100")
+    [(template, to, text)] = db(desk).execute("SELECT template, recipient, raw FROM outbox").fetchall()
+    assert (template, to) == ("new_ticket", STAFF)
+    body = email.message_from_bytes(text, policy=policy.default).get_body(("plain",)).get_content()
+    assert "Joko Susilo" in body and "0811-5432-100" in body  # the staff see who to call
+    done = maild(desk, "tickets", "reply", number, "Silakan", "kompres", "dokumen", "--as", STAFF).stdout
+    assert "answered_by_hand" in done
+    detail = db(desk).execute("SELECT e.detail FROM events e JOIN tickets t ON t.id = e.ticket_id "
+                              "WHERE t.number = ? AND e.event = 'staff_answered'", (number,)).fetchone()[0]
+    assert "no address" in json.loads(detail)["not_mailed"]
+    assert [t for t, _ in mail(desk)].count("answer") == 0

@@ -278,6 +278,10 @@ def _describe(e: Event, rows: _Rows, language: str) -> tuple[str, str]:
               "thanks_received": "Ucapan terima kasih pelapor", "resolved": "Ditutup, hasil disampaikan"}
     if e.event == "merged_in":
         return f"Tiket {d.get('from', '-')} (laporan yang sama) digabungkan ke tiket ini", ""
+    if d.get("not_mailed") and e.event in ("staff_answered", "resolved"):
+        # No address to write to: the record must not claim the reporter was mailed.
+        what = "Jawaban dicatat" if e.event == "staff_answered" else "Ditutup"
+        return f"{what} (pelapor tanpa alamat email: disampaikan langsung oleh petugas)", text
     return labels.get(e.event, e.event), text
 
 

@@ -26,6 +26,7 @@ class TicketView:
     created_at: str
     age: str
     assignee: str
+    reporter_contact: str = ""  # a phone number or other contact the reporter gave
     # The parts that cost queries (and a parse) are filled in by the mailer only for the
     # templates that show them (``Renderer.parts_used``); rendering itself never queries.
     report: str = ""

@@ -125,13 +125,22 @@ class Act:
 
 
 def answer(act: Act, text: str) -> str:
-    """The helpdesk's answer to the reporter (SOP step 5)."""
-    act.event("staff_answered", {"text": text})
-    act.staff_touched()
+    """The helpdesk's answer to the reporter (SOP step 5). A reporter without an address (a
+    phone report) cannot be mailed: the record says so and the staff member is told to call."""
     rep = act.reporter()
-    if rep is not None:
-        act.mail("answer", rep.address, act.view(rep.name, text))
+    act.event("staff_answered", {"text": text, **_not_mailed(act, rep)})
+    act.staff_touched()
+    if rep is None:
+        return "answered_by_hand"
+    act.mail("answer", rep.address, act.view(rep.name, text))
     return "answered"
+
+
+def _not_mailed(act: Act, rep: Party | None) -> dict[str, str]:
+    if rep is not None:
+        return {}
+    return {"not_mailed": f"no address: tell the reporter by {act.ticket.channel or 'phone'}"
+                          + (f" ({act.ticket.contact})" if act.ticket.contact else "")}
 
 
 def note(act: Act, text: str) -> str:
@@ -217,11 +226,12 @@ def group_reply(act: Act, text: str) -> str:
 
 def resolve(act: Act, text: str) -> str:
     """Tell the reporter the result and close the ticket (SOP step 8)."""
-    act.event("resolved", {"text": text})
-    act.staff_touched()
     rep = act.reporter()
-    if rep is not None:
-        act.mail("closing", rep.address, act.view(rep.name, text))
+    act.event("resolved", {"text": text, **_not_mailed(act, rep)})
+    act.staff_touched()
+    if rep is None:
+        return "resolved_by_hand"
+    act.mail("closing", rep.address, act.view(rep.name, text))
     return "resolved"
 
 

@@ -101,6 +101,9 @@ def show_ticket(session: Session, number: str) -> dict[str, Any] | None:
     if ticket is None:
         return None
     base = ticket_dict(ticket, ticket.reporter.address if ticket.reporter else None)
+    # A report taken by phone may have no address: who it was and how to reach them.
+    base["reporter_name"] = (ticket.reporter.name if ticket.reporter else None) or ticket.reporter_name
+    base["contact"] = ticket.contact
     linked = session.get(Ticket, ticket.linked_ticket_id) if ticket.linked_ticket_id else None
     base["linked_to"] = linked.number if linked else None
     base["events"] = [

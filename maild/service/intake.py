@@ -55,6 +55,7 @@ class Report:
     taken_by: str = SYSTEM_ACTOR  # who recorded it: maild for mail, the staff member for a phone call
     contact: str = ""
     organisation: str = ""
+    reporter_name: str = ""  # kept on the ticket when there is no address (a phone report)
     inbound_id: int | None = None
     linked_ticket_id: int | None = None
     may_answer: bool = True  # False for machines (auto-replies, lists): never acknowledged
@@ -92,7 +93,7 @@ def report_by_hand(
                       content_type="text/plain", size=len(text.encode()))
     detail = {"channel": str(channel), "reporter": reporter_name, "contact": contact, "organisation": organisation,
               "taken_by": taken_by}
-    return Report(subject, text, channel, mail, cause, taken_by, contact, organisation, detail=detail)
+    return Report(subject, text, channel, mail, cause, taken_by, contact, organisation, reporter_name, detail=detail)
 
 
 def open_ticket(
@@ -139,7 +140,9 @@ def _record(
         subject=report.subject, state=State.NEW, type=verdict.type, category=verdict.category,
         priority=verdict.priority, channel=Channel.IMPORT if report.quiet else report.channel,
         language=mailer.settings.language, reporter_id=reporter.id if reporter else None,
-        contact=report.contact or None, linked_ticket_id=report.linked_ticket_id, created_at=now, updated_at=now,
+        contact=report.contact or None,
+        reporter_name=None if reporter is not None else (report.reporter_name[:200] or None),
+        linked_ticket_id=report.linked_ticket_id, created_at=now, updated_at=now,
     )
     session.add(ticket)
     session.flush()

@@ -99,6 +99,8 @@ class Ticket(Base):
 
     reporter: Mapped[Party | None] = relationship(foreign_keys=[reporter_id])
     contact: Mapped[str | None] = mapped_column(String(200))
+    # The reporter's name when there is no reporter party (a phone report without an address).
+    reporter_name: Mapped[str | None] = mapped_column(String(200))
 
 
 class TicketParty(Base):
