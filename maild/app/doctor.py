@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from maild.app.factory import (digest_settings, envelope_from, imap_mailbox, load_ruleset, smtp_transport,
                                work_calendar)
 from maild.base.clock import Clock
-from maild.base.config import Endpoint, load_settings
+from maild.base.config import Endpoint, load_settings, mask_url
 from maild.base.settings import Settings
 from maild.base.errors import ConfigError
 from maild.base.resources import resource_dir
@@ -40,7 +40,7 @@ from maild.sop.sla import policy_from
 from maild.sop.vocabulary import MailState
 from maild.store.db import make_engine, revisions, session_factory
 from maild.transport.imap import ImapError, ImapStep
-from maild.transport.smtp import Hello, SmtpDeferred, SmtpRefused, SmtpStep
+from maild.transport.smtp import ClearTextRefused, Hello, SmtpDeferred, SmtpRefused, SmtpStep
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 78
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -143,8 +143,11 @@ def _guard(name: str, checks: list[Check], check: Callable[[], tuple[list[Check]
 # -- the database -------------------------------------------------------------------------
 def _database(settings: Settings, timeout: float) -> tuple[list[Check], Engine | None]:
     url = settings.database.url
-    shown = make_url(url).render_as_string(hide_password=True)
-    parsed = make_url(url)
+    shown = mask_url(url)
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError) as exc:  # its message quotes the URL, password and all
+        return [Check("database", False, f"{shown}: cannot parse: {type(exc).__name__}", "check database.url")], None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         # Connecting would create an empty file; the doctor changes nothing.
         if not Path(parsed.database).exists():
@@ -274,8 +277,10 @@ def _smtp(settings: Settings, timeout: float) -> list[Check]:
         # As the sender opens its session (TLS, AUTH), then MAIL FROM and RSET: sends nothing.
         hello = asyncio.run(asyncio.wait_for(transport.probe(sender), timeout * 3))
     except TimeoutError:
-        return [Check("smtp", False, f"{s.url}: no answer within {timeout * 3:.0f} s",
+        return [Check("smtp", False, f"{mask_url(s.url)}: no answer within {timeout * 3:.0f} s",
                       "check smtp.url and that the SMTP server runs"), not_checked]
+    except ClearTextRefused as exc:
+        return [Check("smtp", False, str(exc), "use smtp+starttls:// or smtps:// in smtp.url"), not_checked]
     except ConfigError as exc:
         return [Check("smtp", False, str(exc), "check smtp.ca_file"), not_checked]
     except (SmtpDeferred, SmtpRefused) as exc:

@@ -203,8 +203,9 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
         for m in g.managers:
             if "@" not in m:
                 raise ConfigError(f"groups[{i}].managers: {m!r} is not an email address")
-    if not (h.secret or h.secret_file or h.secret_env):
-        raise ConfigError("helpdesk.secret: not set (set secret, secret_file or secret_env; 'maild init' makes one)")
+    if not (h.secret or h.secret_file or h.secret_env or h.secret_credential):
+        raise ConfigError("helpdesk.secret: not set (set secret, secret_file, secret_env or secret_credential; "
+                          "'maild init' makes one)")
     # Resolve secrets now so a missing file or variable is reported at start, not mid-run.
     settings.hmac_key  # noqa: B018 - evaluated for its check
     settings.mailbox_password  # noqa: B018
@@ -219,9 +220,11 @@ def _check_mailbox_url(url: str) -> None:
         return
     parts = urlsplit(url)
     if parts.scheme not in ("imap", "imaps"):
-        raise ConfigError(f"mailbox.url: {url!r}: use imaps://user@host/INBOX, imap://... or maildir:PATH")
+        raise ConfigError(f"mailbox.url: {mask_url(url)!r}: use imaps://user@host/INBOX, imap://... or maildir:PATH")
     if not parts.hostname or not parts.username:
-        raise ConfigError(f"mailbox.url: {url!r}: needs a user and a host, e.g. imaps://helpdesk@mail.example/INBOX")
+        raise ConfigError(f"mailbox.url: {mask_url(url)!r}: needs a user and a host, "
+                          "e.g. imaps://helpdesk@mail.example/INBOX")
+    _check_port("mailbox.url", url)
 
 
 def _check_smtp_url(url: str) -> None:
@@ -231,9 +234,21 @@ def _check_smtp_url(url: str) -> None:
         return
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):
-        raise ConfigError(f"smtp.url: {url!r}: use smtp://host:25, smtp+starttls://host:587, smtps://host:465 or maildir:PATH")
+        raise ConfigError(f"smtp.url: {mask_url(url)!r}: use smtp://host:25, smtp+starttls://host:587, "
+                          "smtps://host:465 or maildir:PATH")
     if not parts.hostname:
-        raise ConfigError(f"smtp.url: {url!r}: needs a host")
+        raise ConfigError(f"smtp.url: {mask_url(url)!r}: needs a host")
+    _check_port("smtp.url", url)
+
+
+def _check_port(key: str, url: str) -> None:
+    # urllib's own error quotes the text after the colon: with an unencoded "/" in the
+    # password that is part of the password.
+    try:
+        urlsplit(url).port
+    except ValueError:
+        raise ConfigError(f"{key}: {mask_url(url)!r}: the port is not a number (a password in the URL "
+                          "is not used: set the password_file)") from None
 
 
 @dataclass(frozen=True)
@@ -259,8 +274,36 @@ def endpoint(url: str, default_ports: dict[str, int]) -> Endpoint:
     )
 
 
+_SECRET_QUERY_KEYS = ("password", "passwd", "pass", "secret", "token")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password in it replaced by ``***``: ``imaps://user:***@host/INBOX``.
+
+    Covers the userinfo of ``scheme://user:password@host`` (also when the password holds an
+    unencoded ``/``, ``?``, ``#`` or ``@``: everything up to the last ``@`` is userinfo, so a
+    doubtful URL is masked too much rather than too little) and ``password=`` in the query
+    (libpq's ``postgresql://host/db?password=...``). Text that is not such a URL is returned
+    as it is.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    userinfo, at, hostpart = rest.rpartition("@")
+    if at and ":" in userinfo:
+        rest = f"{userinfo.partition(':')[0]}:***@{hostpart}"
+    head, question, query = rest.partition("?")
+    if question:
+        pairs = []
+        for pair in query.split("&"):
+            name, eq, _value = pair.partition("=")
+            pairs.append(f"{name}=***" if eq and name.lower() in _SECRET_QUERY_KEYS else pair)
+        rest = f"{head}?{'&'.join(pairs)}"
+    return f"{scheme}://{rest}"
+
+
 def masked(settings: Settings) -> dict[str, Any]:
-    """The effective settings as a dict, secrets replaced by ****."""
+    """The effective settings as a dict: secrets replaced by ****, passwords inside URLs by ***."""
 
     def walk(obj: Any, key: str = "") -> Any:
         if is_dataclass(obj) and not isinstance(obj, type):
@@ -271,6 +314,8 @@ def masked(settings: Settings) -> dict[str, Any]:
             return str(obj)
         if key in ("password", "secret") and obj:
             return "****"
+        if key == "url" and isinstance(obj, str):
+            return mask_url(obj)
         return obj
 
     return walk(settings)

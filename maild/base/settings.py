@@ -39,6 +39,9 @@ class HelpdeskSettings:
     secret: str = ""
     secret_file: str = ""
     secret_env: str = ""
+    # Under systemd: the name of a LoadCredential= that holds the secret (read first, see
+    # resolve_secret); outside the service (an admin's CLI) secret_file is read instead.
+    secret_credential: str = ""
     # The LPSE's logo (PNG or JPEG) on the recording form and the reports.
     logo_file: str = ""
 
@@ -54,6 +57,7 @@ class MailboxSettings:
     password: str = ""
     password_file: str = ""
     password_env: str = ""
+    password_credential: str = ""  # see HelpdeskSettings.secret_credential
     processed_folder: str = "Processed"
     quarantine_folder: str = "Quarantine"
     poll_interval: float = 60.0
@@ -70,6 +74,7 @@ class SmtpSettings:
     password: str = ""
     password_file: str = ""
     password_env: str = ""
+    password_credential: str = ""  # see HelpdeskSettings.secret_credential
     ca_file: str = ""
     timeout: float = 30.0
     envelope_from: str = ""
@@ -203,30 +208,48 @@ class Settings:
     @property
     def hmac_key(self) -> bytes:
         """The server secret that signs our Message-IDs."""
-        return resolve_secret(
-            "helpdesk.secret", self.helpdesk.secret, self.helpdesk.secret_file, self.helpdesk.secret_env
-        ).value.encode()
+        h = self.helpdesk
+        return resolve_secret("helpdesk.secret", h.secret, h.secret_file, h.secret_env,
+                              h.secret_credential).value.encode()
 
     @property
     def mailbox_password(self) -> Secret:
         m = self.mailbox
-        return resolve_secret("mailbox.password", m.password, m.password_file, m.password_env)
+        return resolve_secret("mailbox.password", m.password, m.password_file, m.password_env,
+                              m.password_credential)
 
     @property
     def smtp_password(self) -> Secret:
         s = self.smtp
-        return resolve_secret("smtp.password", s.password, s.password_file, s.password_env)
+        return resolve_secret("smtp.password", s.password, s.password_file, s.password_env,
+                              s.password_credential)
 
 
-def resolve_secret(key: str, inline: str, file: str, env: str) -> Secret:
-    """Pick a secret from its inline value, a file (first line) or an environment variable."""
+def resolve_secret(key: str, inline: str, file: str, env: str, credential: str = "") -> Secret:
+    """Pick a secret from a systemd credential, a file (first line), an environment variable
+    or its inline value, in that order.
+
+    ``credential`` names a ``LoadCredential=`` of the unit: systemd copies a root-only file
+    into ``$CREDENTIALS_DIRECTORY`` for the service alone, so the service user never needs to
+    read the file under /etc. Outside the service (no such variable, or no such credential)
+    the file is read, as root does when it runs the CLI.
+    """
+    directory = os.environ.get("CREDENTIALS_DIRECTORY", "")
+    if credential and directory:
+        path = Path(directory) / credential
+        if path.is_file():
+            return _read_secret_file(f"{key}_credential", path)
     if file:
-        try:
-            return Secret(Path(file).read_text(encoding="utf-8").strip())
-        except OSError as exc:
-            raise ConfigError(f"{key}_file: cannot read {file}: {exc.strerror}") from None
+        return _read_secret_file(f"{key}_file", Path(file))
     if env:
         if env not in os.environ:
             raise ConfigError(f"{key}_env: environment variable {env} is not set")
         return Secret(os.environ[env])
     return Secret(inline)
+
+
+def _read_secret_file(key: str, path: Path) -> Secret:
+    try:
+        return Secret(path.read_text(encoding="utf-8").strip())
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None

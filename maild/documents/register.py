@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from maild.documents.cells import csv_text, xlsx_text
 from maild.documents.form_data import FormData, form_data
 from maild.documents.settings import FormSettings
 from maild.store.models import Ticket
@@ -60,12 +61,16 @@ def _row(d: FormData) -> dict[str, str]:
 
 
 def to_csv(rows: list[dict[str, str]]) -> str:
-    """CSV with a BOM, so spreadsheet programs read it as UTF-8."""
+    """CSV with a BOM, so spreadsheet programs read it as UTF-8.
+
+    Every cell of a ticket is quoted and text that would start a formula is prefixed with
+    ``'`` (``maild.documents.cells``): the cells are what reporters wrote. The header is ours.
+    """
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.DictWriter(out, fieldnames=list(COLUMNS))
-    writer.writeheader()
-    writer.writerows(rows)
+    csv.writer(out).writerow(COLUMNS)
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), quoting=csv.QUOTE_ALL)
+    writer.writerows({c: csv_text(row[c]) for c in COLUMNS} for row in rows)
     return out.getvalue()
 
 
@@ -80,8 +85,12 @@ def write_xlsx(rows: list[dict[str, str]], path: Path, title: str) -> None:
     sheet.append(list(COLUMNS))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([row[c] for c in COLUMNS])
+    for number, row in enumerate(rows, start=2):
+        for column, name in enumerate(COLUMNS, start=1):
+            cell = sheet.cell(row=number, column=column, value=xlsx_text(row[name]))
+            # openpyxl makes any text starting with "=" a formula; every cell here is text
+            # from the ticket, so it is stored as text whatever it starts with.
+            cell.data_type = "s"
     for column in sheet.columns:
         letter = column[0].column_letter
         sheet.column_dimensions[letter].width = min(60, max(12, *(len(str(c.value or "")) for c in column[:50])))

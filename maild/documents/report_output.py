@@ -11,6 +11,7 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from maild.documents.cells import csv_cell
 from maild.documents.chart import Bar, bar_chart_png
 from maild.documents.labels import format_number
 from maild.documents.report_figures import CountRow, Report
@@ -85,12 +86,17 @@ def _csv_rows(report: Report) -> Iterable[tuple[str, str, str, str, object]]:
 
 
 def report_csv(report: Report) -> str:
-    """The figures as CSV in long form: ``bagian,kunci,label,ukuran,nilai`` (decimal point)."""
+    """The figures as CSV in long form: ``bagian,kunci,label,ukuran,nilai`` (decimal point).
+
+    Text cells are quoted and escaped against formulas (``maild.documents.cells``: the oldest
+    open tickets are listed by their subjects); the figures stay numbers.
+    """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(("bulan", "bagian", "kunci", "label", "ukuran", "nilai"))
     for section, key, label, metric, value in _csv_rows(report):
-        writer.writerow((report.month, section, key, label, metric, "" if value is None else _rounded(value)))
+        row = (report.month, section, key, label, metric, "" if value is None else _rounded(value))
+        writer.writerow(tuple(csv_cell(v) for v in row))
     return out.getvalue()
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from maild.base.config import mask_url
 from maild.base.errors import ConfigError, TransientError
 from maild.base.resources import resource_dir
 
@@ -28,7 +29,9 @@ def make_engine(url: str) -> Engine:
             return engine
         return create_engine(url, pool_pre_ping=True)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise ConfigError(f"database.url: cannot use {url!r}: {exc}") from None
+        # SQLAlchemy's message quotes the URL it could not parse, password and all.
+        raise ConfigError(f"database.url: cannot use {mask_url(url)!r}: "
+                          f"{str(exc).replace(url, mask_url(url))}") from None
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -6,7 +6,9 @@ Failures are classified here, once: 4xx answers and network trouble are ``Delive
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -56,6 +58,33 @@ class SmtpRefused(DeliveryRefused):
         self.step, self.hello = step, hello
 
 
+class ClearTextRefused(ConfigError):
+    """The session would send the SMTP password unencrypted to a server off this machine."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses, where a clear-text password never leaves the machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_auth_secured(host: str, tls: bool, loopback: Callable[[str], bool] = is_loopback) -> None:
+    """Raise ClearTextRefused unless the password may be sent: over TLS, or to loopback.
+
+    A plain ``smtp://`` session uses STARTTLS when the server offers it; when it does not (or
+    something between us strips the offer), AUTH PLAIN/LOGIN would put the password on the
+    wire in clear text. The IMAP side refuses the same (``transport/imap.py``).
+    """
+    if not tls and not loopback(host):
+        raise ClearTextRefused(
+            f"smtp.url: {host} offers no STARTTLS; refusing to send the SMTP password in clear text "
+            "(use smtp+starttls:// or smtps://)")
+
+
 class Transport(Protocol):
     """One delivery session: open, send many, close."""
 
@@ -74,13 +103,14 @@ class SmtpTransport:
 
     def __init__(
         self, endpoint: Endpoint, username: str = "", password: Secret | None = None,
-        ca_file: str = "", timeout: float = 30.0,
+        ca_file: str = "", timeout: float = 30.0, loopback: Callable[[str], bool] = is_loopback,
     ) -> None:
         self.endpoint = endpoint
         self.username = username
         self._password = password or Secret("")
         self.ca_file = ca_file
         self.timeout = timeout
+        self._loopback = loopback  # which hosts may get the password without TLS (a seam for tests)
         self.description = f"{endpoint.scheme}://{endpoint.host}:{endpoint.port}"
         self._client: aiosmtplib.SMTP | None = None
         self._tls: ssl.SSLContext | None = None
@@ -93,7 +123,8 @@ class SmtpTransport:
         """Connect (greeting, EHLO, TLS or STARTTLS) and log in when a username is set.
 
         Raises SmtpDeferred or SmtpRefused naming the step that failed, ConfigError for a CA
-        file that cannot be read.
+        file that cannot be read, ClearTextRefused (a ConfigError) when AUTH would go out
+        without TLS to a server that is not on this machine.
         """
         ep = self.endpoint
         client = aiosmtplib.SMTP(
@@ -115,6 +146,11 @@ class SmtpTransport:
             client.get_transport_info("sslcontext") is not None,
         )
         if self.username:
+            try:
+                check_auth_secured(ep.host, hello.tls, self._loopback)
+            except ClearTextRefused:
+                client.close()
+                raise
             try:
                 await client.login(self.username, self._password.value)
             except aiosmtplib.SMTPAuthenticationError as exc:
@@ -203,7 +239,7 @@ class MaildirTransport:
         self.description = f"maildir:{root}"
 
     async def open(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # outgoing mail: personal data
 
     async def send(self, sender: str, recipient: str, raw: bytes) -> str:
         envelope = f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode()

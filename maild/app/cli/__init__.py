@@ -11,6 +11,7 @@ maild's errors into exit codes.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -49,6 +50,10 @@ class MaildGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, config_path: str, log_level: str) -> None:
     """maild: the LPSE helpdesk mail daemon. Turns the helpdesk mailbox into tickets (SOP 05)."""
+    # What maild creates holds reporters' personal data or secrets (the database, the config,
+    # the Maildirs and the mail in them, exports): readable by its owner only, as the unit's
+    # UMask=0077 does under systemd, also when maild runs from a shell.
+    os.umask(0o077)
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -11,7 +12,7 @@ import click
 from maild.app.cli.context import Context, print_json
 from maild.app.factory import load_ruleset, open_mailbox
 from maild.base.clock import system_clock
-from maild.base.config import load_settings, masked
+from maild.base.config import load_settings, mask_url, masked
 from maild.base.errors import MaildError
 from maild.base.resources import resource_dir
 from maild.render.renderer import Renderer
@@ -20,24 +21,66 @@ from maild.store.db import make_engine, revisions, upgrade
 
 @click.command()
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None,
+              help="Keep the database and the Maildirs here (e.g. /var/lib/maild), not beside the config.")
 @click.pass_obj
-def init(obj: Context, force: bool) -> None:
-    """Write a commented config file and a secret, and create the database."""
+def init(obj: Context, force: bool, state_dir: str | None) -> None:
+    """Write a commented config file and a secret, and create the database and the Maildirs.
+
+    Everything is created readable by its owner only (files 0600, folders 0700): the database
+    and the Maildirs hold reporters' personal data, the config and the secret may hold passwords.
+    """
     path = Path(obj.config_path)
     if path.exists() and not force:
         raise MaildError(f"{path} exists; use --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text((resource_dir("templates") / "config" / "maild.toml").read_text(encoding="utf-8"),
-                    encoding="utf-8")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _write_private(path, _config_text(Path(state_dir).resolve() if state_dir else None))
     secret = path.parent / "maild.secret"
     if not secret.exists():
         fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32) + "\n")
     settings = load_settings(path)
+    for url in (settings.database.url, settings.mailbox.url, settings.smtp.url):
+        _private_parent(url)
     upgrade(make_engine(settings.database.url))
     open_mailbox(settings).close()  # a Maildir source is created, ready for mail
-    click.echo(f"wrote {path} and {secret}; database ready at {settings.database.url}")
+    if settings.smtp.url.startswith("maildir:"):
+        for sub in ("new", "cur", "tmp"):  # where mail is written instead of sent
+            (Path(settings.smtp.url[8:]) / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+    click.echo(f"wrote {path} and {secret}; database ready at {mask_url(settings.database.url)}")
+
+
+def _config_text(state_dir: Path | None) -> str:
+    """The commented config; with ``state_dir`` the database and the Maildirs live there."""
+    text = (resource_dir("templates") / "config" / "maild.toml").read_text(encoding="utf-8")
+    if state_dir is None:
+        return text
+    for default, url in (('url = "sqlite:///maild.db"', f"sqlite:///{state_dir / 'maild.db'}"),
+                         ('url = "maildir:Maildir"', f"maildir:{state_dir / 'Maildir'}"),
+                         ('url = "maildir:sent"', f"maildir:{state_dir / 'sent'}")):
+        moved = f"url = {json.dumps(url)}"  # a JSON string is a TOML basic string (quotes, backslashes)
+        if default not in text:  # pragma: no cover - the shipped template and this code drifted
+            raise MaildError(f"config template: cannot find {default!r}")
+        text = text.replace(default, moved, 1)
+    return text
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` as 0600, also when it existed with a wider mode (``--force``)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(text)
+
+
+def _private_parent(url: str) -> None:
+    """Create the folder a SQLite database or a Maildir goes into, 0700 (the umask already
+    makes what SQLite and the Maildir code create private; this covers the parents)."""
+    if url.startswith("maildir:"):
+        Path(url[8:]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url[10:]).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 @click.command("check-config")

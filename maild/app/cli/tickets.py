@@ -18,6 +18,7 @@ from sqlalchemy import select
 from maild.app.cli.context import AS_OPTION, Context, acting, cell, print_json, print_table
 from maild.base.clock import system_clock
 from maild.base.errors import IllegalTransition, MaildError
+from maild.documents.cells import csv_cell
 from maild.app.factory import intake_settings
 from maild.service import actions, admin, intake
 from maild.service.actions import Act, ActionRefused
@@ -72,9 +73,11 @@ def tickets_list(obj: Context, state: str | None, type_: str | None, category: s
     if as_json:
         print_json(rows)
     elif as_csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        names = list(rows[0]) if rows else columns
+        csv.writer(sys.stdout, lineterminator="\n").writerow(names)
+        # Subjects and names are the reporters' text: quoted, and never a formula in a spreadsheet.
+        writer = csv.writer(sys.stdout, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+        writer.writerows([csv_cell("" if row[n] is None else row[n]) for n in names] for row in rows)
     else:
         print_table(rows, columns, obj.tz())
 
