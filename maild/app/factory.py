@@ -136,6 +136,7 @@ def pipeline_settings(settings: Settings) -> PipelineSettings:
         intake=intake_settings(settings),
         trusted_authserv_ids=settings.security.trusted_authserv_ids,
         max_message_bytes=settings.limits.max_message_bytes,
+        batch_bytes=settings.limits.batch_bytes,
     )
 
 
@@ -282,7 +283,9 @@ class Services:
     def ingest(self) -> Ingest:
         """The stage that records mail from the mailbox in the ledger."""
         m = self.settings.mailbox
-        return Ingest(self.mailbox, self.factory, self.clock, m.batch_size, m.quarantine_folder)
+        limits = self.settings.limits
+        return Ingest(self.mailbox, self.factory, self.clock, m.batch_size, m.quarantine_folder,
+                      batch_bytes=limits.batch_bytes, max_message_bytes=limits.max_message_bytes)
 
     @cached_property
     def pipeline(self) -> Pipeline:

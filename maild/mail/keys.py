@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from email.utils import parseaddr
 
+from maild.mail.bounds import ADDRESS_CHARS, strip_comments
+from maild.mail.charsets import header_text
 from maild.mail.parse import normalize_message_id
 
 __all__ = ["Keyed", "body_of", "key_for", "sender_of"]
@@ -35,22 +37,41 @@ _FROM = re.compile(rb"^from[ \t]*:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)", re.IGNORECAS
 
 
 def sender_of(raw: bytes) -> str:
-    """The From address, read cheaply at ingest so the pipeline can take senders in turn."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    found = _FROM.search(head)
+    """The From address, read cheaply at ingest so the pipeline can take senders in turn.
+
+    Never raises, whatever the header holds: "" when no address can be read from it."""
+    found = _FROM.search(_head(raw))
     if not found:
         return ""
-    address = parseaddr(found.group(1).decode("utf-8", "replace").replace("\r\n", " ").replace("\n", " "))[1]
-    return address.lower()[:320] if "@" in address else ""
+    try:
+        value = header_text(found.group(1))  # one line, control characters (NUL...) gone
+        try:
+            address = parseaddr(value)[1]
+        except RecursionError:  # hundreds of nested comments: read it without them
+            address = parseaddr(strip_comments(value))[1]
+    except Exception:  # noqa: BLE001 - ingest must store every message; the pipeline reads it again
+        return ""
+    address = address.strip().lower()
+    return address if "@" in address and len(address) <= ADDRESS_CHARS and " " not in address else ""
+
+
+def _head(raw: bytes) -> bytes:
+    """The header block, found without copying the body (``split`` would copy all of it)."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return raw[: min(ends)] if ends else raw
 
 
 def key_for(raw: bytes) -> Keyed:
     """``mid:<normalised Message-ID>``, or ``sha256:<hex>`` when the message has none."""
     digest = hashlib.sha256(raw).hexdigest()
     # A regex over the header block: a full header parse here cost a third of ingest (profiled).
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    found = _MESSAGE_ID.search(head)
-    mid = normalize_message_id(found.group(1).decode("ascii", "replace")) if found else None
+    found = _MESSAGE_ID.search(_head(raw))
+    # Decoded as the parser decodes it (so the ledger's Message-ID is the one replies name),
+    # control characters gone: a NUL in the Message-ID must not reach a text column.
+    try:
+        mid = normalize_message_id(header_text(found.group(1))) if found else None
+    except Exception:  # noqa: BLE001 - never raises: such a message is keyed by its bytes
+        mid = None
     key = f"mid:{mid}" if mid else f"sha256:{digest}"
     return Keyed(key[:400], mid, digest)
 
@@ -58,7 +79,7 @@ def key_for(raw: bytes) -> Keyed:
 def body_of(raw: bytes) -> bytes:
     """The part after the header block: what stays the same when a relay adds headers."""
     for sep in (b"\r\n\r\n", b"\n\n"):
-        head, found, body = raw.partition(sep)
-        if found:
-            return body
+        at = raw.find(sep)
+        if at >= 0:
+            return raw[at + len(sep):]
     return b""

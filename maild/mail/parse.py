@@ -17,9 +17,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email import policy
-from email.parser import BytesParser
+from email.feedparser import BytesFeedParser
+from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
+from maild.mail.bounds import strip_comments
 from maild.mail.charsets import decode_bytes, header_text
 from maild.mail.mime import Attachment, read_content
 
@@ -68,7 +70,7 @@ class ParsedMail:
         return [value for key, value in self.headers if key == lname]
 
 
-_PARSER = BytesParser(policy=policy.compat32)
+_CHUNK = 64 * 1024
 _MSGID = re.compile(r"<([^<>\s]+)>")
 
 
@@ -146,7 +148,7 @@ def _plain_headers(head: bytes) -> tuple[tuple[str, str], ...]:
 
 def _parse(raw: bytes) -> ParsedMail:
     defects: list[str] = []
-    msg = _PARSER.parsebytes(raw)
+    msg = _message(raw)
     headers = tuple((name.lower(), header_text(value)) for name, value in msg.raw_items())
     get = dict(reversed(headers)).get  # first occurrence wins
     for d in msg.defects:
@@ -184,10 +186,21 @@ def _parse(raw: bytes) -> ParsedMail:
     )
 
 
+def _message(raw: bytes) -> Message:
+    """The standard library's parse of ``raw``, fed in chunks. ``BytesParser.parsebytes``
+    decodes the whole message to one string and reads it through a StringIO, which holds four
+    bytes a character: a 24 MB message peaked at 200 MB. Fed by pieces, the parser (the same
+    one) holds about its lines."""
+    parser = BytesFeedParser(policy=policy.compat32)
+    for start in range(0, len(raw), _CHUNK):
+        parser.feed(raw[start:start + _CHUNK])
+    return parser.close()
+
+
 def _first_address(value: str | None, defects: list[str], where: str) -> Address | None:
     if not value:
         return None
-    for name, addr in getaddresses([value]):
+    for name, addr in _getaddresses([value]):
         addr = addr.strip().lower()
         if "@" in addr and " " not in addr:
             return Address(addr, name.strip())
@@ -199,12 +212,21 @@ def _addresses(headers: tuple[tuple[str, str], ...], name: str) -> tuple[Address
     values = [v for k, v in headers if k == name]
     out: list[Address] = []
     seen: set[str] = set()
-    for disp, addr in getaddresses(values):
+    for disp, addr in _getaddresses(values):
         addr = addr.strip().lower()
         if "@" in addr and addr not in seen:
             seen.add(addr)
             out.append(Address(addr, disp.strip()))
     return tuple(out)
+
+
+def _getaddresses(values: list[str]) -> list[tuple[str, str]]:
+    """``getaddresses``, which recurses once per nested comment: hundreds of ``(((`` raise
+    RecursionError. Then the comments are dropped without recursion and the rest is read."""
+    try:
+        return getaddresses(values)
+    except RecursionError:
+        return getaddresses([strip_comments(v) for v in values])
 
 
 def _return_path(value: str | None) -> str | None:
