@@ -181,10 +181,10 @@ class QueueMailbox:
         self.count += 1
         self.waiting.append(Fetched(ref=str(self.count), raw=raw))
 
-    def fetch_new(self, limit: int) -> list[Fetched]:
-        return self.waiting[:limit]
+    def fetch_new(self, limit: int, max_bytes: int = 0, head_only_over: int = 0) -> list[Fetched]:
+        return self.waiting[:limit]  # the data set's mail is small and never over the limit
 
-    def release(self, messages: Sequence[Fetched]) -> None:
+    def release(self, messages: Sequence[Fetched], folder: str | None = None) -> None:
         done = {m.ref for m in messages}
         self.waiting = [m for m in self.waiting if m.ref not in done]
 

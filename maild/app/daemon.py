@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild.app.factory import Services
+from maild.base.memory import return_large_blocks
 from maild.base.clock import Clock
 from maild.base.settings import Settings
 from maild.base.errors import MailboxError
@@ -142,6 +143,7 @@ def build(
     Templates, rules and the database are checked here, in that order, so a daemon that
     cannot work stops at the start rather than at the first mail.
     """
+    return_large_blocks()  # a message's bytes go back to the system when done with (base.memory)
     parts = Services(settings, clock, mailbox=mailbox, transport=transport, renderer=renderer).prepare()
     return Daemon(
         settings=settings,

@@ -137,6 +137,7 @@ def pipeline_settings(settings: Settings) -> PipelineSettings:
         trusted_authserv_ids=settings.security.trusted_authserv_ids,
         proof_max_age_days=settings.security.proof_max_age_days,
         max_message_bytes=settings.limits.max_message_bytes,
+        batch_bytes=settings.limits.batch_bytes,
     )
 
 
@@ -283,7 +284,9 @@ class Services:
     def ingest(self) -> Ingest:
         """The stage that records mail from the mailbox in the ledger."""
         m = self.settings.mailbox
-        return Ingest(self.mailbox, self.factory, self.clock, m.batch_size, m.quarantine_folder)
+        limits = self.settings.limits
+        return Ingest(self.mailbox, self.factory, self.clock, m.batch_size, m.quarantine_folder,
+                      batch_bytes=limits.batch_bytes, max_message_bytes=limits.max_message_bytes)
 
     @cached_property
     def pipeline(self) -> Pipeline:

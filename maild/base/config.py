@@ -180,6 +180,7 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
     for key, value in (
         ("limits.max_attempts", settings.limits.max_attempts),
         ("mailbox.batch_size", settings.mailbox.batch_size),
+        ("limits.batch_bytes", settings.limits.batch_bytes),
         ("limits.retry_min_seconds", settings.limits.retry_min_seconds),
         ("security.proof_max_age_days", settings.security.proof_max_age_days),
     ):

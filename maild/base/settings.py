@@ -86,6 +86,9 @@ class LimitSettings:
     # A message larger than this is not made a ticket: it is kept in quarantine and its
     # sender is told the limit (politely, in the mail's language).
     max_message_bytes: int = 25 * 1024 * 1024
+    # Raw bytes taken into memory in one batch (ingest and pipeline), besides the count
+    # (mailbox.batch_size): a batch always holds at least one message.
+    batch_bytes: int = 64 * 1024 * 1024
     # An attachment larger than this is not extracted: it stays inside the raw message
     # (kept whole) and the ticket notes it.
     max_attachment_bytes: int = 10 * 1024 * 1024

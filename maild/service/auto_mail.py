@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from maild.store.models import Party
+from maild.store.outbox import usable_address
 from maild.store.queries import automatic_mails_since, get_or_create_party
 
 BOUNCE_HOLDOFF = timedelta(days=30)
@@ -27,6 +28,9 @@ def why_not_write(
     no mail from us, so nothing needs counting."""
     if not address:
         return "no sender address"
+    if not usable_address(address):
+        # e.g. a full-width dot in the domain, or non-ASCII: no server of ours can deliver it
+        return f"{address} is not an address we can write to"
     if new_party:
         return ""
     if known is None or known.address != address:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from maild.mail.bounds import SUBJECT_CHARS, clean_line
 from maild.mail.parse import Address, ParsedMail
 from maild.render.renderer import local_time
 from maild.service import actions
@@ -137,7 +138,7 @@ def _record(
                               if report.reporter else (None, False))
     ticket = Ticket(
         number=next_number(session, now.astimezone(ZoneInfo(settings.timezone)).year),
-        subject=report.subject, state=State.NEW, type=verdict.type, category=verdict.category,
+        subject=clean_line(report.subject, SUBJECT_CHARS), state=State.NEW, type=verdict.type, category=verdict.category,
         priority=verdict.priority, channel=Channel.IMPORT if report.quiet else report.channel,
         language=mailer.settings.language, reporter_id=reporter.id if reporter else None,
         contact=report.contact or None,
@@ -154,7 +155,7 @@ def _record(
             add_ticket_party(session, ticket.id, party(session, addr.address, now, addr.name).id, "cc")
     keep_attachments(session, report.inbound_id, ticket, report.mail.attachments, settings.max_attachment_bytes,
                      sender, report.cause, now)
-    detail = {**report.detail, "subject": report.mail.subject, "rules": list(hits), "text": report.text[:4000]}
+    detail = {**report.detail, "subject": clean_line(report.mail.subject, SUBJECT_CHARS), "rules": list(hits), "text": report.text[:4000]}
     record_event(session, ticket, advance(None, "report_received"), report.taken_by if report.taken_by != SYSTEM_ACTOR
                  else (sender or "(unknown sender)"), report.cause, now, detail)
     return ticket, new_reporter

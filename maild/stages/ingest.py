@@ -3,6 +3,11 @@
 If the process dies after the fetch, the message is still in the inbox (it was only PEEKed).
 If it dies after the commit but before the move, the next fetch finds the message again and
 the UNIQUE key says we have it; the move is simply done again.
+
+No message can stop intake: each is stored in its own savepoint, and one whose headers cannot
+be stored as read is stored by the hash of its bytes. A batch is bounded by bytes as well as
+by count, and of a message over the size limit only the header block is read: its body
+makes no ticket, and the message goes whole to the quarantine folder.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild.base.clock import Clock
@@ -36,39 +41,44 @@ class Ingest:
         clock: Clock,
         batch_size: int = 200,
         quarantine_folder: str = "Quarantine",
+        batch_bytes: int = 64 * 1024 * 1024,
+        max_message_bytes: int = 25 * 1024 * 1024,
     ) -> None:
         self.mailbox = mailbox
         self.factory = factory
         self.clock = clock
         self.batch_size = batch_size
         self.quarantine_folder = quarantine_folder
+        self.batch_bytes = batch_bytes
+        self.max_message_bytes = max_message_bytes
 
     def run_once(self) -> int:
         """Take one batch from the mailbox; return how many messages were handled."""
-        batch = self.mailbox.fetch_new(self.batch_size)
+        batch = self.mailbox.fetch_new(self.batch_size, max_bytes=self.batch_bytes,
+                                       head_only_over=self.max_message_bytes)
         if batch:
             with transaction(self.factory) as session:
                 each_in_savepoint(session, batch, self._store, self._store_raw_only)
-            # Only now, with the rows committed, may the messages leave the inbox.
-            self.mailbox.release(batch)
+            # Only now, with the rows committed, may the messages leave the inbox: the ones
+            # read whole to the processed folder, the oversized ones whole to the quarantine.
+            self.mailbox.release([m for m in batch if m.complete])
+            self.mailbox.release([m for m in batch if not m.complete], folder=self.quarantine_folder)
         return len(batch) + self._quarantine_dead()
+
+    def _row(self, fetched: Fetched, key: str, message_id: str | None, sender: str, sha256: str) -> dict[str, object]:
+        """The ledger row of ``fetched``; an oversized one (its header block only) is marked as
+        quarantined already, since the message itself goes to the quarantine folder."""
+        now = self.clock()
+        return {
+            "key": key, "message_id": message_id, "sender": sender, "sha256": sha256, "raw": fetched.raw,
+            "size": fetched.total_size, "source": self.mailbox.description[:200], "uidvalidity": fetched.uidvalidity,
+            "uid": fetched.uid, "received_at": now, "state": MessageState.NEW, "attempts": 0,
+            "quarantined_at": None if fetched.complete else now,
+        }
 
     def _store(self, session: Session, fetched: Fetched) -> None:
         k = key_for(fetched.raw)
-        values = {
-            "key": k.key,
-            "message_id": k.message_id,
-            "sender": sender_of(fetched.raw),
-            "sha256": k.sha256,
-            "raw": fetched.raw,
-            "size": len(fetched.raw),
-            "source": self.mailbox.description[:200],
-            "uidvalidity": fetched.uidvalidity,
-            "uid": fetched.uid,
-            "received_at": self.clock(),
-            "state": MessageState.NEW,
-            "attempts": 0,
-        }
+        values = self._row(fetched, k.key, k.message_id, sender_of(fetched.raw), k.sha256)
         if insert_ignore(session, InboundMessage, values, ["key"]):
             return
         first = session.scalars(select(InboundMessage).where(InboundMessage.key == k.key)).one()
@@ -76,12 +86,12 @@ class Ingest:
             return  # the very same bytes again: a redelivery after a crash, nothing to do
         if body_of(first.raw) == body_of(fetched.raw):
             # Same Message-ID and body, other headers: one message delivered twice (To + Cc).
-            values.update(key=f"{k.key}/sha256:{k.sha256}"[:400], state=MessageState.DONE, disposition="duplicate",
+            values.update(key=_own_key(k.key, k.sha256), state=MessageState.DONE, disposition="duplicate",
                           reason=f"same Message-ID and body as message {first.id}", ticket_id=first.ticket_id,
                           processed_at=self.clock())
         else:
             # Same Message-ID, different content: a broken mailer reusing IDs. Never drop it.
-            values.update(key=f"{k.key}/sha256:{k.sha256}"[:400])
+            values.update(key=_own_key(k.key, k.sha256))
             log.warning("message-id %s reused with different content; processing as its own message", k.message_id)
         insert_ignore(session, InboundMessage, values, ["key"])
 
@@ -92,25 +102,33 @@ class Ingest:
         digest = hashlib.sha256(fetched.raw).hexdigest()
         log.error("message %s could not be stored as read (%s: %s); kept by its hash", fetched.ref,
                   type(exc).__name__, exc)
-        insert_ignore(session, InboundMessage, {
-            "key": f"sha256:{digest}", "message_id": None, "sender": "", "sha256": digest, "raw": fetched.raw,
-            "size": len(fetched.raw), "source": self.mailbox.description[:200], "uidvalidity": fetched.uidvalidity,
-            "uid": fetched.uid, "received_at": self.clock(), "state": MessageState.NEW, "attempts": 0,
-            "last_error": f"stored by hash: {type(exc).__name__}: {exc}"[:2000],
-        }, ["key"])
+        values = self._row(fetched, f"sha256:{digest}", None, "", digest)
+        why = f"stored by hash: {type(exc).__name__}: {exc}"
+        insert_ignore(session, InboundMessage, {**values, "last_error": why.replace("\x00", "\\0")[:2000]}, ["key"])
 
     def _quarantine_dead(self) -> int:
         """Put a copy of each newly quarantined message (dead, oversized, spam) into the
-        quarantine folder, for people to see."""
+        quarantine folder, for people to see. One message in memory at a time."""
         with transaction(self.factory) as session:
-            dead: Sequence[InboundMessage] = session.scalars(
-                select(InboundMessage)
+            dead: Sequence[tuple[int, str | None, str | None]] = session.execute(
+                select(InboundMessage.id, InboundMessage.message_id, InboundMessage.last_error)
                 .where(or_(InboundMessage.state == MessageState.DEAD, InboundMessage.disposition.in_(("oversized", "spam"))),
                        InboundMessage.quarantined_at.is_(None))
                 .limit(20)
             ).all()
-            for row in dead:
-                self.mailbox.keep_copy(self.quarantine_folder, row.raw)
-                row.quarantined_at = self.clock()
-                log.warning("message %s (%s) quarantined: %s", row.id, row.message_id, row.last_error)
+            for row_id, message_id, last_error in dead:
+                raw = session.scalar(select(InboundMessage.raw).where(InboundMessage.id == row_id))
+                self.mailbox.keep_copy(self.quarantine_folder, raw or b"")
+                del raw
+                session.execute(update(InboundMessage).where(InboundMessage.id == row_id)
+                                .values(quarantined_at=self.clock()))
+                log.warning("message %s (%s) quarantined: %s", row_id, message_id, last_error)
             return len(dead)
+
+
+def _own_key(key: str, sha256: str) -> str:
+    """The key of a second message under one Message-ID: its hash kept whole within the
+    column's 400 characters (cut from the end, a long Message-ID would lose the hash and the
+    key would be the first message's again: the message would not be stored)."""
+    suffix = f"/sha256:{sha256}"
+    return key[: 400 - len(suffix)] + suffix

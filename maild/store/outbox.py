@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from email.errors import HeaderParseError
-from email.headerregistry import Address as HeaderAddress
 from email.utils import format_datetime, formataddr
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from maild.mail.bounds import clean_line
 from maild.store.models import OutgoingMail
 from maild.render.renderer import Rendered
 from maild.store.queries import insert_ignore
 from maild.mail.tokens import day_number, mint_message_id
 from maild.sop.vocabulary import MailState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,13 @@ class Outgoing:
 
 
 def outgoing_key(cause: str, template: str, recipient: str) -> str:
-    """The idempotency key of an outgoing mail: one per cause, kind of mail and recipient."""
-    return f"{cause}/{template}/{recipient}"
+    """``{cause}/{template}/{recipient}``: one per cause, kind of mail and recipient. A cause
+    too long for the column (outbox.key is VARCHAR(400); a Message-ID may be 900 characters) is
+    replaced by its digest, so two mails never share a key by truncation."""
+    key = f"{cause}/{template}/{recipient}"
+    if len(key) <= 400:
+        return key
+    return f"sha256:{hashlib.sha256(cause.encode()).hexdigest()}/{template}/{recipient}"[:400]
 
 
 def build_message(identity: Identity, mail: Outgoing, message_id: str, now: datetime) -> bytes:
@@ -72,17 +80,25 @@ def build_message(identity: Identity, mail: Outgoing, message_id: str, now: date
     ASCII (encoded words made here), and the generator's per-header folding machinery cost
     more than the rest of the pipeline's work on a message (profiled). The boundary comes
     from the Message-ID, so a resend is the same bytes.
+
+    Whatever the input, every header is one field (no CR or LF of a name or subject survives),
+    ASCII, and folded into lines of at most 998 octets; a Message-ID that is not valid msg-id
+    syntax is left out of In-Reply-To and References. Raises ValueError for a recipient that
+    is not a ``usable_address`` (``enqueue`` checks first).
     """
+    if not usable_address(mail.recipient):
+        raise ValueError(f"not an address to write to: {mail.recipient!r}")
     headers = [
         ("From", _address(identity.name, identity.address)),
         ("To", _address(mail.recipient_name, mail.recipient)),
-        ("Subject", _encode(mail.rendered.subject)),
+        ("Subject", _encode(clean_line(mail.rendered.subject, SUBJECT_HEADER_CHARS, strip=False))),
         ("Date", format_datetime(now.astimezone(ZoneInfo(identity.timezone)))),
         ("Message-ID", f"<{message_id}>"),
     ]
-    if mail.in_reply_to:
-        headers.append(("In-Reply-To", f"<{mail.in_reply_to}>"))
-    refs = [*mail.references, *([mail.in_reply_to] if mail.in_reply_to else [])]
+    in_reply_to = mail.in_reply_to if mail.in_reply_to and valid_msg_id(mail.in_reply_to) else None
+    if in_reply_to:
+        headers.append(("In-Reply-To", f"<{in_reply_to}>"))
+    refs = [r for r in (*mail.references, *([in_reply_to] if in_reply_to else [])) if valid_msg_id(r)]
     if refs:
         headers.append(("References", " ".join(f"<{r}>" for r in dict.fromkeys(refs))))
     if mail.automatic:
@@ -112,19 +128,40 @@ def build_message(identity: Identity, mail: Outgoing, message_id: str, now: date
     return "\r\n".join(out).encode("ascii")
 
 
+SUBJECT_HEADER_CHARS = 600  # the ticket's subject (at most 500, mail.bounds) and our prefix
+_NAME_CHARS = 200
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+# RFC 5322 msg-id (id-left "@" id-right), dots allowed anywhere as obs-id-left does; ASCII only.
+_MSG_ID = re.compile(rf"{_ATEXT}(?:{_ATEXT}|\.)*@{_ATEXT}(?:{_ATEXT}|\.)*")
+_LOCAL = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# A word longer than this cannot be folded onto a line of its own under 78 characters.
+_LONGEST_WORD = 70
+
+
+def valid_msg_id(value: str) -> bool:
+    """True when ``value`` (without brackets) can stand in In-Reply-To/References as sent."""
+    return len(value) <= 900 and _MSG_ID.fullmatch(value) is not None
+
+
 def _text_part(subtype: str, body: str) -> list[str]:
     return [f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: base64", "",
             _base64(body)]
 
 
 def _encode(value: str) -> str:
-    """RFC 2047 encoded words for a non-ASCII value; ASCII stays readable.
+    """RFC 2047 encoded words for a value that cannot go out as it is; ASCII stays readable.
 
     Written here because ``email.header.Header.encode`` was the costliest step of building a
     mail (profiled): base64 words of at most 45 bytes (75 characters), never splitting a
-    UTF-8 sequence, one per folded line."""
-    if value.isascii():
+    UTF-8 sequence, one per folded line. ASCII text is encoded too when it holds something
+    that reads as an encoded word (``=?``) or a word too long to fold."""
+    if value.isascii() and "=?" not in value and all(len(w) <= _LONGEST_WORD for w in value.split(" ")):
         return value
+    return _encoded_words(value)
+
+
+def _encoded_words(value: str) -> str:
     words, chunk = [], b""
     for char in value:
         encoded = char.encode("utf-8")
@@ -137,15 +174,22 @@ def _encode(value: str) -> str:
 
 
 def _address(name: str, address: str) -> str:
-    """``Name <address>``, the name RFC 2047-encoded when it needs to be."""
-    return formataddr((name, address), charset="utf-8") if name else address
+    """``Name <address>``: the name one line, bounded, quoted or RFC 2047-encoded as it needs;
+    nothing in it can end the header (a ``\\r\\nBcc:`` in a name stays inside the name)."""
+    name = clean_line(name, _NAME_CHARS)
+    if not name:
+        return address
+    if name.isascii() and "=?" not in name:
+        return formataddr((name, address))  # quotes (and escapes) when the name needs it
+    return f"{_encoded_words(name)} <{address}>"
 
 
 def _fold(name: str, value: str) -> str:
     """``Name: value`` with lines kept under 78 characters where there is a space to break at;
-    never between the name and the first word (a lone ``Message-ID:`` line trips up parsers)."""
+    never between the name and the first word (a lone ``Message-ID:`` line trips up parsers).
+    A value already folded (encoded words, one per line) is kept as it is."""
     line = f"{name}: {value}"
-    if len(line) <= 78 or "\n" in value:
+    if len(line) <= 78 or "\r\n " in value:
         return line
     words = value.split(" ")
     lines, current = [], f"{name}: {words[0]}"
@@ -169,19 +213,27 @@ def _base64_bytes(data: bytes) -> str:
 
 @lru_cache(maxsize=4096)
 def usable_address(address: str) -> bool:
-    """True when ``address`` can stand in a To header and an SMTP envelope."""
-    try:
-        HeaderAddress(addr_spec=address)
-    except (ValueError, IndexError, HeaderParseError):
+    """True when ``address`` can stand in a To header and an SMTP envelope as it is: an ASCII
+    dot-atom local part and a domain of letter-digit-hyphen labels (we do not speak SMTPUTF8,
+    and ``budi@cv\uff0eexample``, with a full-width dot, is not ``budi@cv.example``)."""
+    local, at, domain = address.rpartition("@")
+    if not at or len(address) > 254 or len(local) > 64 or len(domain) > 253:
         return False
-    return "@" in address and not any(c.isspace() or c in "<>\"" for c in address)
+    labels = domain.split(".")
+    return (_LOCAL.fullmatch(local) is not None
+            and all(_LABEL.fullmatch(label) for label in labels) and not labels[-1].isdigit())
 
 
 def enqueue(session: Session, identity: Identity, mail: Outgoing, now: datetime) -> bool:
-    """Queue ``mail``; False when it was already queued (same key).
+    """Queue ``mail``; False when it was already queued (same key) or cannot be sent to its
+    recipient (not a ``usable_address``: logged; the callers that mail on their own check
+    ``usable_address`` first and record why they did not write).
 
     The Message-ID carries the day it was minted (``now``), which bounds how long a reply to it
     proves its sender; the row keeps the id, so a resend of the row is the same mail."""
+    if not usable_address(mail.recipient):
+        log.warning("not queueing %s for %r: not an address we can write to", mail.template, mail.recipient)
+        return False
     message_id = mint_message_id(identity.hmac_key, identity.mid_domain, mail.ticket_number, mail.key, mail.recipient,
                                  day_number(now))
     raw = build_message(identity, mail, message_id, now)
@@ -195,7 +247,7 @@ def enqueue(session: Session, identity: Identity, mail: Outgoing, now: datetime)
             "recipient": mail.recipient,
             "template": mail.template,
             "automatic": mail.automatic,
-            "subject": mail.rendered.subject,
+            "subject": clean_line(mail.rendered.subject, SUBJECT_HEADER_CHARS),
             "raw": raw,
             "state": MailState.QUEUED,
             "attempts": 0,

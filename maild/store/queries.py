@@ -28,6 +28,7 @@ from maild.store.models import (
     TicketCounter,
     TicketParty,
 )
+from maild.mail.bounds import NAME_CHARS, clean_line
 from maild.mail.mime import Attachment
 from maild.sop.threads import TicketRef
 from maild.mail.tokens import format_number
@@ -78,6 +79,7 @@ def get_or_create_party(
 ) -> tuple[Party, bool]:
     """The party with this address and whether it was created just now."""
     address = address.lower()
+    name = clean_line(name, NAME_CHARS)  # parties.name is VARCHAR(200): a longer name is refused by PostgreSQL
     found = session.scalars(_PARTY_BY_ADDRESS, {"address": address}).first()
     if found is not None:
         if name and not found.name:
@@ -178,7 +180,7 @@ def record_event(
         "key": f"{ticket.id}:{cause}:{transition.event}:{digest}"[:500],
         "ticket_id": ticket.id,
         "event": transition.event,
-        "actor": actor,
+        "actor": actor[:320],
         "step": transition.step,
         "cause": cause,
         "old_state": transition.old_state,
@@ -214,7 +216,8 @@ def note_event(
 def store_attachments(
     session: Session, inbound_id: int, ticket_id: int | None, attachments: Sequence[Attachment]
 ) -> None:
-    """Keep every attachment; identical content is stored once."""
+    """Keep every attachment; identical content is stored once. Its labels come from the
+    sender: bounded to the columns (VARCHAR(255)) and without control characters."""
     for att in attachments:
         digest = att.sha256
         insert_ignore(session, Blob, {"sha256": digest, "size": att.size, "content": att.content}, ["sha256"])
@@ -222,11 +225,11 @@ def store_attachments(
             AttachmentRow(
                 inbound_id=inbound_id,
                 ticket_id=ticket_id,
-                filename=att.filename,
-                content_type=att.content_type,
+                filename=clean_line(att.filename, 255) or "attachment",
+                content_type=clean_line(att.content_type, 255),
                 size=att.size,
                 sha256=digest,
-                content_id=att.content_id,
+                content_id=clean_line(att.content_id, 255),
                 inline=att.inline,
             )
         )

@@ -26,7 +26,7 @@ from imapclient.exceptions import IMAPClientError
 from maild.base.config import Endpoint
 from maild.base.settings import Secret
 from maild.base.errors import ConfigError, MailboxError
-from maild.transport.sources import Fetched
+from maild.transport.sources import HEAD_BYTES, Fetched
 
 log = logging.getLogger(__name__)
 
@@ -205,28 +205,39 @@ class ImapMailbox:
         return MailboxError(f"IMAP {doing} on {self.description} failed: {exc}")
 
     # -- the Mailbox protocol -----------------------------------------------------------
-    def fetch_new(self, limit: int) -> list[Fetched]:
+    def fetch_new(self, limit: int, max_bytes: int = 0, head_only_over: int = 0) -> list[Fetched]:
+        """Sizes first (RFC822.SIZE), then the bodies of as many messages as ``max_bytes``
+        allows, and only the header block of a message over ``head_only_over``: what arrives
+        never decides how much memory the daemon takes."""
         client = self._connect()
         try:
             client.noop()
             uids = sorted(client.search("ALL"))[:limit]
             if not uids:
                 return []
-            data = client.fetch(uids, ["BODY.PEEK[]"])
+            sizes = client.fetch(uids, ["RFC822.SIZE"])
+            whole, heads = _plan(uids, sizes, max_bytes, head_only_over)
+            data = dict(client.fetch(whole, ["BODY.PEEK[]"])) if whole else {}
+            if heads:
+                data.update(client.fetch(heads, [f"BODY.PEEK[HEADER]<0.{HEAD_BYTES}>"]))
         except _NETWORK_ERRORS as exc:
             raise self._fail(exc, "fetch") from exc
         out: list[Fetched] = []
-        for uid in uids:
-            item = data.get(uid)
-            raw = item.get(b"BODY[]") if item else None
+        for uid in sorted([*whole, *heads]):
+            item = data.get(uid) or {}
+            raw = item.get(b"BODY[]") if uid in whole else next(
+                (v for k, v in item.items() if k.startswith(b"BODY[HEADER]")), None)
             if raw is None:
                 continue  # expunged meanwhile by someone else
-            out.append(Fetched(ref=str(uid), raw=bytes(raw), uidvalidity=self._uidvalidity, uid=uid))
+            size = int(sizes[uid].get(b"RFC822.SIZE", len(raw)))
+            out.append(Fetched(ref=str(uid), raw=bytes(raw), uidvalidity=self._uidvalidity, uid=uid,
+                               size=max(size, len(raw)), complete=uid in whole))
         return out
 
-    def release(self, messages: Sequence[Fetched]) -> None:
+    def release(self, messages: Sequence[Fetched], folder: str | None = None) -> None:
         if not messages:
             return
+        target = folder or self.processed
         client = self._connect()
         try:
             current = int(client.folder_status(self.folder, [b"UIDVALIDITY"])[b"UIDVALIDITY"])
@@ -237,12 +248,12 @@ class ImapMailbox:
                 )
                 self.close()
                 return
-            self._ensure_folder(client, self.processed)
+            self._ensure_folder(client, target)
             uids = [m.uid for m in messages if m.uid is not None]
             if b"MOVE" in client.capabilities():
-                client.move(uids, self.processed)
+                client.move(uids, target)
             else:
-                client.copy(uids, self.processed)
+                client.copy(uids, target)
                 client.add_flags(uids, [b"\\Deleted"], silent=True)
                 if b"UIDPLUS" in client.capabilities():
                     client.uid_expunge(uids)
@@ -289,3 +300,23 @@ class ImapMailbox:
                 client.idle_done()
         except (*_NETWORK_ERRORS, socket.timeout) as exc:
             raise self._fail(exc, "IDLE") from exc
+
+
+def _plan(uids: Sequence[int], sizes: Mapping[int, Any], max_bytes: int,
+          head_only_over: int) -> tuple[list[int], list[int]]:
+    """Which messages to fetch whole and which as their header block only, oldest first,
+    stopping before the batch would pass ``max_bytes`` (but always taking the first)."""
+    whole: list[int] = []
+    heads: list[int] = []
+    total = 0
+    for uid in uids:
+        if uid not in sizes:
+            continue  # expunged meanwhile
+        size = int(sizes[uid].get(b"RFC822.SIZE", 0))
+        over = bool(head_only_over) and size > head_only_over
+        cost = HEAD_BYTES if over else size
+        if (whole or heads) and max_bytes and total + cost > max_bytes:
+            break
+        (heads if over else whole).append(uid)
+        total += cost
+    return whole, heads

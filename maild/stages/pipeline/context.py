@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from maild.mail.bounces.report import Bounce, parse_bounce
+from maild.mail.bounds import bounded
 from maild.mail.parse import ParsedMail, parse
 from maild.mail.screen import Screening, screen
 from maild.service.intake import IntakeSettings
@@ -29,6 +30,7 @@ class PipelineSettings:
     trusted_authserv_ids: tuple[str, ...] = ()
     proof_max_age_days: int = 30
     max_message_bytes: int = 25 * 1024 * 1024
+    batch_bytes: int = 64 * 1024 * 1024  # raw bytes claimed in one batch (at least one message)
 
     @property
     def team(self) -> frozenset[str]:
@@ -67,8 +69,9 @@ class Facts:
 
 
 def read_facts(raw: bytes, settings: PipelineSettings) -> Facts:
-    """Bytes to facts: the only place the pipeline parses a message."""
-    mail = parse(raw)
+    """Bytes to facts: the only place the pipeline parses a message. What it stores or quotes
+    from the mail (subject, names, addresses) is bounded here (``mail.bounds``)."""
+    mail = bounded(parse(raw))
     sender = mail.sender.address if mail.sender else ""
     return Facts(mail, sender, screen(mail, settings.intake.own_addresses, settings.mid_domain), parse_bounce(mail))
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from maild.mail.bounds import bounded
 from maild.mail.parse import parse
 from maild.mail.screen import screen
 from maild.service.auto_mail import why_not_write
@@ -17,11 +18,12 @@ _MB = 1024 * 1024
 
 
 def handle(services: Services, session: Session, row: InboundMessage, now: datetime, quiet: bool) -> Outcome:
-    """Only the header block is read: the body is what is too large to take."""
+    """Only the header block is read: the body is what is too large to take (ingest stored
+    only the header block; the whole message went to the quarantine folder)."""
     s = services.settings
-    head = parse(row.raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0] + b"\r\n\r\n")
+    head = bounded(parse(row.raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0] + b"\r\n\r\n"))
     sender = head.sender.address if head.sender else ""
-    row.sender, row.subject = sender[:320], head.subject[:2000]
+    row.sender, row.subject = sender, head.subject
     limit_mb = s.max_message_bytes / _MB
     reason = f"{row.size / _MB:.1f} MB is over the {limit_mb:.0f} MB limit: quarantined, no ticket"
     verdict = screen(head, s.intake.own_addresses, s.mid_domain)

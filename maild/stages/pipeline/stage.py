@@ -19,11 +19,11 @@ failures it is dead (quarantined) with the reason, and the daemon goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from maild.base.clock import Clock
 from maild.mail import screen as screening
@@ -65,10 +65,13 @@ class Pipeline:
         counts as received at its own Date, and its tickets are marked as imported (channel
         ``import``), which the SLA clock leaves alone."""
         with transaction(self.factory) as session:
-            claimed = self._claim(session, limit, self.clock())
+            claimed = self._claim(session, limit, self.clock(), self.settings.batch_bytes)
             if not claimed:
                 return 0
-            rows = {r.id: r for r in session.scalars(select(InboundMessage).where(InboundMessage.id.in_(claimed)))}
+            # Each message's raw bytes are read when it is processed and let go after it: with
+            # the claim bounded by bytes, one batch is never all in memory at once.
+            rows = {r.id: r for r in session.scalars(select(InboundMessage).options(defer(InboundMessage.raw))
+                                                     .where(InboundMessage.id.in_(claimed)))}
             done = each_in_savepoint(session, [rows[i] for i in claimed],
                                      lambda s, row: self._one(s, row, quiet), self._failed, stopping)
             if done.stopped_at is not None:
@@ -77,13 +80,15 @@ class Pipeline:
             return len(claimed)
 
     @staticmethod
-    def _claim(session: Session, limit: int, now: datetime) -> list[int]:
+    def _claim(session: Session, limit: int, now: datetime, max_bytes: int = 0) -> list[int]:
         # Senders take turns: each sender's first waiting message, then each one's second...
         # so a flood from one address does not hold back everyone else's reports.
         turn = func.row_number().over(partition_by=InboundMessage.sender, order_by=InboundMessage.id)
-        waiting = (select(InboundMessage.id, turn.label("turn")).where(InboundMessage.state == MessageState.NEW)
+        waiting = (select(InboundMessage.id, InboundMessage.size, turn.label("turn"))
+                   .where(InboundMessage.state == MessageState.NEW)
                    .order_by(InboundMessage.id).limit(limit * 20).subquery())
-        ids = session.scalars(select(waiting.c.id).order_by(waiting.c.turn, waiting.c.id).limit(limit)).all()
+        ids = _within(session.execute(select(waiting.c.id, waiting.c.size)
+                                      .order_by(waiting.c.turn, waiting.c.id).limit(limit)).all(), max_bytes)
         if not ids:
             return []
         # Claim the batch in one statement: with two daemons on one PostgreSQL database the
@@ -102,6 +107,7 @@ class Pipeline:
         with session.no_autoflush:
             outcome = self.process(session, row, self.clock(), quiet)
         row.disposition, row.ticket_id, row.reason = outcome.disposition, outcome.ticket_id, outcome.reason
+        session.expire(row, ["raw"])  # unchanged; read again only if asked for
 
     @staticmethod
     def _unclaim(session: Session, ids: list[int]) -> None:
@@ -125,7 +131,7 @@ class Pipeline:
         facts = read_facts(row.raw, s)
         if quiet and facts.mail.date is not None and facts.mail.date < now:
             now = facts.mail.date.astimezone(timezone.utc)
-        row.sender, row.subject = facts.sender[:320], facts.mail.subject[:2000]
+        row.sender, row.subject = facts.sender, facts.mail.subject  # bounded by read_facts
         msg = Message(session, row, facts, now, quiet)
         if facts.screening.kind == screening.OWN_LOOP:
             return Outcome("own_loop", None, facts.screening.reason)
@@ -150,6 +156,19 @@ class Pipeline:
             ticket = ticket_by_number(session, number)
             by_token = ticket_ref(session, _merged_target(session, ticket)) if ticket else None
         return threads.Candidates(by_ref, found[1] if found else "", by_token, number)
+
+
+def _within(rows: Sequence[Row[tuple[int, int]]], max_bytes: int) -> list[int]:
+    """The ids of ``rows`` (id, size) up to ``max_bytes`` in all, the first whatever its size:
+    a batch's raw bytes are all in memory together, so they are bounded by bytes, not count."""
+    ids: list[int] = []
+    total = 0
+    for row_id, size in rows:
+        if ids and max_bytes and total + size > max_bytes:
+            break
+        ids.append(row_id)
+        total += size
+    return ids
 
 
 def _merged_target(session: Session, ticket: Ticket) -> Ticket:
