@@ -203,3 +203,13 @@ def test_headers_survive_what_breaks_the_parser(raw: bytes, subject: str, sender
     mail = parse(raw)
     assert mail.subject == subject
     assert mail.sender is not None and mail.sender.address == sender
+
+
+def test_a_quoted_display_name_keeps_its_parentheses() -> None:
+    """A quoted name is the name as written; only a bare ``(comment)`` name loses its brackets."""
+    from maild.mail.parse import parse
+
+    quoted = parse(b'From: "Budi (CV Maju)" <budi@cv-maju.co.id>\r\nSubject: x\r\n\r\nisi\r\n')
+    commented = parse(b"From: budi@cv-maju.co.id (Budi Santoso)\r\nSubject: x\r\n\r\nisi\r\n")
+    assert quoted.sender is not None and quoted.sender.name == "Budi (CV Maju)"
+    assert commented.sender is not None and commented.sender.name == "Budi Santoso"

@@ -212,5 +212,7 @@ def _name(raw: str) -> str:
     raw = raw.strip()
     if not raw:
         return ""
+    if raw.startswith("(") and raw.endswith(")"):
+        raw = raw[1:-1].strip()  # "addr (Name)": the comment is the name; a quoted name keeps its parentheses
     plain = re.sub(r'\\(.)|"', lambda m: m.group(1) or "", raw)
-    return header_text(plain.strip("() "))[:200]
+    return header_text(plain.strip())[:200]
