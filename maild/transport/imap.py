@@ -10,7 +10,6 @@ move; the next fetch finds the messages again and the database's UNIQUE key says
 from __future__ import annotations
 
 import imaplib
-import ipaddress
 import logging
 import socket
 import ssl
@@ -27,20 +26,11 @@ from maild.base.config import Endpoint
 from maild.base.settings import Secret
 from maild.base.errors import ConfigError, MailboxError
 from maild.transport.sources import HEAD_BYTES, Fetched
+from maild.transport.loopback import is_loopback
 
 log = logging.getLogger(__name__)
 
 _NETWORK_ERRORS = (OSError, IMAPClientError, imaplib.IMAP4.error, imaplib.IMAP4.abort, EOFError)
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses, where a clear-text password never leaves the machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ImapStep(StrEnum):

@@ -6,7 +6,6 @@ Failures are classified here, once: 4xx answers and network trouble are ``Delive
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from maild.base.config import Endpoint
 from maild.base.settings import Secret
 from maild.base.errors import ConfigError, DeliveryDeferred, DeliveryRefused
 from maild.transport.maildir import deliver
+from maild.transport.loopback import is_loopback
 
 
 class SmtpStep(StrEnum):
@@ -60,16 +60,6 @@ class SmtpRefused(DeliveryRefused):
 
 class ClearTextRefused(ConfigError):
     """The session would send the SMTP password unencrypted to a server off this machine."""
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses, where a clear-text password never leaves the machine."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_auth_secured(host: str, tls: bool, loopback: Callable[[str], bool] = is_loopback) -> None:
