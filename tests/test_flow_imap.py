@@ -54,7 +54,7 @@ def test_new_ticket_and_acknowledgement(env) -> None:  # type: ignore[no-untyped
     [got] = sink.wait_for(1)
     assert got.rcpt_tos == ("budi@cv-maju.co.id",)
     ack = email.message_from_bytes(got.data)
-    assert subject_of(got.data) == "[LPSE #26-0001] Laporan diterima: Tidak bisa login ke aplikasi SPSE"
+    assert subject_of(got.data) == "[LPSE #26-0001] Tidak bisa login ke aplikasi SPSE"
     assert ack["In-Reply-To"] == f"<{r.message_id}>"
     assert ack["Auto-Submitted"] == "auto-replied"
     assert ack["Message-ID"].startswith("<maild.26-0001.")

@@ -94,7 +94,8 @@ def test_report_answer_close(desk: Desk) -> None:
     desk.send(report(subject="Lupa password akun penyedia").raw)
     mails = by_recipient(desk.new_mail())
     assert set(mails) == {REPORTER, STAFF}
-    assert "Laporan diterima" in mails[REPORTER].subject
+    assert "Laporan Anda telah kami terima" in mails[REPORTER].text
+    assert mails[REPORTER].subject == "[LPSE #26-0001] Lupa password akun penyedia"  # one subject per ticket
     notice = mails[STAFF]
     assert "[LPSE #26-0001] Tiket baru" in notice.subject and "#selesai" in notice.text
     assert "Kategori    : akun" in notice.text  # classified by the shipped rules
@@ -107,7 +108,7 @@ def test_report_answer_close(desk: Desk) -> None:
 
     desk.reply(notice, STAFF, "#selesai Password sudah direset, silakan login kembali.")
     mails = by_recipient(desk.new_mail())
-    assert "Selesai" in mails[REPORTER].subject and "sudah direset" in mails[REPORTER].text
+    assert "telah selesai ditangani" in mails[REPORTER].text and "sudah direset" in mails[REPORTER].text
     assert "Dilaksanakan" in mails[STAFF].text and "tiket ditutup" in mails[STAFF].text
     assert desk.ticket().state == "closed" and desk.ticket().closed_at is not None
     assert desk.story() == [("report_received", 1, REPORTER), ("staff_answered", 5, STAFF),

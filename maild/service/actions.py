@@ -12,7 +12,7 @@ a move the SOP does not allow raises IllegalTransition, an impossible request Ac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,9 @@ class ActionRefused(MaildError):
 
 
 SYSTEM_ACTOR = "maild"  # who acts when nobody does: rules, timers, the pipeline itself
+
+# Which held mail to the reporter wins when one message caused several (lower wins).
+_WEIGHT = {"closing": 0, "escalated": 1, "answer": 2}
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ class Act:
     in_reply_to: str | None = None
     references: tuple[str, ...] | None = None  # the ticket's first Message-ID, looked up once
     quiet: bool = False  # importing old mail: record everything, mail nothing
+    # While a team message is handled, its mail to the reporter waits here, so that one staff
+    # reply gives the reporter one mail (``send_held``), however many actions it took.
+    held: list[tuple[str, str, MailView]] | None = None
 
     def view(self, recipient_name: str = "", text: str = "", **kw: Any) -> MailView:
         ident = self.mailer.settings.identity
@@ -103,6 +109,33 @@ class Act:
     def mail(self, kind: str, recipient: str, view: MailView, automatic: bool = False) -> None:
         if self.quiet:
             return
+        if self.held is not None and not automatic and self._is_reporter(recipient):
+            self.held.append((kind, recipient, view))
+            return
+        self._queue(kind, recipient, view, automatic)
+
+    def hold_reporter_mail(self) -> None:
+        """From now on, keep mail to the reporter until ``send_held``."""
+        self.held = []
+
+    def send_held(self) -> None:
+        """Queue one mail for what was held: the weightiest (the closing, then the escalation
+        notice, then the answer), carrying the answer's text when there was one."""
+        held, self.held = self.held or [], None
+        if not held:
+            return
+        kinds = [kind for kind, _, _ in held]
+        kind, recipient, view = held[min(range(len(held)), key=lambda i: _WEIGHT.get(kinds[i], 9))]
+        answer = next((v.text for k, _, v in held if k == "answer"), "")
+        if kind != "answer" and answer and answer not in view.text:
+            view = replace(view, text="\n\n".join(t for t in (view.text, answer) if t))
+        self._queue(kind, recipient, view, False)
+
+    def _is_reporter(self, address: str) -> bool:
+        rep = self.reporter()
+        return rep is not None and rep.address == address
+
+    def _queue(self, kind: str, recipient: str, view: MailView, automatic: bool) -> None:
         if self.references is None:
             self.references = self.mailer.references(self.session, self.ticket)
         self.mailer.queue(self.session, kind, self.ticket, recipient, view, self.cause, self.now,
@@ -280,10 +313,13 @@ def attempt(act: Act, refused: list[str], line: str, action: Callable[[], str]) 
     """Run one action in its own savepoint: a refused one leaves no trace but its refusal,
     appended to ``refused`` as ``line: reason``."""
     savepoint = act.session.begin_nested()
+    held = len(act.held) if act.held is not None else 0
     try:
         done = action()
     except (IllegalTransition, ActionRefused) as exc:
         savepoint.rollback()
+        if act.held is not None:
+            del act.held[held:]  # the mail of an action that left no trace is not sent either
         refused.append(f"{line}: {exc}")
         return ""
     savepoint.commit()

@@ -73,6 +73,7 @@ def team_message(act: Act, role: Role, text: str) -> str:
         return _out_of_scope(act, parsed, text, authority.refused)
     applied: list[str] = []
     refused = [f"{r.line}: {r.reason}" for r in parsed.refused]
+    act.hold_reporter_mail()
     resolution_pending = any(c.name == CommandName.RESOLVE and not c.value for c in parsed.commands)
     # A greeting and a name are not an answer: nothing goes to the reporter, and the staff
     # member is told so in the confirmation.
@@ -93,6 +94,7 @@ def team_message(act: Act, role: Role, text: str) -> str:
             refused.append(f"{command.line}: a service group may use #selesai and #catatan only")
             continue
         applied.append(attempt(act, refused, command.line, lambda c=command: run_command(act, c, answer)))
+    act.send_held()
     applied = [a for a in applied if a]
     if parsed.commands or refused or "no_answer" in applied:
         act.mail("confirm", act.actor,
