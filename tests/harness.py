@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -137,10 +138,12 @@ def events(daemon: Daemon, ticket_id: int) -> list[Event]:
         return list(s.scalars(select(Event).where(Event.ticket_id == ticket_id).order_by(Event.id)))
 
 
-def run_cli(config: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    """``maild --config CONFIG ARGS`` as a person runs it; never a traceback."""
+def run_cli(config: Path, *args: str, ok: bool = True, env: dict[str, str] | None = None,
+            ) -> subprocess.CompletedProcess[str]:
+    """``maild --config CONFIG ARGS`` as a person runs it (``env`` added to the environment);
+    never a traceback."""
     proc = subprocess.run([sys.executable, "-m", "maild", "--log-level", "WARNING", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
     if ok:
         assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -25,6 +25,7 @@ def desk(tmp_path: Path) -> Path:
     maild(config, "init")
     config.write_text(config.read_text().replace('address = "helpdesk@lpse.tanatidungkab.go.id"',
                                                  'address = "helpdesk@lpse.example"')
+                      .replace('cli_actor = ""', f'cli_actor = "{STAFF}"')
                       + f'\n[[staff]]\nname = "Petugas Satu"\naddress = "{STAFF}"\n'
                       f'[coordinator]\nname = "Koordinator"\naddress = "{COORD}"\n'
                       f'[[groups]]\nname = "infrastruktur"\ntitle = "Tim Infrastruktur"\nmanagers = ["{INFRA}"]\n')
@@ -76,7 +77,8 @@ def test_every_action_writes_its_event_and_queues_its_mail(desk: Path) -> None:
     maild(desk, "tickets", "resolve", n, "Password", "sudah", "direset")
     maild(desk, "tickets", "reopen", n)
     assert [(e, s) for e, s, _ in story(desk, n)] == [
-        ("report_received", 1), ("staff_answered", 5), ("note_added", 5), ("assigned", 2), ("status_updated", 5),
+        ("report_received", 1), ("staff_answered", 5), ("assigned", 2), ("note_added", 5), ("assigned", 2),
+        ("status_updated", 5),
         ("escalated", 4), ("reported_to_coordinator", 6), ("resolved", 8), ("reopened", 5)]
     assert mail(desk)[1:] == [
         ("answer", "budi@cv.example"), ("assigned", STAFF), ("escalation", INFRA), ("escalated", "budi@cv.example"),
@@ -185,3 +187,25 @@ def test_phone_report_without_address_keeps_the_reporter_and_says_to_call(desk: 
                               "WHERE t.number = ? AND e.event = 'staff_answered'", (number,)).fetchone()[0]
     assert "no address" in json.loads(detail)["not_mailed"]
     assert [t for t, _ in mail(desk)].count("answer") == 0
+
+
+def test_the_record_names_who_really_acted(desk: Path) -> None:
+    n = new_ticket(desk)
+    maild(desk, "tickets", "note", n, "dicek", "--as", COORD)
+    maild(desk, "tickets", "note", n, "dicek", "lagi")  # helpdesk.cli_actor
+    env_done = maild(desk, "tickets", "note", n, "dari", "env", env={"MAILD_ACTOR": COORD})
+    assert env_done.returncode == 0
+    assert [a for e, _, a in story(desk, n) if e == "note_added"] == [COORD, STAFF, COORD]
+    # Someone outside the team is refused, and nothing is recorded.
+    outsider = maild(desk, "tickets", "note", n, "x", "--as", "budi@cv.example", ok=False)
+    assert outsider.returncode == 2 and "budi@cv.example is not a staff member" in outsider.stderr
+    assert len([e for e, _, _ in story(desk, n) if e == "note_added"]) == 3
+    # With no one named, the CLI asks instead of guessing the first staff member.
+    desk.write_text(desk.read_text().replace(f'cli_actor = "{STAFF}"', 'cli_actor = ""'))
+    nobody = maild(desk, "tickets", "note", n, "x", ok=False)
+    assert nobody.returncode == 2 and "say who acts" in nobody.stderr
+    # A phone report names who took the call.
+    out = maild(desk, "tickets", "new", "--subject", "Telepon", "--text", "Minta info", "--name", "Joko",
+                "--contact", "0811", "--as", COORD)
+    phone = out.stdout.split()[1]
+    assert story(desk, phone)[0] == ("report_received", 1, COORD)

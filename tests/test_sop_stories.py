@@ -111,8 +111,9 @@ def test_report_answer_close(desk: Desk) -> None:
     assert "telah selesai ditangani" in mails[REPORTER].text and "sudah direset" in mails[REPORTER].text
     assert "Dilaksanakan" in mails[STAFF].text and "tiket ditutup" in mails[STAFF].text
     assert desk.ticket().state == "closed" and desk.ticket().closed_at is not None
+    # The first to answer takes the ticket (helpdesk.assign_on_first_answer).
     assert desk.story() == [("report_received", 1, REPORTER), ("staff_answered", 5, STAFF),
-                            ("resolved", 8, STAFF)]
+                            ("assigned", 2, STAFF), ("resolved", 8, STAFF)]
 
 
 def test_report_escalation_group_reply_close(desk: Desk) -> None:
@@ -158,7 +159,7 @@ def test_report_coordinator_recommendation_answer_close(desk: Desk) -> None:
     assert desk.ticket().state == "closed"
     assert [(e, s) for e, s, _ in desk.story()] == [
         ("report_received", 1), ("reported_to_coordinator", 6), ("recommended", 7), ("staff_answered", 5),
-        ("resolved", 8)]
+        ("assigned", 2), ("resolved", 8)]
 
 
 def test_reopen_within_window_but_not_for_a_thank_you(desk: Desk) -> None:

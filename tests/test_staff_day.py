@@ -3,7 +3,14 @@ at most one mail, and every mail the reporter gets keeps one subject and one thr
 
 from __future__ import annotations
 
-from harness import STAFF, report
+from pathlib import Path
+
+import pytest
+
+from harness import STAFF, imap_sections, report, start, write_config
+from maild.base.clock import FrozenClock
+from maild.store.models import Party, Ticket
+from servers import ImapAccount, SmtpSink
 from test_sop_stories import INFRA, REPORTER, Desk, by_recipient, desk  # noqa: F401 (fixture)
 
 SUBJECT = "Lupa password akun penyedia"
@@ -21,7 +28,7 @@ def test_an_answer_with_a_resolution_is_one_mail(desk: Desk) -> None:
     [closing] = _to_reporter(desk.new_mail())
     assert "Silakan login kembali" in closing.text and "Password sudah direset" in closing.text
     assert desk.ticket().state == "closed"
-    assert [e for e, _, _ in desk.story()] == ["report_received", "staff_answered", "resolved"]
+    assert [e for e, _, _ in desk.story()] == ["report_received", "staff_answered", "assigned", "resolved"]
 
 
 def test_an_answer_with_an_escalation_is_one_mail(desk: Desk) -> None:
@@ -60,3 +67,73 @@ def test_every_mail_to_the_reporter_keeps_one_subject_and_thread(desk: Desk) -> 
     for m in got:
         assert f"<{first.message_id}>" in m.msg["References"]
         assert m.msg["In-Reply-To"]
+
+
+RINA = "rina@lpse.example"
+
+
+@pytest.fixture
+def team(tmp_path: Path, db_url: str, imap_account: ImapAccount, smtp_sink: SmtpSink):  # type: ignore[no-untyped-def]
+    """Two staff members, Petugas and Rina; ``request.param``-free: assign on first answer is on."""
+    yield from _desk(tmp_path, db_url, imap_account, smtp_sink, "")
+
+
+@pytest.fixture
+def team_no_auto(tmp_path: Path, db_url: str, imap_account: ImapAccount, smtp_sink: SmtpSink):  # type: ignore[no-untyped-def]
+    yield from _desk(tmp_path, db_url, imap_account, smtp_sink, "assign_on_first_answer = false\n")
+
+
+def _desk(tmp_path: Path, db_url: str, imap_account: ImapAccount, smtp_sink: SmtpSink, helpdesk: str):  # type: ignore[no-untyped-def]
+    sections = imap_sections(imap_account, db_url, smtp_sink.port)
+    sections["digest"] = {"enabled": False}
+    config = write_config(tmp_path, sections, staff=True)
+    text = config.read_text().replace("[helpdesk]\n", "[helpdesk]\n" + helpdesk)
+    config.write_text(text + f'[[staff]]\nname = "Rina Wati"\naddress = "{RINA}"\n')
+    clock = FrozenClock()
+    daemon, _ = start(config, clock)
+    yield Desk(daemon, imap_account, smtp_sink, clock)
+    daemon.close()
+
+
+def _assignee(desk: Desk) -> str | None:
+    with desk.daemon.factory() as session:
+        ticket = session.get(Ticket, desk.ticket().id)
+        party = session.get(Party, ticket.assignee_id) if ticket and ticket.assignee_id else None
+        return party.address if party else None
+
+
+def test_assign_to_myself(team: Desk) -> None:
+    team.send(report(subject=SUBJECT).raw)
+    notices = by_recipient(team.new_mail())
+    team.reply(notices[RINA], RINA, "#tugaskan saya")
+    mails = team.new_mail()
+    assert _assignee(team) == RINA
+    confirm = by_recipient(mails)[RINA]
+    assert "Ditolak" not in confirm.text and "Rina Wati" in confirm.text
+    # The other staff member learns who took it; nothing goes to the reporter.
+    [taken] = [m for m in mails if m.to == STAFF]
+    assert "Rina Wati" in taken.text and "26-0001" in taken.text
+    assert REPORTER not in {m.to for m in mails}
+
+
+def test_the_first_to_answer_takes_the_ticket_and_the_others_are_told(team: Desk) -> None:
+    team.send(report(subject=SUBJECT).raw)
+    notices = by_recipient(team.new_mail())
+    team.reply(notices[STAFF], STAFF, "Silakan gunakan menu Lupa Password.")
+    mails = team.new_mail()
+    assert _assignee(team) == STAFF
+    assert {m.to for m in mails} == {REPORTER, RINA}
+    taken = by_recipient(mails)[RINA]
+    assert "Petugas" in taken.text
+    # Rina's later answer does not take it over, and nobody is told again.
+    team.reply(notices[RINA], RINA, "Sudah dicoba?")
+    assert {m.to for m in team.new_mail()} == {REPORTER}
+    assert _assignee(team) == STAFF
+
+
+def test_first_answer_assigns_only_when_configured(team_no_auto: Desk) -> None:
+    team_no_auto.send(report(subject=SUBJECT).raw)
+    notices = by_recipient(team_no_auto.new_mail())
+    team_no_auto.reply(notices[STAFF], STAFF, "Silakan gunakan menu Lupa Password.")
+    assert {m.to for m in team_no_auto.new_mail()} == {REPORTER}
+    assert _assignee(team_no_auto) is None

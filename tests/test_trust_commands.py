@@ -345,7 +345,7 @@ def test_proven_command_above_a_quote_still_runs(desk: Desk) -> None:
     assert "orang luar" not in mails[REPORTER].text
     t = _ticket(desk, _number(notice))
     assert t.category == "akun" and t.state == "in_progress" and t.priority != "critical"
-    assert _story(desk, t.number) == ["report_received", "staff_answered", "classified"]
+    assert _story(desk, t.number) == ["report_received", "staff_answered", "assigned", "classified"]
 
 
 def _with_from(raw: bytes, from_: str) -> bytes:

@@ -108,6 +108,7 @@ def roles(settings: Settings) -> Roles:
         staff={p.address.lower(): p.name for p in settings.staff},
         coordinator=(c.address.lower(), c.name),
         groups=tuple(Group(g.name, g.title or g.name, tuple(m.lower() for m in g.managers)) for g in settings.groups),
+        assign_on_answer=settings.helpdesk.assign_on_first_answer,
     )
 
 

@@ -194,6 +194,9 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
     c = settings.coordinator
     if c.address and "@" not in c.address:
         raise ConfigError(f"coordinator.address: {c.address!r} is not an email address")
+    actor = settings.helpdesk.cli_actor.strip().lower()
+    if actor and actor not in team_addresses(settings):
+        raise ConfigError(f"helpdesk.cli_actor: {actor!r} is not a [[staff]] address or the coordinator's")
     seen: set[str] = set()
     for i, g in enumerate(settings.groups):
         if not g.name or not g.name.replace("_", "").replace("-", "").isalnum():
@@ -320,3 +323,11 @@ def masked(settings: Settings) -> dict[str, Any]:
         return obj
 
     return walk(settings)
+
+
+def team_addresses(settings: Settings) -> frozenset[str]:
+    """The addresses that may act on tickets from the CLI: the staff and the coordinator."""
+    team = {p.address.strip().lower() for p in settings.staff}
+    if settings.coordinator.address:
+        team.add(settings.coordinator.address.strip().lower())
+    return frozenset(team)

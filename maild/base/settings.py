@@ -44,6 +44,12 @@ class HelpdeskSettings:
     secret_credential: str = ""
     # The LPSE's logo (PNG or JPEG) on the recording form and the reports.
     logo_file: str = ""
+    # The first staff member to answer an unassigned ticket becomes its assignee (and the rest
+    # of the staff are told who took it), so two people do not work the same report.
+    assign_on_first_answer: bool = True
+    # Who `maild tickets ...` acts as when neither --as nor $MAILD_ACTOR says: the address of
+    # a [[staff]] member or the coordinator (the admin's own), never guessed.
+    cli_actor: str = ""
 
 
 @dataclass(frozen=True)

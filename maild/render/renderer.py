@@ -25,6 +25,7 @@ LANGUAGES = ("id", "en")
 KINDS = (
     "ack", "new_ticket", "answer", "assigned", "escalation", "escalated", "coordinator", "recommendation",
     "group_reply", "reporter_reply", "reopened", "closing", "confirm", "unverified", "sla_reminder", "sla_head", "digest", "too_large", "bounce_notice",
+    "taken",
 )
 
 

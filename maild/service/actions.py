@@ -52,6 +52,7 @@ class Roles:
     staff: dict[str, str] = field(default_factory=dict)  # address -> name
     coordinator: tuple[str, str] = ("", "")  # (address, name)
     groups: tuple[Group, ...] = ()
+    assign_on_answer: bool = True  # the first staff member to answer takes the ticket
 
     def group(self, name: str) -> Group | None:
         return next((g for g in self.groups if g.name.lower() == name.lower()), None)
@@ -163,6 +164,8 @@ def answer(act: Act, text: str) -> str:
     rep = act.reporter()
     act.event("staff_answered", {"text": text, **_not_mailed(act, rep)})
     act.staff_touched()
+    if act.roles.assign_on_answer and act.ticket.assignee_id is None and act.actor in act.roles.staff:
+        _take(act, act.actor)
     if rep is None:
         return "answered_by_hand"
     act.mail("answer", rep.address, act.view(rep.name, text))
@@ -197,17 +200,29 @@ def classify(act: Act, field_name: str, value: str) -> str:
 
 
 def assign(act: Act, who: str) -> str:
-    address = _staff_address(act.roles, who)
+    """Give the ticket to a staff member, by address, name, first name or ``saya``/``me``."""
+    address = _staff_address(act.roles, who, act.actor)
     if address is None:
         raise ActionRefused(f"{who!r} is not a staff member; staff: {', '.join(sorted(act.roles.staff)) or '-'}")
+    _take(act, address)
+    act.staff_touched()
+    return f"assigned:{address}"
+
+
+def _take(act: Act, address: str) -> None:
+    """Make ``address`` the assignee. The first time a ticket gets one, the rest of the staff
+    (who were all told of the report) learn who took it."""
+    unassigned = act.ticket.assignee_id is None
     person = store.party(act.session, address, act.now, act.roles.staff.get(address, ""), "staff")
     act.ticket.assignee_id = person.id
     store.add_ticket_party(act.session, act.ticket.id, person.id, "staff")
     act.event("assigned", {"assignee": address})
-    act.staff_touched()
     if address != act.actor:
         act.mail("assigned", address, act.view(person.name))
-    return f"assigned:{address}"
+    if unassigned:
+        for other, name in sorted(act.roles.staff.items()):
+            if other not in (address, act.actor):
+                act.mail("taken", other, act.view(name))
 
 
 def escalate(act: Act, group_name: str, text: str) -> str:
@@ -283,8 +298,13 @@ def reporter_replied(act: Act, text: str) -> None:
         act.mail("reporter_reply", address, act.view(name, text))
 
 
-def _staff_address(roles: Roles, who: str) -> str | None:
+_MYSELF = frozenset({"saya", "aku", "me", "myself"})
+
+
+def _staff_address(roles: Roles, who: str, actor: str) -> str | None:
     who = who.strip().lower()
+    if who in _MYSELF:
+        return actor if actor in roles.staff else None
     if who in roles.staff:
         return who
     for address, name in roles.staff.items():

@@ -85,7 +85,7 @@ REGISTRY: tuple[CommandSpec, ...] = (
     CommandSpec(CommandName.PRIORITY, ("prioritas",), ("priority",), "tinggi", "high",
                 "prioritas: rendah | sedang | tinggi | kritis", "priority: low | medium | high | critical",
                 2, values=PRIORITY_WORDS, needs_argument=True),
-    CommandSpec(CommandName.ASSIGN, ("tugaskan",), ("assign",), "nama@...", "name@...",
+    CommandSpec(CommandName.ASSIGN, ("tugaskan",), ("assign",), "nama|saya", "name|me",
                 "tugaskan ke petugas", "assign to a staff member", 2, needs_argument=True),
     CommandSpec(CommandName.ESCALATE, ("eskalasi",), ("escalate",), "GRUP catatan", "GROUP note",
                 "teruskan ke pengelola layanan lain", "pass to another service group", 4, needs_argument=True),
@@ -213,10 +213,12 @@ def markdown_table() -> str:
     """The README's table of commands, generated from the registry."""
     rows = ["| Indonesian | English | what it does | SOP step | who |", "|---|---|---|---|---|"]
     for spec in REGISTRY:
-        english = spec.usage("en")
+        # A pipe splits a table cell even inside a code span (GFM), so it is escaped there too.
+        english = spec.usage("en").replace("|", "\\|")
+        indonesian = spec.usage("id").replace("|", "\\|")
         who = ", ".join(sorted(str(r) for r in spec.roles))
         what = spec.help_en.replace("|", "\\|")
-        rows.append(f"| `{spec.usage('id')}` | `{english}` | {what} | {spec.step} | {who} |")
+        rows.append(f"| `{indonesian}` | `{english}` | {what} | {spec.step} | {who} |")
     return "\n".join(rows)
 
 

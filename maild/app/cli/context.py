@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from maild.app.factory import Services
 from maild.base.clock import system_clock
-from maild.base.config import load_settings
+from maild.base.config import load_settings, team_addresses
 from maild.base.settings import Settings
 from maild.store.db import make_engine, session_factory, transaction
 from maild.transport.sources import Mailbox
@@ -63,12 +63,24 @@ class Context:
 
 
 def acting(settings: Settings, given: str | None, fallback: str = "") -> str:
-    """Who acts: ``--as``, else $MAILD_ACTOR, else the first configured staff member."""
-    return given or os.environ.get("MAILD_ACTOR") or (settings.staff[0].address if settings.staff else fallback)
+    """Who acts: ``--as``, else $MAILD_ACTOR, else ``helpdesk.cli_actor``, else ``fallback``.
+    Whoever is named must be a staff member or the coordinator: the record says who did it,
+    so it is never guessed and never someone outside the team."""
+    named = (given or os.environ.get("MAILD_ACTOR") or settings.helpdesk.cli_actor).strip().lower()
+    if not named:
+        if fallback:
+            return fallback
+        raise click.UsageError("say who acts: --as ADDRESS, $MAILD_ACTOR, or helpdesk.cli_actor in the config")
+    team = team_addresses(settings)
+    if named not in team:
+        raise click.UsageError(f"{named} is not a staff member or the coordinator; the team: "
+                               f"{', '.join(sorted(team)) or '(nobody: configure [[staff]])'}")
+    return named
 
 
-AS_OPTION = click.option("--as", "actor",
-                         help="The staff member acting (default $MAILD_ACTOR, else the first [[staff]]).")
+AS_OPTION = click.option("--as", "actor", metavar="ADDRESS",
+                         help="The staff member or coordinator acting (default $MAILD_ACTOR, "
+                              "else helpdesk.cli_actor).")
 
 
 def print_json(data: Any) -> None:

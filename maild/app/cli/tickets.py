@@ -5,6 +5,7 @@ merge)."""
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from maild.base.errors import IllegalTransition, MaildError
 from maild.documents.cells import csv_cell
 from maild.app.factory import intake_settings
 from maild.service import actions, admin, intake
-from maild.service.actions import Act, ActionRefused
+from maild.service.actions import SYSTEM_ACTOR, Act, ActionRefused
 from maild.service.dispatch import run_command
 from maild.sop.commands import REGISTRY, CommandName, command_from
 from maild.sop.vocabulary import Channel, State, TicketType
@@ -121,7 +122,7 @@ def tickets_new(obj: Context, subject: str, text: str, channel: str, reporter_na
                 contact: str, organisation: str, actor: str | None, as_json: bool) -> None:
     """Record a report taken by phone, in person or by letter."""
     settings = obj.settings()
-    who = acting(settings, actor, fallback="maild").lower()
+    who = acting(settings, actor, fallback=SYSTEM_ACTOR)
     now = system_clock()
     report = intake.report_by_hand(subject, text, Channel(channel), reporter_name, reporter_address.lower(),
                                    f"cli:{who}:{now.isoformat()}", who, now, contact, organisation)
@@ -138,9 +139,7 @@ def tickets_new(obj: Context, subject: str, text: str, channel: str, reporter_na
 def _ticket_action(obj: Context, number: str, given_actor: str | None) -> Iterator[Act]:
     """An Act on ticket ``number`` by the acting staff member, committed when the block ends."""
     settings = obj.settings()
-    who = acting(settings, given_actor).lower()
-    if not who:
-        raise MaildError("say who acts: --as ADDRESS (or $MAILD_ACTOR, or configure [[staff]])")
+    who = acting(settings, given_actor)
     try:
         with obj.services(settings) as services, transaction(services.factory) as session:
             ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
@@ -189,7 +188,7 @@ _ticket_command("reply", "Answer the reporter (SOP step 5).", actions.answer)
 for _spec in REGISTRY:
     if _spec.name == CommandName.INTERNAL:
         continue
-    _argument = (_spec.argument_en.split()[0].lower().strip(".@") or "value") if _spec.argument_en else None
+    _argument = (re.match(r"[a-z]*", _spec.argument_en.lower()).group() or "value") if _spec.argument_en else None  # type: ignore[union-attr]
     _ticket_command((_spec.words_en or _spec.words_id)[0],
                     f"{_spec.help_en[0].upper()}{_spec.help_en[1:]} (SOP step {_spec.step}): "
                     f"#{_spec.words_id[0]} by email.",
