@@ -116,11 +116,19 @@ class Daemon:
             if due is not None:
                 timeout = max(0.0, min(timeout, (due - self.clock()).total_seconds()))
             try:
-                self.mailbox.wait(timeout, stopping)
+                self.mailbox.wait(timeout, lambda: stopping() or self._mail_due())
             except MailboxError as exc:
                 self.mailbox.close()
                 self.mailbox_error = str(exc)
                 log.error("mailbox: %s (retry in %.0fs)", exc, self.backoff.failed(monotonic_time.monotonic()))
+
+    def _mail_due(self) -> bool:
+        """Mail someone else queued while we wait (the CLI's `tickets new` or `reply`, an
+        import, a second daemon) is sent now, not at the next poll: the wait checks the outbox
+        every second or so, one indexed query, which works on SQLite and PostgreSQL alike and
+        across machines, where a signal or a socket would not."""
+        due = self.sender.next_due()
+        return due is not None and due <= self.clock()
 
     def _sleep_until(self, deadline: float, stopping: Callable[[], bool]) -> None:
         while not stopping() and monotonic_time.monotonic() < deadline:
