@@ -10,6 +10,12 @@ if ! command -v dovecot >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq dovecot-imapd >/dev/null
 fi
 command -v openssl >/dev/null 2>&1 || as_root apt-get install -y -qq openssl >/dev/null
+# Headless Chromium lays out every mail kind at phone and desktop width (test_render_phone).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing chromium (Debian package) for the mail layout tests"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+fi
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
@@ -19,4 +25,4 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   fi
 fi
 pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
-echo "servers ready: $(dovecot --version | cut -d' ' -f1) (Dovecot), PostgreSQL on 127.0.0.1:5432"
+echo "servers ready: $(dovecot --version | cut -d' ' -f1) (Dovecot), PostgreSQL on 127.0.0.1:5432, $(/usr/bin/chromium --version 2>/dev/null | cut -d' ' -f1,2)"

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, update
 
-from harness import STAFF, report, start, write_config
+from harness import STAFF, report, run_cli, start, write_config
 from maild.service import actions
 from maild.service.actions import Act
 from maild.base.clock import FrozenClock
@@ -67,7 +67,7 @@ def week(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
     daemon.close()
 
 
-def test_digest_content_in_indonesian(week) -> None:  # type: ignore[no-untyped-def]
+def test_digest_content_in_indonesian(week, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     daemon, clock = week
     clock.now = datetime(2026, 11, 9, 0, 0, tzinfo=timezone.utc)  # Monday 08:00 WITA
     with daemon.factory() as s:
@@ -98,6 +98,11 @@ def test_digest_content_in_indonesian(week) -> None:  # type: ignore[no-untyped-
     msg = email.message_from_bytes(raw, policy=policy.default)
     [png] = [p for p in msg.walk() if p.get_content_type() == "image/png"]
     assert png["Content-ID"] == "<chart>"
+
+    # The preview written to a file shows the chart without a mail client to resolve cid:.
+    run_cli(tmp_path / "maild.toml", "digest", "--preview", "--html", str(tmp_path / "d.html"))
+    html = (tmp_path / "d.html").read_text()
+    assert '<img src="data:image/png;base64,iVBOR' in html and "cid:chart" not in html
     import io
 
     image = Image.open(io.BytesIO(png.get_content()))

@@ -85,18 +85,22 @@ class Digest:
 
     def queue(self, session: Session, view: DigestView, address: str, name: str, cause: str, now: datetime) -> int:
         """Render the digest for one recipient and put it in the outbox."""
-        s = self.settings
         personal = DigestView(**{**{f: getattr(view, f) for f in view.__dataclass_fields__}, "recipient_name": name})
-        chart = bar_chart_png([Bar(w.category, w.intake, w.closed) for w in view.week],
-                              "Laporan masuk dan selesai, 7 hari terakhir" if s.language == "id"
-                              else "Reports in and closed, last 7 days",
-                              legend=("Masuk", "Selesai") if s.language == "id" else ("In", "Closed"))
         if not self.mailer.queue_notice(session, "digest", address, name, personal, cause, DIGEST, now,
-                                        automatic=False, images=(("chart", chart),)):
+                                        automatic=False, images=self.images(view)):
             return 0
         # A reply to this digest proves its recipient only for the tickets it lists (sop.proof).
         record_digest_listing(session, key_hash(outgoing_key(cause, "digest", address)), listed(view), now)
         return 1
+
+    def images(self, view: DigestView) -> tuple[tuple[str, bytes], ...]:
+        """The images the digest's HTML shows by ``cid:``: the week's chart."""
+        s = self.settings
+        chart = bar_chart_png([Bar(w.category, w.intake, w.closed) for w in view.week],
+                              "Laporan masuk dan selesai, 7 hari terakhir" if s.language == "id"
+                              else "Reports in and closed, last 7 days",
+                              legend=("Masuk", "Selesai") if s.language == "id" else ("In", "Closed"))
+        return (("chart", chart),)
 
     def compose(self, session: Session, now: datetime) -> DigestView:
         """What the digest says, from the database, as of ``now``."""

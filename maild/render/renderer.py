@@ -1,8 +1,9 @@
 """Rendering outgoing mail from the Jinja2 templates in ``templates/<language>/``.
 
 Each mail kind has ``NAME.subject.j2`` and ``NAME.txt.j2``, and may have ``NAME.html.j2``;
-without one, the HTML alternative is the text inside ``base.html.j2`` (autoescaped, line
-breaks kept), so every mail has both parts and the wording lives in one place. Templates
+without one, the HTML alternative is the text part laid out for screens of any width
+(``html_mail.text_to_html``: paragraphs, label blocks, cited text, lists) inside
+``base.html.j2``, so every mail has both parts and the wording lives in one place. Templates
 receive small view dataclasses, never ORM rows.
 """
 
@@ -16,9 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup
 
 from maild.base.errors import ConfigError
 from maild.base.resources import resource_dir
+from maild.render.html_mail import text_to_html
 from maild.sop.commands import help_lines
 
 LANGUAGES = ("id", "en")
@@ -82,7 +85,8 @@ class Renderer:
             if html_name in self._names:
                 html = self._env.get_template(html_name).render(context)
             else:
-                html = self._env.get_template(f"{language}/base.html.j2").render(subject=subject, body=text)
+                html = self._env.get_template(f"{language}/base.html.j2").render(
+                    subject=subject, body=Markup(text_to_html(text)))
         except jinja2.TemplateError as exc:
             raise ConfigError(f"template {language}/{kind}: {exc}") from None
         return Rendered(subject, text, html)

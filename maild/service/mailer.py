@@ -79,7 +79,7 @@ class Mailer:
             ).first()
             loaded["rules"] = tuple(created.detail.get("rules", ())) if created else ()
         if "history" in parts:
-            loaded["history"] = self._history(session, ticket)
+            loaded["history"] = _not_repeated(self._history(session, ticket), "report" in parts, view.text)
         return replace(view, ticket=replace(view.ticket, **loaded)) if loaded else view
 
     @staticmethod
@@ -174,3 +174,17 @@ def _age(delta: timedelta, lang: str) -> str:
     if lang == "id":
         return f"{days} hari {hours} jam" if days else f"{hours} jam {rest % 3600 // 60} menit"
     return f"{days} days {hours} hours" if days else f"{hours} hours {rest % 3600 // 60} minutes"
+
+
+def _not_repeated(history: tuple[HistoryItem, ...], report_shown: bool, text: str) -> tuple[HistoryItem, ...]:
+    """The history without the text a mail already shows in full: the report (when the mail
+    cites it) and the note this mail carries (its newest event), each listed by date only."""
+    items = list(history)
+    if report_shown:
+        items = [replace(h, text="") if h.what == "report_received" else h for h in items]
+    if text.strip():
+        for i in range(len(items) - 1, -1, -1):
+            if items[i].text.strip() == text.strip():
+                items[i] = replace(items[i], text="")
+                break
+    return tuple(items)

@@ -15,6 +15,7 @@ from maild.app.cli.context import Context
 from maild.base.clock import system_clock
 from maild.base.settings import Settings
 from maild.base.errors import ConfigError, MaildError
+from maild.render.html_mail import inline_images
 from maild.store.db import transaction
 
 
@@ -127,6 +128,7 @@ def digest(obj: Context, mode: str, html_path: str | None) -> None:
                 name = recipients[0][1] if recipients else ""
                 rendered = services.renderer.render("digest", services.digest.settings.language,
                                                     dataclasses.replace(view, recipient_name=name))
+                images = services.digest.images(view) if html_path else ()
         if mode == "send":
             services.sender.run_once()
             click.echo(f"digest queued for {', '.join(a for a, _ in recipients)}; sent if the SMTP server took it "
@@ -135,7 +137,8 @@ def digest(obj: Context, mode: str, html_path: str | None) -> None:
     click.echo(f"Subject: {rendered.subject}\n")
     click.echo(rendered.text)
     if html_path:
-        Path(html_path).write_text(rendered.html, encoding="utf-8")
+        # A file opened in a browser has no cid: parts to point at: the chart goes inside it.
+        Path(html_path).write_text(inline_images(rendered.html, images), encoding="utf-8")
 
 
 COMMANDS = (form, report, export, digest)
