@@ -29,7 +29,8 @@ from maild.app.cli.attachments import write_new
 from maild.base.clock import FrozenClock
 from maild.base.config import load_settings
 from maild.base.errors import ConfigError
-from maild.render.renderer import Rendered
+from maild.render.renderer import Rendered, Renderer
+from maild.render.views import FileLine, FilesView, MailView, TicketView
 from maild.store.outbox import Identity, Outgoing, OutgoingFile, build_message
 
 REPORTER = "budi@cv-maju.co.id"
@@ -398,3 +399,18 @@ def test_the_outbox_labels_any_file_safely() -> None:
     assert names[2].endswith(".pdf") and "\u202e" not in names[2] and len(names[2]) <= 120
     assert [p.get_payload(decode=True) for p in parts] == [f.content for f in files]
     assert msg.get_body(("plain",)).get_content() == "teks"
+
+
+def test_the_lists_read_in_english_too() -> None:
+    ticket = TicketView("26-0001", "[LPSE #26-0001]", "Login", "New", "Incident", "akun", "Medium", "Budi",
+                        REPORTER, "2 November 2026 09:00 WITA", "1 hours 0 minutes", "-", report="See the screenshot.")
+    files = FilesView((FileLine("screen.png", "120 KB", 1),), (FileLine("video.mp4", "12 MB", 2),), "10 MB",
+                      "maild attachments save 26-0001 --id 2")
+    for kind in ("new_ticket", "reporter_reply", "escalation", "coordinator"):
+        text = Renderer().render(kind, "en", MailView(ticket, "Helpdesk", "helpdesk@lpse.example", files=files)).text
+        assert "Attachments (1), attached to this email:\n  - screen.png (120 KB)\n" in text, kind
+        assert ("Not attached, over the limit of 10 MB per email (1):\n  - video.mp4 (12 MB)\n"
+                "They are kept on the helpdesk server; staff can write them out with:\n"
+                "  maild attachments save 26-0001 --id 2\n") in text, kind
+        bare = Renderer().render(kind, "en", MailView(ticket, "Helpdesk", "helpdesk@lpse.example")).text
+        assert "Attachments" not in bare and "Not attached" not in bare
