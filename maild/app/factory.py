@@ -146,7 +146,8 @@ def mailer(settings: Settings, renderer: Renderer) -> Mailer:
     """The mailer that queues every mail about tickets."""
     h = settings.helpdesk
     return Mailer(renderer, MailerSettings(identity(settings), h.language, h.timezone, h.ticket_tag,
-                                           settings.threading.reopen_window_days))
+                                           settings.threading.reopen_window_days,
+                                           settings.attachments.forward_max_bytes))
 
 
 def work_calendar(settings: Settings) -> WorkCalendar:

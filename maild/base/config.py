@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from maild.base.errors import ConfigError
 from maild.base.settings import (
+    AttachmentSettings,
     CalendarSettings,
     DatabaseSettings,
     DigestSettings,
@@ -42,6 +43,7 @@ _SECTIONS = {
     "mailbox": MailboxSettings,
     "smtp": SmtpSettings,
     "limits": LimitSettings,
+    "attachments": AttachmentSettings,
     "threading": ThreadingSettings,
     "security": SecuritySettings,
     "rules": RulesSettings,
@@ -186,6 +188,9 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
     ):
         if value < 1:
             raise ConfigError(f"{key}: must be at least 1, got {value}")
+    if settings.attachments.forward_max_bytes < 0:
+        raise ConfigError("attachments.forward_max_bytes: must be 0 or more (0: attach nothing), "
+                          f"got {settings.attachments.forward_max_bytes}")
     if settings.mailbox.poll_interval <= 0:
         raise ConfigError("mailbox.poll_interval: must be more than 0 seconds")
     for i, party in enumerate(settings.staff):

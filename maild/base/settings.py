@@ -105,6 +105,14 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class AttachmentSettings:
+    # The reporter's files the staff notification, the escalation to a group and the report to
+    # the coordinator carry, in bytes together per mail; what does not fit is listed instead
+    # (with the command that writes it out). 0: attach nothing, list everything.
+    forward_max_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class ThreadingSettings:
     reopen_window_days: int = 14
 
@@ -191,6 +199,7 @@ class Settings:
     mailbox: MailboxSettings = MailboxSettings()
     smtp: SmtpSettings = SmtpSettings()
     limits: LimitSettings = LimitSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
     threading: ThreadingSettings = ThreadingSettings()
     security: SecuritySettings = SecuritySettings()
     rules: RulesSettings = RulesSettings()

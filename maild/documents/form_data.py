@@ -2,9 +2,9 @@
 
 SOP 05 names the form in its table of contents but does not give it, so its content follows
 the procedure's steps, one numbered section each: the report (step 1), the reporter, the
-report text, the classification (step 2), the follow-up (steps 3 and 5), the escalation to
-another service group (step 4), the coordinator (steps 6-7) and the result and closing
-(step 8), with the working time used and the signatures of the helpdesk officer and the
+report text with the list of its attachments ("Lampiran"), the classification (step 2), the
+follow-up (steps 3 and 5), the escalation to another service group (step 4), the coordinator
+(steps 6-7) and the result and closing (step 8), with the working time used and the signatures of the helpdesk officer and the
 coordinator ("Tideng Pale, <date>").
 
 Read side only: everything comes from the ticket row and its append-only events, so the
@@ -43,7 +43,9 @@ from maild.documents.labels import (
 from maild.documents.settings import FormSettings, read_logo
 from maild.documents.templating import data_uri
 from maild.documents.worktime import EventRow, durations
-from maild.render.renderer import local_time
+from maild.render.renderer import human_size, local_time
+from maild.service.attachments import stored_files
+from maild.service.forwarding import is_signature_image
 from maild.sop.vocabulary import Role, Status, label
 from maild.store.models import Event, Party, Ticket
 
@@ -60,6 +62,14 @@ class FormEntry:
     who: str
     what: str
     text: str = ""
+
+
+@dataclass(frozen=True)
+class FormAttachment:
+    """A file the ticket's messages brought (section 3, "Lampiran")."""
+
+    filename: str
+    size: str  # as people read it: "120 KB"
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,7 @@ class FormData:
     signed_date: str
     printed_at: str = ""
     linked_to: str = ""
+    attachments: tuple[FormAttachment, ...] = ()
 
     @property
     def closed(self) -> bool:
@@ -199,12 +210,19 @@ def form_data(session: Session, number: str, settings: FormSettings,
         **_reporter_fields(reporter, ticket, received),
         **_classification_fields(ticket, received, bool(rows.of("classified")), s.language),
         description=text.strip() or "-", state_label=label(ticket.state),
+        attachments=_attachments(session, ticket, s.language),
         follow_up=_follow_up(ticket, rows, s),
         escalations=escalations,
         coordinator_reports=tuple(_entry(e, rows, s) for e in rows.of("reported_to_coordinator")),
         recommendations=tuple(_entry(e, rows, s) for e in rows.of("recommended")),
         **_closing_fields(session, ticket, rows, s, now),
     )
+
+
+def _attachments(session: Session, ticket: Ticket, language: str) -> tuple[FormAttachment, ...]:
+    """Every file kept with the ticket but the logos of mail signatures (as the mails to the team)."""
+    return tuple(FormAttachment(f.filename, human_size(f.size, language))
+                 for f in stored_files(session, ticket.id) if not is_signature_image(f))
 
 
 def _load(session: Session, ticket: Ticket) -> _Rows:

@@ -234,6 +234,7 @@ def _pdf_report_sections(pdf: _FormPdf, d: FormData) -> None:
     pdf.section(3, "Uraian Laporan", "SOP langkah 1")
     pdf.field("Perihal", d.subject)
     pdf.block(d.description)
+    pdf.field("Lampiran", "\n".join(f"{a.filename} ({a.size})" for a in d.attachments) or "Tidak ada lampiran.")
     pdf.section(4, "Klasifikasi", "SOP langkah 2")
     pdf.checks("Jenis laporan", tuple(labels(TicketType).items()), d.type)
     pdf.field("Kategori", d.category_label)

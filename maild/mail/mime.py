@@ -23,7 +23,7 @@ import puremagic
 
 from maild.mail.charsets import decode_bytes, header_text
 
-__all__ = ["Attachment", "Content", "html_to_text", "read_content", "safe_filename", "sniff_type"]
+__all__ = ["Attachment", "Content", "forwardable_type", "html_to_text", "read_content", "safe_filename", "sniff_type"]
 
 
 @dataclass(frozen=True)
@@ -279,6 +279,24 @@ def safe_filename(name: str, limit: int = 120) -> str:
         ext = ext[:16] if dot else ""
         name = (stem if dot else name)[: limit - len(ext) - 1] + ("." + ext if ext else "")
     return name
+
+
+# RFC 6838 restricted-name, both halves: nothing else may stand in a Content-Type we write.
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+
+
+def forwardable_type(content_type: str) -> str:
+    """The type to label a stored attachment with when maild sends it on: the declared (or
+    sniffed) type when it is a well-formed ``type/subtype``, else application/octet-stream.
+
+    ``message/*`` and ``multipart/*`` go out as application/octet-stream too: a forwarded
+    message shown inline by the mail client would put a stranger's From and Subject (which may
+    name the helpdesk or the coordinator) inside our own mail, and RFC 2046 forbids the base64
+    our attachments are sent in for those types. As a file it is opened deliberately."""
+    ctype = content_type.strip().lower()
+    if not _MEDIA_TYPE.fullmatch(ctype) or ctype.split("/", 1)[0] in ("message", "multipart"):
+        return "application/octet-stream"
+    return ctype
 
 
 def html_to_text(html: str) -> str:

@@ -135,3 +135,15 @@ def local_time(moment: datetime, timezone: str, language: str) -> str:
     zone = _ZONE_NAMES.get(timezone) or local.strftime("%Z")
     month = _MONTHS.get(language, _MONTHS["en"])[local.month - 1]
     return f"{local.day} {month} {local.year} {local:%H:%M} {zone}"
+
+
+def human_size(size: int, language: str) -> str:
+    """``120 KB``, ``1,5 MB`` (``1.5 MB`` in English): a file's size as people read it (KB = 1024 bytes)."""
+    if size < 1024:
+        return f"{size} B"
+    for unit, scale in (("KB", 1024), ("MB", 1024 ** 2), ("GB", 1024 ** 3)):
+        value = size / scale
+        if value < 1024 or unit == "GB":
+            number = f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+            return f"{number.replace('.', ',') if language == 'id' else number} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover

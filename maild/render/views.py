@@ -35,6 +35,26 @@ class TicketView:
 
 
 @dataclass(frozen=True)
+class FileLine:
+    """One of the reporter's files, as a mail lists it."""
+
+    filename: str
+    size: str  # as people read it: "120 KB"
+    id: int = 0  # its number for ``maild attachments save --id``
+
+
+@dataclass(frozen=True)
+class FilesView:
+    """The reporter's files a mail is about: those attached, and those left out of it (over the
+    size budget) with the command that writes them out."""
+
+    attached: tuple[FileLine, ...] = ()
+    left_out: tuple[FileLine, ...] = ()
+    budget: str = ""
+    save_command: str = ""
+
+
+@dataclass(frozen=True)
 class MailView:
     """One mail: the ticket, who it is for, and the text it carries (answer, note, result)."""
 
@@ -49,6 +69,7 @@ class MailView:
     applied: tuple[str, ...] = ()
     refused: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+    files: FilesView = FilesView()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from maild.base.errors import IllegalTransition, MaildError
 from maild.render.views import MailView
+from maild.service import forwarding
+from maild.service.forwarding import Forwarding
 from maild.service.mailer import Mailer
 from maild.sop.vocabulary import Role, State, Status
 from maild.sop.workflow import advance
@@ -86,6 +88,7 @@ class Act:
     in_reply_to: str | None = None
     references: tuple[str, ...] | None = None  # the ticket's first Message-ID, looked up once
     quiet: bool = False  # importing old mail: record everything, mail nothing
+    inbound_id: int | None = None  # the message that caused the action, if a message did
     # While a team message is handled, its mail to the reporter waits here, so that one staff
     # reply gives the reporter one mail (``send_held``), however many actions it took.
     held: list[tuple[str, str, MailView]] | None = None
@@ -107,13 +110,14 @@ class Act:
         store.record_event(self.session, self.ticket, advance(self.ticket.state, name), self.actor, self.cause,
                            self.now, detail)
 
-    def mail(self, kind: str, recipient: str, view: MailView, automatic: bool = False) -> None:
+    def mail(self, kind: str, recipient: str, view: MailView, automatic: bool = False,
+             files: Forwarding | None = None) -> None:
         if self.quiet:
             return
         if self.held is not None and not automatic and self._is_reporter(recipient):
             self.held.append((kind, recipient, view))
             return
-        self._queue(kind, recipient, view, automatic)
+        self._queue(kind, recipient, view, automatic, files)
 
     def hold_reporter_mail(self) -> None:
         """From now on, keep mail to the reporter until ``send_held``."""
@@ -136,11 +140,26 @@ class Act:
         rep = self.reporter()
         return rep is not None and rep.address == address
 
-    def _queue(self, kind: str, recipient: str, view: MailView, automatic: bool) -> None:
+    def _queue(self, kind: str, recipient: str, view: MailView, automatic: bool,
+               files: Forwarding | None = None) -> None:
         if self.references is None:
             self.references = self.mailer.references(self.session, self.ticket)
         self.mailer.queue(self.session, kind, self.ticket, recipient, view, self.cause, self.now,
-                          automatic=automatic, in_reply_to=self.in_reply_to, references=self.references)
+                          automatic=automatic, in_reply_to=self.in_reply_to, references=self.references,
+                          attachments=files)
+
+    def message_files(self) -> Forwarding:
+        """The files of the message that caused this action, to pass on to the team."""
+        if self.quiet:
+            return Forwarding()
+        return forwarding.of_message(self.session, self.ticket, self.inbound_id,
+                                     self.mailer.settings.forward_max_bytes)
+
+    def reporter_files(self) -> Forwarding:
+        """Every file the reporter sent on the ticket so far, to pass on to the team."""
+        if self.quiet:
+            return Forwarding()
+        return forwarding.of_reporter(self.session, self.ticket, self.mailer.settings.forward_max_bytes)
 
     def staff_touched(self) -> None:
         if self.ticket.first_response_at is None and self.roles.role_of(self.actor) != Role.REPORTER:
@@ -233,10 +252,11 @@ def escalate(act: Act, group_name: str, text: str) -> str:
         raise ActionRefused(f"no service group {group_name!r} with an address; groups: {known}")
     act.event("escalated", {"group": group.name, "text": text})
     act.staff_touched()
+    files = act.reporter_files()
     for manager in group.managers:
         p = store.party(act.session, manager, act.now, "", "manager")
         store.add_ticket_party(act.session, act.ticket.id, p.id, "group")
-        act.mail("escalation", manager, act.view(group.title or group.name, text, group=group.title))
+        act.mail("escalation", manager, act.view(group.title or group.name, text, group=group.title), files=files)
     rep = act.reporter()
     if rep is not None:
         act.mail("escalated", rep.address, act.view(rep.name, group=group.title or group.name))
@@ -252,7 +272,7 @@ def to_coordinator(act: Act, text: str) -> str:
     act.staff_touched()
     person = store.party(act.session, address, act.now, name, "coordinator")
     store.add_ticket_party(act.session, act.ticket.id, person.id, "coordinator")
-    act.mail("coordinator", address, act.view(name, text))
+    act.mail("coordinator", address, act.view(name, text), files=act.reporter_files())
     return "coordinator"
 
 
@@ -294,8 +314,9 @@ def reopen(act: Act, text: str = "") -> str:
 def reporter_replied(act: Act, text: str) -> None:
     """The reporter added something: record it and tell whoever works on the ticket."""
     act.event("reporter_replied", {"text": text})
+    files = act.message_files()
     for address, name in act.team():
-        act.mail("reporter_reply", address, act.view(name, text))
+        act.mail("reporter_reply", address, act.view(name, text), files=files)
 
 
 _MYSELF = frozenset({"saya", "aku", "me", "myself"})

@@ -118,7 +118,8 @@ def show_ticket(session: Session, number: str) -> dict[str, Any] | None:
                                  .order_by(InboundMessage.id))
     ]
     base["attachments"] = [
-        {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+        {"id": a.id, "message": a.inbound_id, "filename": a.filename, "content_type": a.content_type,
+         "size": a.size, "sha256": a.sha256, "inline": a.inline}
         for a in session.scalars(select(AttachmentRow).where(AttachmentRow.ticket_id == ticket.id)
                                  .order_by(AttachmentRow.id))
     ]

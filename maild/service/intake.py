@@ -110,7 +110,8 @@ def open_ticket(
     # What the rules do (assign, escalate) is maild's doing, not the doing of whoever typed the report.
     act = Act(session, mailer, settings.roles, ticket, SYSTEM_ACTOR, report.cause, now,
               in_reply_to=report.mail.message_id,
-              references=(report.mail.message_id,) if report.mail.message_id else (), quiet=report.quiet)
+              references=(report.mail.message_id,) if report.mail.message_id else (), quiet=report.quiet,
+              inbound_id=report.inbound_id)
     if verdict.assignee and verdict.assignee in settings.roles.staff:
         actions.assign(act, verdict.assignee)
     why_not = _why_not_acknowledge(act, settings, report, verdict, new_reporter)
@@ -121,9 +122,10 @@ def open_ticket(
         assert reporter is not None  # _why_not_acknowledge says why when there is none
         act.mail(verdict.ack_template or "ack", reporter.address, act.view(reporter.name, extra={
             "received_at": local_time(now, settings.timezone, mailer.settings.language)}), automatic=True)
-    for address, name in act.team():
-        if address != report.taken_by:
-            act.mail("new_ticket", address, act.view(name, report.text[:6000]))
+    team = [(address, name) for address, name in act.team() if address != report.taken_by]
+    files = act.message_files() if team else None
+    for address, name in team:
+        act.mail("new_ticket", address, act.view(name, report.text[:6000]), files=files)
     if verdict.escalate and verdict.group:
         attempt(act, [], "rule", lambda: actions.escalate(act, verdict.group or "", "; ".join(hits)))
     return Opened(ticket, hits, not why_not, why_not)

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from maild.store.models import Event, InboundMessage, OutgoingMail, Party, Ticket
 from maild.mail.parse import parse
 from maild.store.outbox import Identity, Outgoing, enqueue, usable_address
-from maild.render.renderer import Renderer, local_time
+from maild.render.renderer import Renderer, human_size, local_time
 from maild.mail.tokens import format_token
-from maild.render.views import HistoryItem, MailView, TicketView
+from maild.render.views import FileLine, FilesView, HistoryItem, MailView, TicketView
+from maild.service.forwarding import Forwarding
 from maild.sop.vocabulary import label
 
 _HISTORY_EVENTS = {
@@ -35,6 +36,8 @@ class MailerSettings:
     timezone: str
     tag: str
     reopen_window_days: int
+    # The reporter's files a mail to the team carries, in bytes together ([attachments]).
+    forward_max_bytes: int = 10 * 1024 * 1024
 
 
 class Mailer:
@@ -111,11 +114,15 @@ class Mailer:
         automatic: bool = False,
         in_reply_to: str | None = None,
         references: tuple[str, ...] | None = None,
+        attachments: Forwarding | None = None,
     ) -> bool:
         """Render ``kind`` for ``recipient`` and queue it; False if it was queued already or
-        the address cannot be written to."""
+        the address cannot be written to. ``attachments``: the reporter's files the mail carries
+        (and lists), and those it lists as left out."""
         if not usable_address(recipient):
             return False
+        if attachments:
+            view = replace(view, files=self._files_view(ticket, attachments))
         parts = self.renderer.parts_used(kind, self.settings.language)
         rendered = self.renderer.render(kind, self.settings.language, self._with_parts(session, view, ticket, parts))
         refs = self.references(session, ticket) if references is None else references
@@ -134,8 +141,19 @@ class Mailer:
                 automatic=automatic,
                 in_reply_to=in_reply_to or (refs[-1] if refs else None),
                 references=refs,
+                attachments=attachments.files if attachments else (),
             ),
             now,
+        )
+
+    def _files_view(self, ticket: Ticket, forwarding: Forwarding) -> FilesView:
+        lang = self.settings.language
+        left_ids = " ".join(f"--id {f.id}" for f in forwarding.left_out)
+        return FilesView(
+            attached=tuple(FileLine(f.filename, human_size(f.size, lang), f.id) for f in forwarding.attached),
+            left_out=tuple(FileLine(f.filename, human_size(f.size, lang), f.id) for f in forwarding.left_out),
+            budget=human_size(forwarding.budget, lang),
+            save_command=f"maild attachments save {ticket.number} {left_ids}".strip(),
         )
 
     def queue_notice(

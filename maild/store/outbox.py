@@ -14,12 +14,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from urllib.parse import quote
 from email.utils import format_datetime, formataddr
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from maild.mail.bounds import clean_line
+from maild.mail.mime import forwardable_type, safe_filename
 from maild.store.models import OutgoingMail
 from maild.render.renderer import Rendered
 from maild.store.queries import insert_ignore
@@ -41,6 +43,15 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class OutgoingFile:
+    """A file sent with a mail (a reporter's attachment passed on to staff)."""
+
+    filename: str
+    content_type: str
+    content: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One mail to queue."""
 
@@ -57,6 +68,8 @@ class Outgoing:
     references: tuple[str, ...] = ()
     # Images the HTML part shows by ``cid:NAME`` (e.g. the digest's chart): (name, PNG bytes).
     images: tuple[tuple[str, bytes], ...] = ()
+    # Files attached after the text and HTML (multipart/mixed); labelled and named safely here.
+    attachments: tuple[OutgoingFile, ...] = ()
 
     @property
     def key(self) -> str:
@@ -74,7 +87,8 @@ def outgoing_key(cause: str, template: str, recipient: str) -> str:
 
 
 def build_message(identity: Identity, mail: Outgoing, message_id: str, now: datetime) -> bytes:
-    """The complete RFC 5322 message: text plus an HTML alternative, threading headers set.
+    """The complete RFC 5322 message: text plus an HTML alternative, threading headers set,
+    and the files of ``mail.attachments`` after them (multipart/mixed) when there are any.
 
     Written out directly rather than through ``email.generator``: every header is ours and
     ASCII (encoded words made here), and the generator's per-header folding machinery cost
@@ -105,13 +119,17 @@ def build_message(identity: Identity, mail: Outgoing, message_id: str, now: date
         # RFC 3834: tells other robots not to answer us; Exchange honours the second header.
         headers += [("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All")]
     boundary = "=_maild_" + hashlib.sha256(message_id.encode()).hexdigest()[:24]
+    alternative = f'multipart/alternative; boundary="{boundary}"'
+    mixed = boundary + "_m"
     headers += [
         ("X-Maild-Loop", identity.address),
         ("Content-Language", mail.language),
         ("MIME-Version", "1.0"),
-        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+        ("Content-Type", f'multipart/mixed; boundary="{mixed}"' if mail.attachments else alternative),
     ]
     out = [_fold(name, value) for name, value in headers]
+    if mail.attachments:
+        out += ["", f"--{mixed}", f"Content-Type: {alternative}"]
     out += ["", f"--{boundary}", *_text_part("plain", mail.rendered.text), f"--{boundary}"]
     if mail.images:
         related = boundary + "_r"
@@ -124,7 +142,12 @@ def build_message(identity: Identity, mail: Outgoing, message_id: str, now: date
         out += [f"--{related}--"]
     else:
         out += _text_part("html", mail.rendered.html)
-    out += [f"--{boundary}--", ""]
+    out += [f"--{boundary}--"]
+    if mail.attachments:
+        for file in mail.attachments:
+            out += [f"--{mixed}", *_file_part(file)]
+        out += [f"--{mixed}--"]
+    out += [""]
     return "\r\n".join(out).encode("ascii")
 
 
@@ -147,6 +170,37 @@ def valid_msg_id(value: str) -> bool:
 def _text_part(subtype: str, body: str) -> list[str]:
     return [f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: base64", "",
             _base64(body)]
+
+
+def _file_part(file: OutgoingFile) -> list[str]:
+    """An attachment's MIME part: a type that is well-formed (else application/octet-stream)
+    and a filename that is one safe line, whatever the reporter's mail called it."""
+    return [f"Content-Type: {forwardable_type(file.content_type)}", "Content-Transfer-Encoding: base64",
+            *_disposition(safe_filename(file.filename)), "", _base64_bytes(file.content)]
+
+
+# Printable ASCII without the characters a quoted-string would have to escape.
+_PLAIN_NAME = re.compile(r'[ !#-\[\]-~]{1,60}')
+
+
+def _disposition(name: str) -> list[str]:
+    """``Content-Disposition: attachment`` with the filename: a quoted string when it is short
+    printable ASCII, else RFC 2231 percent-encoded UTF-8 in continuations of at most 60
+    characters, so a long or non-Latin name can neither break nor overlong the header."""
+    if _PLAIN_NAME.fullmatch(name):
+        return [f'Content-Disposition: attachment; filename="{name}"']
+    encoded = quote(name.encode("utf-8"), safe="")
+    chunks, start = [], 0
+    while start < len(encoded):
+        end = min(start + 60, len(encoded))
+        while end < len(encoded) and "%" in encoded[end - 2:end]:
+            end -= 1  # never split a %XX triple
+        chunks.append(encoded[start:end])
+        start = end
+    chunks[0] = "utf-8''" + chunks[0]
+    params = [f"filename*{i}*={chunk}" for i, chunk in enumerate(chunks)]
+    return ["Content-Disposition: attachment;", *(f" {p}{';' if i < len(params) - 1 else ''}"
+                                                  for i, p in enumerate(params))]
 
 
 def _encode(value: str) -> str:

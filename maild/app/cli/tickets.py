@@ -88,7 +88,7 @@ def tickets_list(obj: Context, state: str | None, type_: str | None, category: s
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def tickets_show(obj: Context, number: str, as_json: bool) -> None:
-    """Show one ticket with its whole history."""
+    """Show one ticket with its whole history, its messages, attachments and mail."""
     with obj.session() as s:
         data = admin.show_ticket(s, number)
     if data is None:
@@ -103,6 +103,8 @@ def tickets_show(obj: Context, number: str, as_json: bool) -> None:
     print_table(data["events"], ["at", "event", "step", "actor", "new_state"], obj.tz())
     click.echo("\nMessages:")
     print_table(data["messages"], ["id", "received_at", "sender", "disposition", "reason"], obj.tz())
+    click.echo("\nAttachments (write them out with 'maild attachments save'):")
+    print_table(data["attachments"], ["id", "message", "filename", "content_type", "size"])
     click.echo("\nMail sent:")
     print_table(data["mail"], ["id", "recipient", "template", "state", "attempts", "subject"])
 

@@ -32,7 +32,7 @@ def handle(services: Services, msg: Message, ticket: Ticket, decision: threads.T
     keep_attachments(msg.session, row.id, ticket, mail.attachments, s.intake.max_attachment_bytes, row.sender,
                      row.key, msg.now)
     act = Act(msg.session, services.mailer, s.intake.roles, ticket, msg.facts.sender, row.key, msg.now,
-              in_reply_to=mail.message_id, quiet=msg.quiet)
+              in_reply_to=mail.message_id, quiet=msg.quiet, inbound_id=row.id)
     verdict = msg.facts.screening
     if not verdict.may_answer:
         # An out-of-office answer to our mail: keep it on the ticket, never act on it.
