@@ -8,7 +8,7 @@ transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from maild.store.outbox import Identity, Outgoing, enqueue, usable_address
 from maild.render.renderer import Renderer, local_time
 from maild.mail.tokens import format_token
 from maild.render.views import HistoryItem, MailView, TicketView
+from maild.sop.phrases import ago, duration, event_name
 from maild.sop.vocabulary import label
 
 _HISTORY_EVENTS = {
@@ -62,7 +63,8 @@ class Mailer:
             reporter_address=reporter.address if reporter else "",
             reporter_contact=ticket.contact or "",
             created_at=local_time(ticket.created_at, s.timezone, lang),
-            age=_age(now - ticket.created_at, lang),
+            age=duration(now - ticket.created_at, lang),
+            ago=ago(now - ticket.created_at, lang),
             assignee=(assignee.name or assignee.address) if assignee else "-",
         )
 
@@ -95,7 +97,8 @@ class Mailer:
         items = []
         for e in session.scalars(select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)):
             if e.event in _HISTORY_EVENTS:
-                items.append(HistoryItem(local_time(e.created_at, s.timezone, s.language), e.actor, e.event,
+                items.append(HistoryItem(local_time(e.created_at, s.timezone, s.language), e.actor,
+                                         event_name(e.event, s.language),
                                          str(e.detail.get("text", ""))[:2000]))
         return tuple(items)
 
@@ -166,11 +169,3 @@ class Mailer:
     def sent_to(self, session: Session, ticket: Ticket) -> set[str]:
         return set(session.scalars(select(OutgoingMail.recipient).where(OutgoingMail.ticket_id == ticket.id)))
 
-
-def _age(delta: timedelta, lang: str) -> str:
-    seconds = int(delta.total_seconds())
-    days, rest = divmod(max(0, seconds), 86400)
-    hours = rest // 3600
-    if lang == "id":
-        return f"{days} hari {hours} jam" if days else f"{hours} jam {rest % 3600 // 60} menit"
-    return f"{days} days {hours} hours" if days else f"{hours} hours {rest % 3600 // 60} minutes"
