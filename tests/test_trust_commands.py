@@ -237,13 +237,13 @@ def test_nested_comments_in_from_do_not_recurse() -> None:
 
 def test_manager_scope() -> None:
     infra = frozenset({INFRA})
-    assert effective_role(Role.MANAGER, INFRA, State.ESCALATED, infra).refused == ""
+    assert effective_role(Role.MANAGER, INFRA, State.ESCALATED, infra).refused is None
     for state in (State.NEW, State.IN_PROGRESS, State.WITH_COORDINATOR, State.CLOSED):
         assert effective_role(Role.MANAGER, INFRA, state, infra).refused, state  # no longer escalated
     assert effective_role(Role.MANAGER, FINANCE, State.ESCALATED, infra).refused  # another group's
     assert effective_role(Role.MANAGER, INFRA, State.ESCALATED, frozenset()).refused  # never escalated
     for role in (Role.STAFF, Role.COORDINATOR):
-        assert effective_role(role, STAFF, State.CLOSED, frozenset()).refused == ""
+        assert effective_role(role, STAFF, State.CLOSED, frozenset()).refused is None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ class MailView:
     # For the help block: the groups #eskalasi reaches and the categories #kategori takes.
     groups: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    # Whose help the help block shows: staff, coordinator or manager (the recipient's role).
+    reader_role: str = "staff"
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -13,7 +13,7 @@ a move the SOP does not allow raises IllegalTransition, an impossible request Ac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -123,6 +123,10 @@ class Act:
             return
         if self.references is None:
             self.references = self.mailer.references(self.session, self.ticket)
+        role = self.roles.role_of(recipient)
+        if role != Role.REPORTER:
+            # The help block tells each member of the team what their reply does.
+            view = replace(view, reader_role=str(role))
         self.mailer.queue(self.session, kind, self.ticket, recipient, view, self.cause, self.now,
                           automatic=automatic, in_reply_to=self.in_reply_to, references=self.references)
 

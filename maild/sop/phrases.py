@@ -184,6 +184,7 @@ _EVENTS: dict[str, tuple[str, str]] = {
     "thanks_received": ("ucapan terima kasih", "thank-you received"),
     "bounce_unverified": ("laporan gagal kirim tak terverifikasi", "unverified bounce"),
     "out_of_scope": ("di luar wewenang pengelola layanan", "outside the service manager's scope"),
+    "attachment_too_large": ("lampiran terlalu besar", "attachment too large"),
 }
 
 
