@@ -172,6 +172,8 @@ def test_parsed_commands_suggest_what_was_meant() -> None:
     assert worded[0] == "perintah #stat tidak dikenal; maksud Anda #status?"
     assert worded[1].endswith("maksud Anda kritis?")
     assert worded[2].endswith("maksud Anda gangguan?")  # the reader's word for what they meant
+    [nothing_close] = parse_commands("#xyzzy").refused
+    assert say(nothing_close.reason, "id").startswith("perintah #xyzzy tidak dikenal (perintah: #status, #jenis,")
 
 
 # -- categories from the configuration (item 12) ------------------------------------------------

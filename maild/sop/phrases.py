@@ -78,7 +78,9 @@ def _needs_value(name: str, language: str) -> str:
 
 _SAY: dict[Why, Callable[[tuple[str, ...], str], str]] = {
     Why.UNKNOWN_COMMAND: lambda a, lang: (
-        (f"perintah #{a[0]} tidak dikenal" if _id(lang) else f"unknown command #{a[0]}") + _maybe(a[1], lang, "#")),
+        (f"perintah #{a[0]} tidak dikenal" if _id(lang) else f"unknown command #{a[0]}")
+        + (_maybe(a[1], lang, "#") or _known([_usage_word(c.name, lang) for c in REGISTRY], lang,
+                                             "perintah", "commands"))),
     Why.NEEDS_VALUE: lambda a, lang: _needs_value(a[0], lang),
     Why.BAD_VALUE: lambda a, lang: _bad_value(a[0], a[1], a[2], lang),
     Why.QUOTED: lambda a, lang: ("perintah di dalam kutipan tidak dijalankan" if _id(lang)
