@@ -13,7 +13,8 @@ from maild.base.errors import ConfigError
 from maild.mail.parse import ParsedMail, parse
 from maild.base.resources import resource_dir
 from maild.sop.rule_file import RuleSet, load_rules, parse_rules
-from maild.sop.rule_match import BODY_LIMIT, RuleContext, normalize
+from maild.sop.phrases import say_reason
+from maild.sop.rule_match import BODY_LIMIT, Match, Reason, RuleContext, normalize
 from maild.sop.rules import RuleHit, Verdict, classify, explain
 
 WITA = ZoneInfo("Asia/Makassar")
@@ -52,7 +53,7 @@ def why(when: str, message: ParsedMail, context: RuleContext = IN_HOURS) -> str 
     """Run one rule with the given condition; return why it matched, or None."""
     rules = parse_rules(f'[[rule]]\nname = "t"\ncategory = "hit"\n{when}\n', "t.toml")
     verdict = classify(message, rules, context)
-    return verdict.hits[0].why if verdict.hits else None
+    return say_reason(verdict.hits[0].why, "en") if verdict.hits else None
 
 
 PDF = ("SCAN_NIB.PDF", "application/pdf", b"%PDF-1.4 test")
@@ -203,8 +204,8 @@ priority = "high"
 type = "incident"
 """)
     assert (verdict.category, verdict.priority, verdict.type) == ("akun", "high", "incident")
-    assert verdict.hits == (RuleHit("a", "always (catch-all)", ("category=akun",)),
-                            RuleHit("b", "always (catch-all)", ("type=incident", "priority=high")))
+    assert verdict.hits == (RuleHit("a", Reason(Match.ALWAYS), ("category=akun",)),
+                            RuleHit("b", Reason(Match.ALWAYS), ("type=incident", "priority=high")))
     assert verdict.stopped_by is None
 
 

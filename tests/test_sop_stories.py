@@ -220,11 +220,12 @@ def test_refused_commands_are_explained(desk: Desk) -> None:
     desk.new_mail()
     desk.reply(notice, STAFF, "#eskalasi infrastruktur terlambat")
     [confirm] = desk.new_mail()
-    assert "cannot be escalated" in confirm.text and desk.ticket().state == "closed"
+    assert "tidak dapat dilakukan (eskalasi) pada tiket berstatus Selesai" in confirm.text
+    assert desk.ticket().state == "closed"
     # An answer to a closed ticket is not silently dropped: the staff member is told.
     desk.reply(notice, STAFF, "Satu hal lagi untuk pelapor.")
     [confirm] = desk.new_mail()
-    assert confirm.to == STAFF and "Ditolak" in confirm.text and "staff answered" in confirm.text
+    assert confirm.to == STAFF and "Ditolak" in confirm.text and "(helpdesk menjawab)" in confirm.text
 
 
 def test_several_classification_commands_in_one_reply(desk: Desk) -> None:
@@ -234,6 +235,6 @@ def test_several_classification_commands_in_one_reply(desk: Desk) -> None:
     t = desk.ticket()
     assert (t.type, t.priority, t.category) == ("problem", "critical", "aplikasi_spse")
     [confirm] = desk.new_mail()
-    assert confirm.to == STAFF and "prioritas: critical" in confirm.text and "Ditolak" not in confirm.text
+    assert confirm.to == STAFF and "prioritas: Kritis" in confirm.text and "Ditolak" not in confirm.text
     assert [e for e, _, _ in desk.story()] == ["report_received", "classified", "classified", "classified",
                                                "note_added"]

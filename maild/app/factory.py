@@ -26,7 +26,7 @@ from maild.render.renderer import Renderer
 from maild.service.actions import Group, Roles
 from maild.service.intake import IntakeSettings
 from maild.service.mailer import Mailer, MailerSettings
-from maild.sop.rule_file import RuleSet, load_rules
+from maild.sop.rule_file import RuleSet, assigned_categories, check_categories, load_rules
 from maild.sop.sla import Policy, policy_from
 from maild.sop.vocabulary import Role
 from maild.sop.workcal import WorkCalendar
@@ -102,14 +102,21 @@ def identity(settings: Settings) -> Identity:
 
 
 def roles(settings: Settings) -> Roles:
-    """Staff, coordinator and service groups, from the configuration."""
+    """Staff, coordinator, service groups and categories, from the configuration."""
     c = settings.coordinator
     return Roles(
         staff={p.address.lower(): p.name for p in settings.staff},
         coordinator=(c.address.lower(), c.name),
         groups=tuple(Group(g.name, g.title or g.name, tuple(m.lower() for m in g.managers)) for g in settings.groups),
         assign_on_answer=settings.helpdesk.assign_on_first_answer,
+        categories=categories(settings),
     )
+
+
+def categories(settings: Settings) -> tuple[str, ...]:
+    """The categories tickets are filed under: ``[rules] categories``, or else the ones the
+    rules file assigns (so a config written before the list existed keeps working)."""
+    return settings.rules.categories or assigned_categories(load_ruleset(settings))
 
 
 def intake_settings(settings: Settings) -> IntakeSettings:
@@ -189,9 +196,13 @@ def sender_settings(settings: Settings) -> SenderSettings:
 
 
 def load_ruleset(settings: Settings) -> RuleSet:
-    """The configured rules file, or the one shipped with maild."""
+    """The configured rules file, or the one shipped with maild; ConfigError when a rule
+    assigns a category that ``[rules] categories`` does not list."""
     path = Path(settings.rules.file) if settings.rules.file else resource_dir("templates") / "config" / "rules.toml"
-    return load_rules(path)
+    ruleset = load_rules(path)
+    if settings.rules.categories:
+        check_categories(ruleset, settings.rules.categories)
+    return ruleset
 
 
 def sync_parties(settings: Settings, factory: sessionmaker[Session], clock: Clock) -> None:

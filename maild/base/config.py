@@ -8,8 +8,8 @@ resolved once at load so a missing secret file or variable is reported at start.
 
 from __future__ import annotations
 
-import difflib
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, fields, is_dataclass, replace
@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from maild.base.errors import ConfigError
+from maild.base.suggest import closest
 from maild.base.settings import (
     AttachmentSettings,
     CalendarSettings,
@@ -137,8 +138,8 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(word, choices)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
@@ -212,6 +213,7 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
         for m in g.managers:
             if "@" not in m:
                 raise ConfigError(f"groups[{i}].managers: {m!r} is not an email address")
+    _check_categories(settings.rules.categories)
     if not (h.secret or h.secret_file or h.secret_env or h.secret_credential):
         raise ConfigError("helpdesk.secret: not set (set secret, secret_file, secret_env or secret_credential; "
                           "'maild init' makes one)")
@@ -220,6 +222,19 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
     settings.mailbox_password  # noqa: B018
     settings.smtp_password  # noqa: B018
     return replace(settings, source=source)
+
+
+_CATEGORY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
+
+
+def _check_categories(categories: tuple[str, ...]) -> None:
+    seen: set[str] = set()
+    for name in categories:
+        if not _CATEGORY.match(name):
+            raise ConfigError(f"rules.categories: {name!r} must be a short id: a-z, 0-9, _ or -")
+        if name in seen:
+            raise ConfigError(f"rules.categories: {name!r} appears twice")
+        seen.add(name)
 
 
 def _check_mailbox_url(url: str) -> None:

@@ -37,4 +37,11 @@ class DeliveryRefused(PermanentError):
 
 
 class IllegalTransition(MaildError):
-    """The SOP state machine has no such move; the sender is told why."""
+    """The SOP state machine has no such move; the sender is told why.
+
+    ``state`` and ``event`` let the confirmation word it in the team's language."""
+
+    def __init__(self, message: str, state: str = "", event: str = "") -> None:
+        super().__init__(message)
+        self.state = state
+        self.event = event

@@ -188,6 +188,10 @@ class DigestSettings:
 class RulesSettings:
     # The classification rules; empty means the rules shipped with maild.
     file: str = ""
+    # The categories a ticket may have (short ids: a-z, 0-9, _ or -). Every category the rules
+    # assign must be one of them, and "#kategori" takes no other. Empty: the categories the
+    # rules file assigns.
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

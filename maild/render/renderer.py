@@ -22,7 +22,8 @@ from markupsafe import Markup
 from maild.base.errors import ConfigError
 from maild.base.resources import resource_dir
 from maild.render.html_mail import text_to_html
-from maild.sop.commands import help_lines
+from maild.sop.commands import CommandName, help_lines, may_use
+from maild.sop.phrases import done, event_names, say
 
 LANGUAGES = ("id", "en")
 KINDS = (
@@ -56,8 +57,15 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        # The help block in staff mails is derived from the command registry, never typed twice.
-        self._env.globals["command_help"] = help_lines
+        # The help block in staff mails is derived from the command registry, never typed twice;
+        # refusals, confirmations and event names are worded in one place (maild.sop.phrases).
+        self._env.globals.update(
+            command_help=help_lines,
+            may_use=lambda name, role: may_use(CommandName(name), role),
+            say=say,
+            done=done,
+            event_names=event_names,
+        )
         self._names = set(self._env.list_templates())
         self._parts: dict[tuple[str, str], frozenset[str]] = {}
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from maild.sop.codes import Refused
+
 @dataclass(frozen=True)
 class HistoryItem:
     at: str
     who: str
-    what: str
+    what: str  # the event, in the reader's words
     text: str = ""
+    event: str = ""  # the event's name in the record (``report_received``)
 
 
 @dataclass(frozen=True)
@@ -24,8 +27,9 @@ class TicketView:
     reporter_name: str
     reporter_address: str
     created_at: str
-    age: str
+    age: str  # how long it has been open ("2 jam 5 menit", "kurang dari 1 menit")
     assignee: str
+    ago: str = ""  # when it came in, from now ("2 jam yang lalu", "baru saja")
     reporter_contact: str = ""  # a phone number or other contact the reporter gave
     # The parts that cost queries (and a parse) are filled in by the mailer only for the
     # templates that show them (``Renderer.parts_used``); rendering itself never queries.
@@ -66,8 +70,13 @@ class MailView:
     actor: str = ""
     group: str = ""
     reopen_days: int = 14
-    applied: tuple[str, ...] = ()
-    refused: tuple[str, ...] = ()
+    applied: tuple[str, ...] = ()  # codes of what was done (maild.sop.codes.Done)
+    refused: tuple[Refused, ...] = ()
+    # For the help block: the groups #eskalasi reaches and the categories #kategori takes.
+    groups: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    # Whose help the help block shows: staff, coordinator or manager (the recipient's role).
+    reader_role: str = "staff"
     extra: dict[str, str] = field(default_factory=dict)
     files: FilesView = FilesView()
 

@@ -1,7 +1,8 @@
 """What can be done to a ticket, with its events and its mail: one function per action.
 
-Each returns a short code of what it did (``assigned:budi@...``); the confirmation template
-turns the codes into sentences in the mail's language.
+Each returns a short code of what it did (``assigned:budi@...``, ``maild.sop.codes.Done``); a
+refusal is ActionRefused with a ``Phrase`` (a code and its values). The confirmation template
+words both in the mail's language (``maild.sop.phrases``).
 
 The pipeline (staff commands by email) and the CLI call the same functions, so an action has
 the same effects whichever way it was taken. Each function checks the SOP state machine,
@@ -20,10 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maild.base.errors import IllegalTransition, MaildError
+from maild.base.suggest import closest
 from maild.render.views import MailView
 from maild.service import forwarding
 from maild.service.forwarding import Forwarding
 from maild.service.mailer import Mailer
+from maild.sop.codes import Done, Phrase, Refused, Why, done
+from maild.sop.phrases import say
 from maild.sop.vocabulary import Role, State, Status
 from maild.sop.workflow import advance
 from maild.store import queries as store
@@ -31,7 +35,13 @@ from maild.store.models import Party, Ticket, TicketParty
 
 
 class ActionRefused(MaildError):
-    """The action cannot be done as asked (unknown group, no coordinator configured, ...)."""
+    """The action cannot be done as asked (unknown group, no coordinator configured, ...).
+
+    ``why`` is told to the team in their language; the message (the CLI's) is in English."""
+
+    def __init__(self, why: Phrase) -> None:
+        super().__init__(say(why, "en"))
+        self.why = why
 
 
 SYSTEM_ACTOR = "maild"  # who acts when nobody does: rules, timers, the pipeline itself
@@ -49,12 +59,18 @@ class Group:
 
 @dataclass(frozen=True)
 class Roles:
-    """Who is who, from the configuration."""
+    """Who is who, and the categories the team files tickets under, from the configuration."""
 
     staff: dict[str, str] = field(default_factory=dict)  # address -> name
     coordinator: tuple[str, str] = ("", "")  # (address, name)
     groups: tuple[Group, ...] = ()
     assign_on_answer: bool = True  # the first staff member to answer takes the ticket
+    # The categories ``#kategori`` accepts; empty: any short id (a setup without rules).
+    categories: tuple[str, ...] = ()
+
+    def group_names(self) -> tuple[str, ...]:
+        """The groups ``#eskalasi`` can reach: those with a manager's address."""
+        return tuple(g.name for g in self.groups if g.managers)
 
     def group(self, name: str) -> Group | None:
         return next((g for g in self.groups if g.name.lower() == name.lower()), None)
@@ -103,6 +119,8 @@ class Act:
             text=text,
             actor=self.roles.name_of(self.actor),
             reopen_days=self.mailer.settings.reopen_window_days,
+            groups=self.roles.group_names(),
+            categories=self.roles.categories,
             **kw,
         )
 
@@ -144,6 +162,10 @@ class Act:
                files: Forwarding | None = None) -> None:
         if self.references is None:
             self.references = self.mailer.references(self.session, self.ticket)
+        role = self.roles.role_of(recipient)
+        if role != Role.REPORTER:
+            # The help block tells each member of the team what their reply does.
+            view = replace(view, reader_role=str(role))
         self.mailer.queue(self.session, kind, self.ticket, recipient, view, self.cause, self.now,
                           automatic=automatic, in_reply_to=self.in_reply_to, references=self.references,
                           attachments=files)
@@ -186,9 +208,9 @@ def answer(act: Act, text: str) -> str:
     if act.roles.assign_on_answer and act.ticket.assignee_id is None and act.actor in act.roles.staff:
         _take(act, act.actor)
     if rep is None:
-        return "answered_by_hand"
+        return done(Done.ANSWERED_BY_HAND)
     act.mail("answer", rep.address, act.view(rep.name, text))
-    return "answered"
+    return done(Done.ANSWERED)
 
 
 def _not_mailed(act: Act, rep: Party | None) -> dict[str, str]:
@@ -201,31 +223,39 @@ def _not_mailed(act: Act, rep: Party | None) -> dict[str, str]:
 def note(act: Act, text: str) -> str:
     act.event("note_added", {"text": text, "internal": True})
     act.staff_touched()
-    return "noted"
+    return done(Done.NOTED)
 
 
 def set_status(act: Act, value: str) -> str:
     """``in_progress``, or ``waiting`` for the reporter (the SLA clock stops until they reply)."""
     act.event("status_updated", {"status": value})
     act.staff_touched()
-    return "waiting" if value == Status.WAITING else "status"
+    return done(Done.WAITING if value == Status.WAITING else Done.STATUS)
 
 
 def classify(act: Act, field_name: str, value: str) -> str:
+    """Set the ticket's type, category or priority (SOP step 2). A category must be one of the
+    configured ones: a misspelt one would split the statistics into a category of its own."""
+    if field_name == "category" and act.roles.categories and value not in act.roles.categories:
+        raise ActionRefused(Phrase(Why.UNKNOWN_CATEGORY,
+                                   (value, closest(value, act.roles.categories), *act.roles.categories)))
     setattr(act.ticket, field_name, value)
     act.event("classified", {field_name: value})
     act.staff_touched()
-    return f"{field_name}:{value}"
+    return done(Done(field_name), value)
 
 
 def assign(act: Act, who: str) -> str:
     """Give the ticket to a staff member, by address, name, first name or ``saya``/``me``."""
     address = _staff_address(act.roles, who, act.actor)
     if address is None:
-        raise ActionRefused(f"{who!r} is not a staff member; staff: {', '.join(sorted(act.roles.staff)) or '-'}")
+        staff = sorted(act.roles.staff)
+        names = [*staff, *(n for n in act.roles.staff.values() if n)]
+        suggestion = closest(who, names)
+        raise ActionRefused(Phrase(Why.NOT_STAFF, (who, suggestion, *staff)))
     _take(act, address)
     act.staff_touched()
-    return f"assigned:{address}"
+    return done(Done.ASSIGNED, address)
 
 
 def _take(act: Act, address: str) -> None:
@@ -248,8 +278,8 @@ def escalate(act: Act, group_name: str, text: str) -> str:
     """Pass the ticket to another service group (SOP step 4)."""
     group = act.roles.group(group_name)
     if group is None or not group.managers:
-        known = ", ".join(g.name for g in act.roles.groups if g.managers) or "-"
-        raise ActionRefused(f"no service group {group_name!r} with an address; groups: {known}")
+        known = act.roles.group_names()
+        raise ActionRefused(Phrase(Why.NO_GROUP, (group_name, closest(group_name, known), *known)))
     act.event("escalated", {"group": group.name, "text": text})
     act.staff_touched()
     files = act.reporter_files()
@@ -260,20 +290,20 @@ def escalate(act: Act, group_name: str, text: str) -> str:
     rep = act.reporter()
     if rep is not None:
         act.mail("escalated", rep.address, act.view(rep.name, group=group.title or group.name))
-    return f"escalated:{group.title or group.name}"
+    return done(Done.ESCALATED, group.title or group.name)
 
 
 def to_coordinator(act: Act, text: str) -> str:
     """Report the ticket to the helpdesk coordinator (SOP step 6)."""
     address, name = act.roles.coordinator
     if not address:
-        raise ActionRefused("no coordinator is configured ([coordinator] address)")
+        raise ActionRefused(Phrase(Why.NO_COORDINATOR))
     act.event("reported_to_coordinator", {"text": text})
     act.staff_touched()
     person = store.party(act.session, address, act.now, name, "coordinator")
     store.add_ticket_party(act.session, act.ticket.id, person.id, "coordinator")
     act.mail("coordinator", address, act.view(name, text), files=act.reporter_files())
-    return "coordinator"
+    return done(Done.COORDINATOR)
 
 
 def recommend(act: Act, text: str) -> str:
@@ -281,7 +311,7 @@ def recommend(act: Act, text: str) -> str:
     act.event("recommended", {"text": text})
     for address, name in act.team():
         act.mail("recommendation", address, act.view(name, text))
-    return "recommended"
+    return done(Done.RECOMMENDED)
 
 
 def group_reply(act: Act, text: str) -> str:
@@ -289,7 +319,7 @@ def group_reply(act: Act, text: str) -> str:
     act.event("group_replied", {"text": text})
     for address, name in act.team():
         act.mail("group_reply", address, act.view(name, text))
-    return "group_reply"
+    return done(Done.GROUP_REPLY)
 
 
 def resolve(act: Act, text: str) -> str:
@@ -298,9 +328,9 @@ def resolve(act: Act, text: str) -> str:
     act.event("resolved", {"text": text, **_not_mailed(act, rep)})
     act.staff_touched()
     if rep is None:
-        return "resolved_by_hand"
+        return done(Done.RESOLVED_BY_HAND)
     act.mail("closing", rep.address, act.view(rep.name, text))
-    return "resolved"
+    return done(Done.RESOLVED)
 
 
 def reopen(act: Act, text: str = "") -> str:
@@ -308,7 +338,7 @@ def reopen(act: Act, text: str = "") -> str:
     if act.roles.role_of(act.actor) == Role.REPORTER:
         for address, name in act.team():
             act.mail("reopened", address, act.view(name, text))
-    return "reopened"
+    return done(Done.REOPENED)
 
 
 def reporter_replied(act: Act, text: str) -> None:
@@ -338,7 +368,7 @@ def merge(act: Act, into: Ticket) -> str:
     """Close this ticket as a duplicate of ``into``: its people join ``into``, and mail about
     it is threaded there from now on."""
     if into.id == act.ticket.id or into.state == State.CLOSED:
-        raise ActionRefused(f"cannot merge {act.ticket.number} into {into.number}")
+        raise ActionRefused(Phrase(Why.CANNOT_MERGE, (act.ticket.number, into.number)))
     act.event("merged", {"into": into.number})
     act.ticket.merged_into_id = into.id
     act.ticket.linked_ticket_id = into.id
@@ -347,21 +377,27 @@ def merge(act: Act, into: Ticket) -> str:
     ).all():
         store.add_ticket_party(act.session, into.id, party_id, "cc" if role == "reporter" else role)
     store.note_event(act.session, into, "merged_in", act.actor, act.cause, act.now, {"from": act.ticket.number})
-    return f"merged:{into.number}"
+    return done(Done.MERGED, into.number)
 
 
-def attempt(act: Act, refused: list[str], line: str, action: Callable[[], str]) -> str:
+def attempt(act: Act, refused: list[Refused], line: str, action: Callable[[], str]) -> str:
     """Run one action in its own savepoint: a refused one leaves no trace but its refusal,
-    appended to ``refused`` as ``line: reason``."""
+    appended to ``refused`` with the line that asked for it."""
     savepoint = act.session.begin_nested()
     held = len(act.held) if act.held is not None else 0
     try:
-        done = action()
-    except (IllegalTransition, ActionRefused) as exc:
+        result = action()
+    except ActionRefused as exc:
         savepoint.rollback()
         if act.held is not None:
             del act.held[held:]  # the mail of an action that left no trace is not sent either
-        refused.append(f"{line}: {exc}")
+        refused.append(Refused(line, exc.why))
+        return ""
+    except IllegalTransition as exc:
+        savepoint.rollback()
+        if act.held is not None:
+            del act.held[held:]
+        refused.append(Refused(line, Phrase(Why.NOT_NOW, (exc.state, exc.event))))
         return ""
     savepoint.commit()
-    return done
+    return result

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 
 from maild.service import actions
 from maild.service.actions import Act, ActionRefused
+from maild.sop.codes import Phrase, Why
 from maild.sop.commands import Command, CommandName, split_first_word
 
 Handler = Callable[[Act, Command, str], str]
@@ -34,5 +35,5 @@ def run_command(act: Act, command: Command, body: str) -> str:
     """Run one parsed command as ``act.actor``; its effects land in the caller's transaction."""
     handler = ACTIONS.get(command.name)
     if handler is None:
-        raise ActionRefused(f"#{command.name} cannot be used here")
+        raise ActionRefused(Phrase(Why.NOT_HERE, (command.name,)))
     return handler(act, command, body)

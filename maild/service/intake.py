@@ -103,7 +103,8 @@ def open_ticket(
     """Classify, record, acknowledge and announce one report, in the caller's transaction."""
     context = rules.RuleContext(received_at=now, in_working_hours=settings.calendar.in_working_hours(now))
     verdict = rules.classify(report.mail, ruleset, context)
-    hits = tuple(f"{h.rule}: {h.why}" for h in verdict.hits)
+    # Worded once, in the helpdesk's language: the event keeps them as the team reads them.
+    hits = tuple(h.worded(mailer.settings.language) for h in verdict.hits)
     if verdict.quarantine:
         return Opened(None, hits, False, "quarantined by rule")
     ticket, new_reporter = _record(session, mailer, settings, report, verdict, hits, now)

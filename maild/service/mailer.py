@@ -8,7 +8,7 @@ transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from maild.render.renderer import Renderer, human_size, local_time
 from maild.mail.tokens import format_token
 from maild.render.views import FileLine, FilesView, HistoryItem, MailView, TicketView
 from maild.service.forwarding import Forwarding
+from maild.sop.phrases import ago, duration, event_name
 from maild.sop.vocabulary import label
 
 _HISTORY_EVENTS = {
@@ -65,7 +66,8 @@ class Mailer:
             reporter_address=reporter.address if reporter else "",
             reporter_contact=ticket.contact or "",
             created_at=local_time(ticket.created_at, s.timezone, lang),
-            age=_age(now - ticket.created_at, lang),
+            age=duration(now - ticket.created_at, lang),
+            ago=ago(now - ticket.created_at, lang),
             assignee=(assignee.name or assignee.address) if assignee else "-",
         )
 
@@ -98,8 +100,9 @@ class Mailer:
         items = []
         for e in session.scalars(select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)):
             if e.event in _HISTORY_EVENTS:
-                items.append(HistoryItem(local_time(e.created_at, s.timezone, s.language), e.actor, e.event,
-                                         str(e.detail.get("text", ""))[:2000]))
+                items.append(HistoryItem(local_time(e.created_at, s.timezone, s.language), e.actor,
+                                         event_name(e.event, s.language),
+                                         str(e.detail.get("text", ""))[:2000], e.event))
         return tuple(items)
 
     def queue(
@@ -184,22 +187,12 @@ class Mailer:
     def sent_to(self, session: Session, ticket: Ticket) -> set[str]:
         return set(session.scalars(select(OutgoingMail.recipient).where(OutgoingMail.ticket_id == ticket.id)))
 
-
-def _age(delta: timedelta, lang: str) -> str:
-    seconds = int(delta.total_seconds())
-    days, rest = divmod(max(0, seconds), 86400)
-    hours = rest // 3600
-    if lang == "id":
-        return f"{days} hari {hours} jam" if days else f"{hours} jam {rest % 3600 // 60} menit"
-    return f"{days} days {hours} hours" if days else f"{hours} hours {rest % 3600 // 60} minutes"
-
-
 def _not_repeated(history: tuple[HistoryItem, ...], report_shown: bool, text: str) -> tuple[HistoryItem, ...]:
     """The history without the text a mail already shows in full: the report (when the mail
     cites it) and the note this mail carries (its newest event), each listed by date only."""
     items = list(history)
     if report_shown:
-        items = [replace(h, text="") if h.what == "report_received" else h for h in items]
+        items = [replace(h, text="") if h.event == "report_received" else h for h in items]
     if text.strip():
         for i in range(len(items) - 1, -1, -1):
             if items[i].text.strip() == text.strip():

@@ -12,21 +12,19 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from maild.sop.codes import Phrase, Why
 from maild.sop.vocabulary import Role, State
 
-__all__ = ["Authority", "OUT_OF_SCOPE", "effective_role"]
-
-# Told to the manager in the confirmation mail (Indonesian, as the staff mails are).
-OUT_OF_SCOPE = ("tiket ini tidak sedang dieskalasi ke grup Anda; pengelola layanan hanya dapat "
-                "menanggapi tiket selama tiket itu dieskalasi ke grupnya")
+__all__ = ["Authority", "effective_role"]
 
 
 @dataclass(frozen=True)
 class Authority:
-    """The role a sender acts in on one ticket, and why they may not act (``""`` if they may)."""
+    """The role a sender acts in on one ticket, and why they may not act (None if they may;
+    told to the manager in the confirmation mail)."""
 
     role: Role
-    refused: str = ""
+    refused: Phrase | None = None
 
 
 def effective_role(role: Role, address: str, state: str, escalated_to: Collection[str]) -> Authority:
@@ -37,4 +35,4 @@ def effective_role(role: Role, address: str, state: str, escalated_to: Collectio
         return Authority(role)
     if state == State.ESCALATED and address in escalated_to:
         return Authority(role)
-    return Authority(role, f"{OUT_OF_SCOPE} (status tiket: {state})")
+    return Authority(role, Phrase(Why.OUT_OF_SCOPE, (state,)))

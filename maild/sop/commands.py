@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from maild.base.suggest import closest
+from maild.sop.codes import Phrase, Why
 from maild.sop.vocabulary import PRIORITY_WORDS, STATUS_WORDS, TYPE_WORDS, Role
 
 
@@ -59,6 +61,9 @@ class CommandSpec:
     roles: frozenset[Role] = _TEAM
     values: Mapping[str, str] | None = None  # a fixed set of words and what each means
     needs_argument: bool = False
+    # The words of ``values`` shown in each language when a value is refused.
+    choices_id: tuple[str, ...] = ()
+    choices_en: tuple[str, ...] = ()
 
     def words(self) -> tuple[str, ...]:
         return (*self.words_id, *self.words_en)
@@ -71,20 +76,26 @@ class CommandSpec:
     def help(self, language: str) -> str:
         return self.help_id if language == "id" else self.help_en
 
+    def choices(self, language: str) -> tuple[str, ...]:
+        return self.choices_id if language == "id" else self.choices_en
+
 
 REGISTRY: tuple[CommandSpec, ...] = (
     CommandSpec(CommandName.STATUS, ("status",), (), "proses", "progress",
                 "status: proses (sedang ditangani) | tunggu (menunggu pelapor)",
                 "status: progress (being worked on) | waiting (for the reporter)",
-                5, values=STATUS_WORDS, needs_argument=True),
+                5, values=STATUS_WORDS, needs_argument=True, choices_id=("proses", "tunggu"),
+                choices_en=("progress", "waiting")),
     CommandSpec(CommandName.TYPE, ("jenis", "tipe"), ("type",), "gangguan", "incident",
                 "jenis: gangguan | permasalahan | permintaan", "type: incident | problem | request",
-                2, values=TYPE_WORDS, needs_argument=True),
-    CommandSpec(CommandName.CATEGORY, ("kategori",), ("category",), "akun", "account",
+                2, values=TYPE_WORDS, needs_argument=True, choices_id=("gangguan", "permasalahan", "permintaan"),
+                choices_en=("incident", "problem", "request")),
+    CommandSpec(CommandName.CATEGORY, ("kategori",), ("category",), "akun", "akun",
                 "kategori laporan", "category of the report", 2, needs_argument=True),
     CommandSpec(CommandName.PRIORITY, ("prioritas",), ("priority",), "tinggi", "high",
                 "prioritas: rendah | sedang | tinggi | kritis", "priority: low | medium | high | critical",
-                2, values=PRIORITY_WORDS, needs_argument=True),
+                2, values=PRIORITY_WORDS, needs_argument=True, choices_id=("rendah", "sedang", "tinggi", "kritis"),
+                choices_en=("low", "medium", "high", "critical")),
     CommandSpec(CommandName.ASSIGN, ("tugaskan",), ("assign",), "nama|saya", "name|me",
                 "tugaskan ke petugas", "assign to a staff member", 2, needs_argument=True),
     CommandSpec(CommandName.ESCALATE, ("eskalasi",), ("escalate",), "GRUP catatan", "GROUP note",
@@ -112,7 +123,7 @@ _LINE = re.compile(r"^#([A-Za-z_]+)\b[ \t:]*(.*)$")
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 _INDENTED = re.compile(rf"^\s[\s{_INVISIBLE}]*#([A-Za-z_]+)\b")
 QUOTED_LABEL = "(kutipan)"
-QUOTED_REASON = "perintah di dalam kutipan tidak dijalankan"
+QUOTED_REASON = Phrase(Why.QUOTED)
 
 
 @dataclass(frozen=True)
@@ -127,7 +138,7 @@ class Command:
 @dataclass(frozen=True)
 class Refusal:
     line: str
-    reason: str
+    reason: Phrase
 
 
 @dataclass(frozen=True)
@@ -158,7 +169,7 @@ def parse_commands(text: str) -> Parsed:
         word, rest = match.group(1).lower(), match.group(2).strip()
         name = ALIASES.get(word)
         if name is None:
-            refused.append(Refusal(bare.strip(), f"unknown command #{word}; known: {', '.join(sorted(ALIASES))}"))
+            refused.append(Refusal(bare.strip(), Phrase(Why.UNKNOWN_COMMAND, (word, closest(word, ALIASES)))))
             continue
         command, problem = _check(BY_NAME[name], rest, bare.strip())
         if problem:
@@ -170,29 +181,35 @@ def parse_commands(text: str) -> Parsed:
                   "\n".join(body).strip(), internal)
 
 
-def _check(spec: CommandSpec, rest: str, line: str) -> tuple[Command | None, str]:
+def _check(spec: CommandSpec, rest: str, line: str) -> tuple[Command | None, Phrase | None]:
     if spec.needs_argument and not rest:
-        return None, f"#{spec.name} needs a value"
+        return None, Phrase(Why.NEEDS_VALUE, (spec.name,))
     first = rest.split()[0].lower() if rest else ""
     if spec.values is not None:
         if first not in spec.values:
-            return None, f"#{spec.name} {first!r}: use one of {', '.join(sorted(spec.values))}"
-        return Command(spec.name, str(spec.values[first]), line), ""
-    if spec.name == CommandName.ASSIGN:
-        return Command(spec.name, first, line), ""
-    if spec.name == CommandName.CATEGORY:
-        return Command(spec.name, first, line), ""
-    return Command(spec.name, rest, line), ""
+            return None, Phrase(Why.BAD_VALUE, (spec.name, first, closest(first, spec.values)))
+        return Command(spec.name, str(spec.values[first]), line), None
+    if spec.name in (CommandName.ASSIGN, CommandName.CATEGORY):
+        return Command(spec.name, first, line), None
+    return Command(spec.name, rest, line), None
+
+
+class CommandRefused(ValueError):
+    """A command given outside a mail whose argument is wrong; ``why`` says how."""
+
+    def __init__(self, why: Phrase) -> None:
+        super().__init__(why.why)
+        self.why = why
 
 
 def command_from(name: CommandName, argument: str) -> Command:
     """One command given outside a mail (the CLI), checked exactly as a ``#`` line is;
-    ValueError with the reason when its argument is wrong."""
+    CommandRefused (a ValueError) with the reason when its argument is wrong."""
     spec = BY_NAME[name]
     line = f"#{spec.name} {argument}".strip()
     command, problem = _check(spec, argument.strip(), line)
-    if problem or command is None:
-        raise ValueError(problem or f"#{spec.name} cannot be used here")
+    if problem is not None or command is None:
+        raise CommandRefused(problem or Phrase(Why.NOT_HERE, (spec.name,)))
     return command
 
 

@@ -11,7 +11,6 @@ rule and the reason, with a "did you mean" for a misspelt key.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from maild.base.errors import ConfigError
+from maild.base.suggest import closest
 from maild.sop.rule_match import (
     AllOf,
     Always,
@@ -80,8 +80,8 @@ class RuleSet:
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(word, choices)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def _check_keys(table: dict[str, Any], known: list[str], where: str = "") -> None:
@@ -318,6 +318,21 @@ def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}".replace("\n", " ")) from None
     return RuleSet(rules, source)
+
+
+def assigned_categories(ruleset: RuleSet) -> tuple[str, ...]:
+    """The categories the rules assign, in file order, each once."""
+    found = (r.actions.category for r in ruleset.rules if r.actions.category)
+    return tuple(dict.fromkeys(found))
+
+
+def check_categories(ruleset: RuleSet, categories: tuple[str, ...]) -> None:
+    """ConfigError naming the first rule whose category is not one of ``categories``."""
+    for rule in ruleset.rules:
+        category = rule.actions.category
+        if category and category not in categories:
+            raise ConfigError(f"{ruleset.source}: rule {rule.name!r}: category {category!r} is not in "
+                              f"rules.categories{_did_you_mean(category, list(categories))}")
 
 
 def load_rules(path: Path) -> RuleSet:

@@ -2,8 +2,9 @@
 
 A ``Condition`` is compiled once from the rule file (``maild.sop.rule_file``) and tested
 against the ``Facts`` of each message: the parsed mail and the ``RuleContext``. Its ``test``
-returns a short account of why it matched ("subject contains keyword 'akun terkunci'"), or
-None, so the verdict can say why a ticket was classified as it was.
+returns a ``Reason`` (what matched: the match kind and its values, e.g. the part "subject"
+and the keyword 'akun terkunci'), or None, so the verdict can say why a ticket was classified
+as it was; ``maild.sop.phrases.say_reason`` words a reason in the reader's language.
 
 Keywords match whole words and phrases without regard to case or diacritics: text and keyword
 are both reduced to lowercase words (NFKD, combining marks dropped, anything that is not a letter
@@ -19,6 +20,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from maild.mail.parse import ParsedMail
@@ -43,12 +45,38 @@ class RuleContext:
             raise ValueError("RuleContext.received_at must be timezone-aware")
 
 
+class Match(StrEnum):
+    """What a condition tests, or what made it match (the kinds of ``Reason``)."""
+
+    ALWAYS = "always"  # no args
+    KEYWORD = "keyword"  # (part, keyword, ...): one keyword when it matched, all when described
+    REGEX = "regex"  # (part, pattern, what it found or "")
+    GLOB = "glob"  # (kind, the value that matched or "", pattern, ...)
+    HEADER = "header"  # (name, op, value, the header's value or "")
+    HEADER_PRESENT = "header_present"  # (name, "true" | "false")
+    WORKING_HOURS = "working_hours"  # ("true" inside | "false" outside, received at (ISO) or "")
+    ALL = "all"  # parts: each matched
+    ALL_OF = "all_of"  # parts: each must match (a description)
+    ANY_OF = "any_of"  # parts: one must match (a description)
+    NOT = "not"  # parts: the one that must not match
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a condition matched (or what it tests): words for no language in particular."""
+
+    match: Match
+    args: tuple[str, ...] = ()
+    parts: tuple[Reason, ...] = ()
+
+
 class Condition:
-    """A compiled test. ``label`` describes it; ``test`` returns why it matched, or None."""
+    """A compiled test. ``describe`` says what it tests; ``test`` why it matched, or None."""
 
-    label = ""
+    def describe(self) -> Reason:  # pragma: no cover - abstract
+        raise NotImplementedError
 
-    def test(self, facts: Facts) -> str | None:  # pragma: no cover - abstract
+    def test(self, facts: Facts) -> Reason | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -92,26 +120,23 @@ class Facts:
 # --- conditions ----------------------------------------------------------------------------
 
 
-def _short(items: tuple[str, ...]) -> str:
-    shown = ", ".join(repr(i) for i in items[:3])
-    return shown + (f", ... ({len(items)} in all)" if len(items) > 3 else "")
-
-
 class AllOf(Condition):
     """Every part matches (a table with several matchers, or ``all = [...]``)."""
 
     def __init__(self, parts: tuple[Condition, ...]) -> None:
         self.parts = parts
-        self.label = "all of (" + "; ".join(p.label for p in parts) + ")"
 
-    def test(self, facts: Facts) -> str | None:
+    def describe(self) -> Reason:
+        return Reason(Match.ALL_OF, parts=tuple(p.describe() for p in self.parts))
+
+    def test(self, facts: Facts) -> Reason | None:
         whys = []
         for part in self.parts:
             why = part.test(facts)
             if why is None:
                 return None
             whys.append(why)
-        return " and ".join(whys)
+        return Reason(Match.ALL, parts=tuple(whys))
 
 
 class AnyOf(Condition):
@@ -119,9 +144,11 @@ class AnyOf(Condition):
 
     def __init__(self, parts: tuple[Condition, ...]) -> None:
         self.parts = parts
-        self.label = "any of (" + "; ".join(p.label for p in parts) + ")"
 
-    def test(self, facts: Facts) -> str | None:
+    def describe(self) -> Reason:
+        return Reason(Match.ANY_OF, parts=tuple(p.describe() for p in self.parts))
+
+    def test(self, facts: Facts) -> Reason | None:
         for part in self.parts:
             why = part.test(facts)
             if why is not None:
@@ -134,19 +161,22 @@ class Not(Condition):
 
     def __init__(self, part: Condition) -> None:
         self.part = part
-        self.label = f"not ({part.label})"
 
-    def test(self, facts: Facts) -> str | None:
-        return None if self.part.test(facts) is not None else self.label
+    def describe(self) -> Reason:
+        return Reason(Match.NOT, parts=(self.part.describe(),))
+
+    def test(self, facts: Facts) -> Reason | None:
+        return None if self.part.test(facts) is not None else self.describe()
 
 
 class Always(Condition):
     """Matches every message: the catch-all (``always = true``)."""
 
-    label = "always"
+    def describe(self) -> Reason:
+        return Reason(Match.ALWAYS)
 
-    def test(self, facts: Facts) -> str | None:
-        return "always (catch-all)"
+    def test(self, facts: Facts) -> Reason | None:
+        return Reason(Match.ALWAYS)
 
 
 class Globs(Condition):
@@ -155,13 +185,15 @@ class Globs(Condition):
     def __init__(self, kind: str, patterns: tuple[str, ...], get: Callable[[ParsedMail], list[str]]) -> None:
         self.kind, self.patterns, self.get = kind, patterns, get
         self.compiled = tuple((p, re.compile(fnmatch.translate(p))) for p in patterns)
-        self.label = f"{kind} matches {_short(patterns)}"
 
-    def test(self, facts: Facts) -> str | None:
+    def describe(self) -> Reason:
+        return Reason(Match.GLOB, (self.kind, "", *self.patterns))
+
+    def test(self, facts: Facts) -> Reason | None:
         for value in self.get(facts.mail):
             for pattern, regex in self.compiled:
                 if regex.match(value):
-                    return f"{self.kind} {value!r} matches {pattern!r}"
+                    return Reason(Match.GLOB, (self.kind, value, pattern))
         return None
 
 
@@ -169,16 +201,18 @@ class Keywords(Condition):
     """Any keyword or phrase appears as whole words in the subject and/or body (normalised)."""
 
     def __init__(self, kind: str, parts: tuple[str, ...], keywords: tuple[str, ...]) -> None:
-        self.parts = parts
+        self.kind, self.parts, self.keywords = kind, parts, keywords
         self.items = tuple((k, f" {normalize(k)} ", normalize(k).split(" ")) for k in keywords)
-        self.label = f"{kind} contains keyword {_short(keywords)}"
 
-    def test(self, facts: Facts) -> str | None:
+    def describe(self) -> Reason:
+        return Reason(Match.KEYWORD, (self.kind, *self.keywords))
+
+    def test(self, facts: Facts) -> Reason | None:
         for part in self.parts:
             padded, words = facts.norm(part)
             for keyword, phrase, split in self.items:
                 if split[0] in words and (len(split) == 1 or phrase in padded):
-                    return f"{part} contains keyword {keyword!r}"
+                    return Reason(Match.KEYWORD, (part, keyword))
         return None
 
 
@@ -186,15 +220,17 @@ class Regex(Condition):
     """A regex finds a match in the subject and/or body as written, ignoring case."""
 
     def __init__(self, kind: str, parts: tuple[str, ...], pattern: str) -> None:
-        self.parts, self.pattern = parts, pattern
+        self.kind, self.parts, self.pattern = kind, parts, pattern
         self.regex = re.compile(pattern, re.IGNORECASE)
-        self.label = f"{kind} matches regex {pattern!r}"
 
-    def test(self, facts: Facts) -> str | None:
+    def describe(self) -> Reason:
+        return Reason(Match.REGEX, (self.kind, self.pattern, ""))
+
+    def test(self, facts: Facts) -> Reason | None:
         for part in self.parts:
             found = self.regex.search(facts.raw(part))
             if found:
-                return f"{part} matches regex {self.pattern!r} ({found.group(0)[:60]!r})"
+                return Reason(Match.REGEX, (part, self.pattern, found.group(0)[:60]))
         return None
 
 
@@ -204,15 +240,19 @@ class Header(Condition):
     def __init__(self, name: str, op: str, value: Any) -> None:
         self.name, self.op, self.value = name, op, value
         self.regex = re.compile(value, re.IGNORECASE) if op == "regex" else None
-        self.label = f"header {name} {op} {value!r}" if op != "present" else f"header {name} present={value}"
 
-    def test(self, facts: Facts) -> str | None:
+    def describe(self) -> Reason:
+        if self.op == "present":
+            return Reason(Match.HEADER_PRESENT, (self.name, "true" if self.value else "false"))
+        return Reason(Match.HEADER, (self.name, self.op, self.value, ""))
+
+    def test(self, facts: Facts) -> Reason | None:
         values = facts.mail.header_all(self.name)
         if self.op == "present":
-            return self.label if bool(values) == self.value else None
+            return self.describe() if bool(values) == self.value else None
         for value in values:
             if self._one(value):
-                return f"header {self.name} {self.op} {self.value!r} ({value.strip()[:60]!r})"
+                return Reason(Match.HEADER, (self.name, self.op, self.value, value.strip()[:60]))
         return None
 
     def _one(self, value: str) -> bool:
@@ -228,10 +268,12 @@ class WorkingHours(Condition):
 
     def __init__(self, wanted: bool) -> None:
         self.wanted = wanted
-        self.label = "received within working hours" if wanted else "received outside working hours"
 
-    def test(self, facts: Facts) -> str | None:
+    def describe(self) -> Reason:
+        return Reason(Match.WORKING_HOURS, ("true" if self.wanted else "false", ""))
+
+    def test(self, facts: Facts) -> Reason | None:
         ctx = facts.context
         if ctx.in_working_hours != self.wanted:
             return None
-        return f"{self.label} ({ctx.received_at:%a %Y-%m-%d %H:%M %z})"
+        return Reason(Match.WORKING_HOURS, ("true" if self.wanted else "false", ctx.received_at.isoformat()))

@@ -29,7 +29,8 @@ from typing import Any
 
 from maild.mail.parse import ParsedMail
 from maild.sop.rule_file import ACTION_FIELDS, Actions, RuleSet
-from maild.sop.rule_match import Facts, RuleContext
+from maild.sop.phrases import say_reason
+from maild.sop.rule_match import Facts, Reason, RuleContext
 from maild.sop.vocabulary import Priority, TicketType
 
 # Where a ticket goes belongs to its category: a rule whose category lost to an earlier rule's
@@ -42,8 +43,12 @@ class RuleHit:
     """One rule that matched: why, and the fields it set (``applied``, as "field=value")."""
 
     rule: str
-    why: str
+    why: Reason
     applied: tuple[str, ...] = ()
+
+    def worded(self, language: str) -> str:
+        """``rule-name: why it matched``, in ``language``."""
+        return f"{self.rule}: {say_reason(self.why, language)}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ def explain(verdict: Verdict) -> str:
         return "\n".join(lines)
     lines.append("rules matched, in order:")
     for number, hit in enumerate(verdict.hits, 1):
-        lines.append(f"  {number}. {hit.rule}: {hit.why}")
+        lines.append(f"  {number}. {hit.worded('en')}")
         lines.append(f"     set: {', '.join(hit.applied) or 'nothing (earlier rules decided first)'}")
     if verdict.stopped_by:
         lines.append(f"stopped at rule {verdict.stopped_by!r} (stop = true): later rules were not looked at")

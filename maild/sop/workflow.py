@@ -63,7 +63,8 @@ def advance(state: str | None, event: str) -> Transition:
     try:
         sources, target, step, effects = _TABLE[event]
     except KeyError:
-        raise IllegalTransition(f"unknown event {event!r}") from None
+        raise IllegalTransition(f"unknown event {event!r}", state or "", event) from None
     if state not in sources:
-        raise IllegalTransition(f"a ticket that is {state or 'not recorded'} cannot be {event.replace('_', ' ')}")
+        raise IllegalTransition(f"a ticket that is {state or 'not recorded'} cannot be {event.replace('_', ' ')}",
+                                state or "", event)
     return Transition(state, target or state or NEW, event, step, effects)  # type: ignore[arg-type]

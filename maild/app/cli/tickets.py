@@ -24,7 +24,8 @@ from maild.app.factory import intake_settings
 from maild.service import actions, admin, intake
 from maild.service.actions import SYSTEM_ACTOR, Act, ActionRefused
 from maild.service.dispatch import run_command
-from maild.sop.commands import REGISTRY, CommandName, command_from
+from maild.sop.commands import REGISTRY, CommandName, CommandRefused, command_from
+from maild.sop.phrases import say
 from maild.sop.vocabulary import Channel, State, TicketType
 from maild.store.db import transaction
 from maild.store.models import Ticket
@@ -177,8 +178,8 @@ def _registry_action(name: CommandName) -> Callable[[Act, str], str]:
     def run(act: Act, value: str) -> str:
         try:
             command = command_from(name, value)
-        except ValueError as exc:
-            raise MaildError(str(exc)) from None
+        except CommandRefused as exc:
+            raise MaildError(say(exc.why, "en")) from None
         return run_command(act, command, "")
 
     return run

@@ -12,6 +12,7 @@ from maild.service.attachments import keep_attachments
 from maild.service.dispatch import run_command
 from maild.sop import threads
 from maild.sop.authority import effective_role
+from maild.sop.codes import Phrase, Refused, Why
 from maild.sop.courtesy import substance
 from maild.sop.commands import CommandName, Parsed, may_use, parse_commands
 from maild.sop.vocabulary import Role, State
@@ -69,10 +70,10 @@ def team_message(act: Act, role: Role, text: str) -> str:
     parsed = parse_commands(text)
     escalated_to = _escalated_to(act) if role == Role.MANAGER else frozenset()
     authority = effective_role(role, act.actor, act.ticket.state, escalated_to)
-    if authority.refused:
+    if authority.refused is not None:
         return _out_of_scope(act, parsed, text, authority.refused)
     applied: list[str] = []
-    refused = [f"{r.line}: {r.reason}" for r in parsed.refused]
+    refused = [Refused(r.line, r.reason) for r in parsed.refused]
     act.hold_reporter_mail()
     resolution_pending = any(c.name == CommandName.RESOLVE and not c.value for c in parsed.commands)
     # A greeting and a name are not an answer: nothing goes to the reporter, and the staff
@@ -91,7 +92,7 @@ def team_message(act: Act, role: Role, text: str) -> str:
             applied.append(attempt(act, refused, "(jawaban)", lambda: actions.answer(act, answer)))
     for command in parsed.commands:
         if not may_use(command.name, role):
-            refused.append(f"{command.line}: a service group may use #selesai and #catatan only")
+            refused.append(Refused(command.line, Phrase(Why.ROLE_MAY_NOT, (command.name, role))))
             continue
         applied.append(attempt(act, refused, command.line, lambda c=command: run_command(act, c, answer)))
     act.send_held()
@@ -117,14 +118,14 @@ def _escalated_to(act: Act) -> frozenset[str]:
     return frozenset(group.managers) if group is not None else frozenset()
 
 
-def _out_of_scope(act: Act, parsed: Parsed, text: str, why: str) -> str:
+def _out_of_scope(act: Act, parsed: Parsed, text: str, why: Phrase) -> str:
     """A manager writing about a ticket not escalated to their group: recorded, no effect, told."""
     note_event(act.session, act.ticket, "out_of_scope", act.actor, act.cause, act.now,
-               {"text": text[:4000], "why": why})
-    refused = [f"{c.line}: {why}" for c in parsed.commands]
-    refused += [f"{r.line}: {r.reason}" for r in parsed.refused]
+               {"text": text[:4000], "why": str(why.why), "state": act.ticket.state})
+    refused = [Refused(c.line, why) for c in parsed.commands]
+    refused += [Refused(r.line, r.reason) for r in parsed.refused]
     if parsed.body:
-        refused.insert(0, f"(jawaban): {why}")
+        refused.insert(0, Refused("(jawaban)", why))
     if refused:
         act.mail("confirm", act.actor,
                  act.view(act.roles.name_of(act.actor), applied=(), refused=tuple(refused)))
