@@ -32,6 +32,7 @@ from maild.render.html_mail import inline_images, text_to_html
 from maild.render.renderer import KINDS, LANGUAGES
 from maild.service import actions
 from maild.service.actions import Act
+from maild.sop.codes import Done, Phrase, Refused, Why
 from maild.store.models import OutgoingMail, Ticket
 from maild.transport.sources import FilesMailbox
 
@@ -79,8 +80,10 @@ def _story(directory: Path, language: str) -> list[OutgoingMail]:
         "coordinator": {"name": "Koordinator Helpdesk", "address": COORDINATOR},
         "sla": {"check_every": 0},
     }, staff=True)
+    # A second staff member, who is told when the first takes the ticket ("taken").
     config.write_text(config.read_text() + f'[[groups]]\nname = "infrastruktur"\ntitle = "Tim Infrastruktur '
-                      f'Diskominfo"\nmanagers = ["{INFRA}"]\n')
+                      f'Diskominfo"\nmanagers = ["{INFRA}"]\n'
+                      '[[staff]]\nname = "Rina Wati Kusumaningrum"\naddress = "rina@lpse.example"\n')
     daemon, settings = start(config, clock)
     daemon.close()
     eml = directory / "report.eml"
@@ -110,8 +113,9 @@ def _story(directory: Path, language: str) -> list[OutgoingMail]:
                 clock.advance(hours=1)
                 step(Act(s, mailer, roles, ticket, actor, f"story:{n}", clock()))
             act = Act(s, mailer, roles, ticket, STAFF, "story:notices", clock())
-            act.mail("confirm", STAFF, act.view("Petugas", applied=("answered", "assigned:" + STAFF, "answered_by_hand"),
-                                                refused=(f"#eskalasi keuangan {LONG_WORD}: unknown group",)))
+            act.mail("confirm", STAFF, act.view("Petugas", applied=(Done.ANSWERED, f"{Done.ASSIGNED}:{STAFF}", Done.ANSWERED_BY_HAND),
+                                                refused=(Refused(f"#eskalasi keuangan {LONG_WORD}",
+                                                                 Phrase(Why.NO_GROUP, ("keuangan", "", "infrastruktur"))),)))
             act.mail("unverified", STAFF, act.view("Petugas", HOSTILE, extra={"subject": SUBJECT}))
             act.mail("bounce_notice", STAFF, act.view("Petugas", "550 5.1.1 <" + REPORTER + ">: Recipient address "
                                                       "rejected: User unknown in virtual mailbox table " + LONG_WORD,
