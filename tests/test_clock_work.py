@@ -263,3 +263,38 @@ def test_waiting_for_the_reporter_stops_the_sla_clock(desk) -> None:  # type: ig
     clock.now = datetime(2026, 11, 18, 1, 0, tzinfo=timezone.utc)  # 3 working days after the answer
     daemon.run_once()
     assert [e.event for e in events(daemon, ticket.id) if e.event.startswith("sla_")] == ["sla_resolution_missed"]
+
+
+def test_a_reopened_ticket_is_reminded_again(desk) -> None:  # type: ignore[no-untyped-def]
+    daemon, account, sink, clock = desk
+    append(account, report(subject="Lupa password akun penyedia").raw)  # medium: 4 h response
+    daemon.run_once()
+    [ticket] = tickets(daemon)
+    clock.advance(hours=4, minutes=1)
+    daemon.run_once()
+    assert len(mail_to(sink, STAFF, "Belum ditanggapi")) == 1
+
+    [notice] = mail_to(sink, STAFF, "Tiket baru")
+    append(account, report(sender=STAFF, name="Petugas", subject="Re: " + subject(notice),
+                           in_reply_to=notice["Message-ID"].strip("<>"), body="#selesai Password sudah direset.").raw)
+    daemon.run_once()
+    assert tickets(daemon)[0].state == "closed"
+    [closing] = mail_to(sink, "budi@cv-maju.co.id", "[LPSE #26-0001]")[-1:]
+    clock.advance(hours=1)
+    append(account, report(subject="Re: " + subject(closing), in_reply_to=closing["Message-ID"].strip("<>"),
+                           body="Masih belum bisa login, pesan galatnya sama. Mohon dicek lagi.").raw)
+    daemon.run_once()
+    assert tickets(daemon)[0].state != "closed"
+
+    # The reopened ticket has its own response target, measured from the reopening (Monday
+    # 14:01 WITA): 1 h 59 min on Monday, so 4 working hours end on Tuesday at 09:31.
+    clock.now = datetime(2026, 11, 3, 1, 25, tzinfo=timezone.utc)  # Tuesday 09:25 WITA
+    daemon.run_once()
+    assert len(mail_to(sink, STAFF, "Belum ditanggapi")) == 1
+    clock.now = datetime(2026, 11, 3, 1, 40, tzinfo=timezone.utc)  # Tuesday 09:40 WITA
+    daemon.run_once()
+    assert len(mail_to(sink, STAFF, "Belum ditanggapi")) == 2
+    for _ in range(2):
+        daemon.run_once()
+    assert [e.event for e in events(daemon, ticket.id)].count("sla_response_missed") == 2
+    assert len(mail_to(sink, STAFF, "Belum ditanggapi")) == 2

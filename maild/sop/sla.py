@@ -129,3 +129,33 @@ def due(
             break
         moment = later
     return moment
+
+
+# What counts as the team acting on a ticket (the events ``staff_touched`` goes with).
+_TEAM_EVENTS = frozenset({
+    "staff_answered", "note_added", "status_updated", "classified", "assigned", "escalated",
+    "reported_to_coordinator", "recommended", "resolved",
+})
+
+
+@dataclass(frozen=True)
+class Round:
+    """The part of a ticket's life its SLA levels measure: from its opening, or from its
+    latest reopening. Each round has its own levels, so a reopened ticket is reminded and
+    escalated again (RT and Zammad restart their SLA on reopen too)."""
+
+    number: int  # 0 until the ticket is first reopened
+    start: datetime
+    answered: bool  # the team acted on it since ``start``
+
+
+def current_round(created_at: datetime, first_response_at: datetime | None,
+                  events: Sequence[tuple[datetime, str, str]], system_actor: str) -> Round:
+    """The round a ticket is in, from its ``(time, event, actor)`` events in order."""
+    number, start, answered = 0, created_at, first_response_at is not None
+    for at, event, actor in events:
+        if event == "reopened":
+            number, start, answered = number + 1, at, False
+        elif number and event in _TEAM_EVENTS and actor != system_actor:
+            answered = True
+    return Round(number, start, answered)

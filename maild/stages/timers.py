@@ -1,6 +1,7 @@
 """Stage 3: the SLA clock. A ticket that waits too long is brought to someone's attention.
 
-Levels, each fired once per ticket (a UNIQUE key ``sla:{ticket}:{level}`` in
+Levels, each fired once per ticket and round (a round starts when the ticket opens and again
+each time it is reopened; a UNIQUE key ``sla:{ticket}:{level}[:r{round}]`` in
 ``timer_firings``, inserted in the same transaction as its effects, so a restart, a clock
 jump or a second daemon on the same PostgreSQL database never fires it twice, and a crash in
 the middle fires it again whole):
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from maild.service import actions
 
 from maild.sop import sla
-from maild.service.actions import Act, ActionRefused, Roles
+from maild.service.actions import SYSTEM_ACTOR, Act, ActionRefused, Roles
 from maild.base.clock import Clock
 from maild.store.db import transaction
 from maild.base.errors import IllegalTransition
@@ -50,6 +51,21 @@ class TimerSettings:
     check_every: float = 60.0
 
 
+@dataclass(frozen=True)
+class _Life:
+    changes: list[tuple[datetime, str]]
+    round: sla.Round
+
+
+@dataclass(frozen=True)
+class _Due:
+    ticket: Ticket
+    level: str
+    now: datetime
+    spent: timedelta
+    round: int
+
+
 class Timers:
     """Looks at every open ticket now and then, and fires the levels that are due."""
 
@@ -70,60 +86,65 @@ class Timers:
             # Imported tickets (an old mailbox brought in) are history, not work that is late.
             tickets = session.scalars(select(Ticket).where(Ticket.state != State.CLOSED, Ticket.channel != Channel.IMPORT)
                                       .order_by(Ticket.id)).all()
-            changes = self._state_changes(session, [t.id for t in tickets])
-            due = [level for ticket in tickets for level in self._due(ticket, changes.get(ticket.id, []), now)]
+            lives = self._lives(session, list(tickets))
+            due = [level for ticket in tickets for level in self._due(ticket, lives[ticket.id], now)]
             fired: list[int] = []
             # Each level fires in its own savepoint: one that cannot fire (a broken template, say)
             # is tried again at the next check and does not hold back the others.
-            each_in_savepoint(session, due, lambda s, d: fired.append(self._fire(s, *d)), self._failed)
+            each_in_savepoint(session, due, lambda s, d: fired.append(self._fire(s, d)), self._failed)
         return sum(fired)
 
     @staticmethod
-    def _failed(session: Session, due: tuple[Ticket, str, datetime, timedelta], exc: Exception) -> None:
-        log.error("ticket %s: SLA level %s could not fire, tried again at the next check: %s", due[0].number, due[1],
-                  exc, exc_info=exc)
+    def _failed(session: Session, due: _Due, exc: Exception) -> None:
+        log.error("ticket %s: SLA level %s could not fire, tried again at the next check: %s", due.ticket.number,
+                  due.level, exc, exc_info=exc)
 
     @staticmethod
-    def _state_changes(session: Session, ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:
-        changes: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-        if not ids:
-            return changes
+    def _lives(session: Session, tickets: list[Ticket]) -> dict[int, _Life]:
+        """Each ticket's clock changes and SLA round, from its events."""
+        if not tickets:
+            return {}
         rows = session.execute(
-            select(Event.ticket_id, Event.created_at, Event.event, Event.old_state, Event.new_state, Event.detail)
-            .where(Event.ticket_id.in_(ids)).order_by(Event.id)
+            select(Event.ticket_id, Event.created_at, Event.event, Event.old_state, Event.new_state, Event.detail,
+                   Event.actor)
+            .where(Event.ticket_id.in_([t.id for t in tickets])).order_by(Event.id)
         )
         events: dict[int, list[tuple[datetime, str, str | None, str | None, dict[str, object]]]] = defaultdict(list)
-        for tid, at, event, old, new, detail in rows:
+        acts: dict[int, list[tuple[datetime, str, str]]] = defaultdict(list)
+        for tid, at, event, old, new, detail, actor in rows:
             events[tid].append((at, event, old, new, detail or {}))
-        for tid, evs in events.items():
-            changes[tid] = sla.clock_changes(evs)
-        return changes
+            acts[tid].append((at, event, actor))
+        return {t.id: _Life(sla.clock_changes(events[t.id]),
+                            sla.current_round(t.created_at, t.first_response_at, acts[t.id], SYSTEM_ACTOR))
+                for t in tickets}
 
-    def _due(
-        self, ticket: Ticket, changes: list[tuple[datetime, str]], now: datetime
-    ) -> list[tuple[Ticket, str, datetime, timedelta]]:
-        """The levels whose targets ``ticket`` has passed (each fires once: ``_fire`` keys it)."""
+    def _due(self, ticket: Ticket, life: _Life, now: datetime) -> list[_Due]:
+        """The levels of the ticket's current round whose targets it has passed (each fires
+        once per round: ``_fire`` keys it)."""
         s = self.settings
-        paused = sla.paused_spans(changes, s.policy.pause_states, now)
-        spent = sla.used(s.calendar, ticket.created_at, now, paused)
+        paused = sla.paused_spans(life.changes, s.policy.pause_states, now)
+        spent = sla.used(s.calendar, life.round.start, now, paused)
         target = s.policy.target(ticket.type, ticket.priority)
         levels = []
-        if ticket.first_response_at is None and spent >= target.response:
+        if not life.round.answered and spent >= target.response:
             levels.append("response")
         if spent >= target.resolution:
             levels.append("resolution")
         if s.policy.head_after is not None and s.head_address and spent >= target.resolution + s.policy.head_after:
             levels.append("head")
-        return [(ticket, level, now, spent) for level in levels]
+        return [_Due(ticket, level, now, spent, life.round.number) for level in levels]
 
-    def _fire(self, session: Session, ticket: Ticket, level: str, now: datetime, spent: timedelta) -> int:
-        key = f"sla:{ticket.id}:{level}"
+    def _fire(self, session: Session, due: _Due) -> int:
+        ticket, level, now, spent = due.ticket, due.level, due.now, due.spent
+        # Round 0 keeps the key it always had, so databases from before rounds never refire.
+        key = f"sla:{ticket.id}:{level}" + (f":r{due.round}" if due.round else "")
         if not insert_ignore(session, TimerFiring,
                              {"key": key, "ticket_id": ticket.id, "kind": f"sla_{level}", "fired_at": now}, ["key"]):
             return 0
         hours = round(spent.total_seconds() / 3600, 1)
         act = Act(session, self.mailer, self.settings.roles, ticket, "maild", key, now)
-        note_event(session, ticket, f"sla_{level}_missed", "maild", key, now, {"working_hours": hours})
+        note_event(session, ticket, f"sla_{level}_missed", "maild", key, now,
+                   {"working_hours": hours, **({"round": due.round} if due.round else {})})
         if level == "response":
             for address, name in act.team():
                 act.mail("sla_reminder", address, act.view(name, extra={"hours": str(hours), "level": level}))
