@@ -82,7 +82,7 @@ def test_every_action_writes_its_event_and_queues_its_mail(desk: Path) -> None:
         ("escalated", 4), ("reported_to_coordinator", 6), ("resolved", 8), ("reopened", 5)]
     assert mail(desk)[1:] == [
         ("answer", "budi@cv.example"), ("assigned", STAFF), ("escalation", INFRA), ("escalated", "budi@cv.example"),
-        ("coordinator", COORD), ("closing", "budi@cv.example")]
+        ("coordinator", COORD), ("closed_notice", INFRA), ("closed_notice", COORD), ("closing", "budi@cv.example")]
 
 
 def test_refused_actions_are_one_line_exit_1(desk: Path) -> None:

@@ -11,7 +11,7 @@ from harness import STAFF, imap_sections, report, start, write_config
 from maild.base.clock import FrozenClock
 from maild.store.models import Party, Ticket
 from servers import ImapAccount, SmtpSink
-from test_sop_stories import INFRA, REPORTER, Desk, by_recipient, desk  # noqa: F401 (fixture)
+from test_sop_stories import COORDINATOR, INFRA, REPORTER, Desk, by_recipient, desk  # noqa: F401 (fixture)
 
 SUBJECT = "Lupa password akun penyedia"
 
@@ -137,3 +137,33 @@ def test_first_answer_assigns_only_when_configured(team_no_auto: Desk) -> None:
     team_no_auto.reply(notices[STAFF], STAFF, "Silakan gunakan menu Lupa Password.")
     assert {m.to for m in team_no_auto.new_mail()} == {REPORTER}
     assert _assignee(team_no_auto) is None
+
+
+def test_the_staff_notification_lists_the_reporters_earlier_tickets(desk: Desk) -> None:
+    desk.send(report(subject="Lupa password").raw)
+    first = by_recipient(desk.new_mail())[STAFF]
+    assert "Laporan sebelumnya" not in first.text
+    desk.send(report(subject="Upload dokumen gagal").raw)
+    desk.send(report(subject="Lupa password lagi").raw)
+    third = [m for m in desk.new_mail() if m.to == STAFF][-1]
+    assert "Laporan sebelumnya dari pelapor ini: 2 tiket." in third.text
+    listed = third.text.split("Laporan sebelumnya")[1].split("Isi laporan")[0]
+    assert "26-0002 Upload dokumen gagal (Baru" in listed and "26-0001 Lupa password (Baru" in listed
+    assert listed.index("26-0002") < listed.index("26-0001")  # newest first
+    # Someone else's tickets are not theirs.
+    desk.send(report(sender="sari@cv-lain.co.id", name="Sari", subject="Akun terkunci").raw)
+    assert "Laporan sebelumnya" not in [m for m in desk.new_mail() if m.to == STAFF][-1].text
+
+
+def test_who_helped_is_told_when_the_ticket_closes(desk: Desk) -> None:
+    desk.send(report(subject="SPSE lambat").raw)
+    notice = by_recipient(desk.new_mail())[STAFF]
+    desk.reply(notice, STAFF, "#eskalasi infrastruktur Mohon cek server")
+    desk.new_mail()
+    desk.reply(notice, STAFF, "#koordinator Mohon arahan")
+    desk.new_mail()
+    desk.reply(notice, STAFF, "#selesai Server sudah normal kembali.")
+    mails = by_recipient(desk.new_mail())
+    assert set(mails) == {REPORTER, STAFF, INFRA, COORDINATOR}
+    for helper in (INFRA, COORDINATOR):
+        assert "telah ditutup" in mails[helper].text and "Server sudah normal kembali." in mails[helper].text

@@ -29,11 +29,11 @@ LANGUAGES = ("id", "en")
 KINDS = (
     "ack", "new_ticket", "answer", "assigned", "escalation", "escalated", "coordinator", "recommendation",
     "group_reply", "reporter_reply", "reopened", "closing", "confirm", "unverified", "sla_reminder", "sla_head", "digest", "too_large", "bounce_notice",
-    "taken",
+    "taken", "closed_notice",
 )
 
 
-_PART = re.compile(r"\bticket\.(report|rules|history)\b")
+_PART = re.compile(r"\bticket\.(report|rules|history|earlier)\b")
 _INCLUDE = re.compile(r"""{%-?\s*include\s+["']([^"']+)["']""")
 
 
@@ -100,7 +100,7 @@ class Renderer:
         return Rendered(subject, text, html)
 
     def parts_used(self, kind: str, language: str) -> frozenset[str]:
-        """Which of a ticket's costly parts (report, rules, history) mail ``kind`` shows, read
+        """Which of a ticket's costly parts (report, rules, history, earlier) mail ``kind`` shows, read
         from its templates and what they include, so the mailer loads exactly those."""
         key = (kind, language)
         if key not in self._parts:

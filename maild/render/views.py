@@ -16,6 +16,16 @@ class HistoryItem:
 
 
 @dataclass(frozen=True)
+class EarlierTicket:
+    """One of the reporter's earlier tickets, as the staff notification lists it."""
+
+    number: str
+    subject: str
+    state: str
+    created_at: str
+
+
+@dataclass(frozen=True)
 class TicketView:
     number: str
     token: str
@@ -36,6 +46,9 @@ class TicketView:
     report: str = ""
     rules: tuple[str, ...] = ()
     history: tuple[HistoryItem, ...] = ()
+    # The reporter's other tickets (how many, the newest three), so staff see a recurring problem.
+    earlier: tuple[EarlierTicket, ...] = ()
+    earlier_count: int = 0
 
 
 @dataclass(frozen=True)

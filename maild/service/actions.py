@@ -327,10 +327,24 @@ def resolve(act: Act, text: str) -> str:
     rep = act.reporter()
     act.event("resolved", {"text": text, **_not_mailed(act, rep)})
     act.staff_touched()
+    _tell_who_helped(act, text)
     if rep is None:
         return done(Done.RESOLVED_BY_HAND)
     act.mail("closing", rep.address, act.view(rep.name, text))
     return done(Done.RESOLVED)
+
+
+def _tell_who_helped(act: Act, text: str) -> None:
+    """The group managers and the coordinator the ticket was passed to learn how it ended,
+    so nobody keeps working on a ticket that is already closed."""
+    helpers = act.session.execute(
+        select(Party.address, Party.name).join(TicketParty, TicketParty.party_id == Party.id)
+        .where(TicketParty.ticket_id == act.ticket.id, TicketParty.role.in_(("group", "coordinator")))
+        .order_by(Party.address)
+    ).all()
+    for address, name in helpers:
+        if address != act.actor:
+            act.mail("closed_notice", address, act.view(name or act.roles.name_of(address), text))
 
 
 def reopen(act: Act, text: str = "") -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maild.store.models import Event, InboundMessage, OutgoingMail, Party, Ticket
@@ -19,7 +19,7 @@ from maild.mail.parse import parse
 from maild.store.outbox import Identity, Outgoing, enqueue, usable_address
 from maild.render.renderer import Renderer, human_size, local_time
 from maild.mail.tokens import format_token
-from maild.render.views import FileLine, FilesView, HistoryItem, MailView, TicketView
+from maild.render.views import EarlierTicket, FileLine, FilesView, HistoryItem, MailView, TicketView
 from maild.service.forwarding import Forwarding
 from maild.sop.phrases import ago, duration, event_name
 from maild.sop.vocabulary import label
@@ -85,7 +85,18 @@ class Mailer:
             loaded["rules"] = tuple(created.detail.get("rules", ())) if created else ()
         if "history" in parts:
             loaded["history"] = _not_repeated(self._history(session, ticket), "report" in parts, view.text)
+        if "earlier" in parts and ticket.reporter_id is not None:
+            loaded["earlier_count"], loaded["earlier"] = self._earlier(session, ticket)
         return replace(view, ticket=replace(view.ticket, **loaded)) if loaded else view
+
+    def _earlier(self, session: Session, ticket: Ticket) -> tuple[int, tuple[EarlierTicket, ...]]:
+        """How many other tickets the reporter has, and the newest three (by the reporter index)."""
+        s = self.settings
+        others = select(Ticket).where(Ticket.reporter_id == ticket.reporter_id, Ticket.id != ticket.id)
+        count = session.scalar(select(func.count()).select_from(others.subquery())) or 0
+        newest = session.scalars(others.order_by(Ticket.id.desc()).limit(3)).all() if count else []
+        return count, tuple(EarlierTicket(t.number, t.subject, label(t.state, s.language),
+                                          local_time(t.created_at, s.timezone, s.language)) for t in newest)
 
     @staticmethod
     def _report(session: Session, ticket: Ticket) -> str:

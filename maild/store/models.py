@@ -87,7 +87,7 @@ class Ticket(Base):
     priority: Mapped[str | None] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16), default=Channel.EMAIL)
     language: Mapped[str] = mapped_column(String(8), default="id")
-    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
     linked_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     # Set when this ticket was merged into another: mail about it goes to that one.
