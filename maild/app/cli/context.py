@@ -19,9 +19,8 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.orm import Session
 
-from maild.app.factory import Services
+from maild.app.factory import Services, load_checked
 from maild.base.clock import system_clock
-from maild.base.config import load_settings
 from maild.base.settings import Settings
 from maild.store.db import make_engine, session_factory, transaction
 from maild.transport.sources import Mailbox
@@ -34,8 +33,8 @@ class Context:
     config_path: str
 
     def settings(self) -> Settings:
-        """The settings, loaded from the config file now."""
-        return load_settings(self.config_path)
+        """The settings, loaded from the config file now and checked as ``maild run`` checks them."""
+        return load_checked(self.config_path)
 
     def tz(self) -> ZoneInfo:
         """The helpdesk's time zone, for the times people read."""
