@@ -132,3 +132,21 @@ def test_broken_rules_file_is_one_line_and_exit_78(helpdesk: Path) -> None:
     assert proc.returncode == 78
     line = proc.stderr.strip()
     assert "\n" not in line and "rules.toml" in line and "'x'" in line and "urgentt" in line
+
+
+@pytest.mark.parametrize("kind", ["sqlite-missing-dir", "postgresql-closed-port"])
+def test_unreachable_database_is_one_line_and_exit_75_for_every_command(tmp_path: Path, kind: str) -> None:
+    from servers import free_port
+
+    url = (f"sqlite:///{tmp_path}/no-such-dir/maild.db" if kind.startswith("sqlite")
+           else f"postgresql+psycopg://maild:rahasia@127.0.0.1:{free_port()}/maild")
+    config = tmp_path / "maild.toml"
+    config.write_text(f'[helpdesk]\nsecret = "x"\n[database]\nurl = "{url}"\n', encoding="utf-8")
+    for command in (["tickets", "list"], ["messages", "list"], ["outbox", "list"], ["tickets", "show", "26-0001"],
+                    ["run", "--once"]):
+        proc = maild(config, *command, ok=False)
+        line = proc.stderr.strip()
+        assert proc.returncode == 75, (command, proc.stderr)
+        assert "\n" not in line and line.startswith("maild: temporary failure: database unreachable: "), line
+        assert "rahasia" not in line
+    assert not (tmp_path / "no-such-dir").exists()
