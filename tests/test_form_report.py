@@ -315,7 +315,7 @@ def test_month_bounds() -> None:
 
 
 def test_monthly_report_against_the_database(month: Month, session: Session) -> None:
-    report = monthly_report(session, "2026-11", form_settings(month.settings))
+    report = monthly_report(session, "2026-11", form_settings(month.settings), month.clock())
     tickets = session.scalars(select(Ticket).order_by(Ticket.id)).all()
     events = {t.id: events_of(session, t.id) for t in tickets}
     intake = [t for t in tickets if START <= t.created_at < END]
@@ -336,6 +336,7 @@ def test_monthly_report_against_the_database(month: Month, session: Session) -> 
     open_end = [t for t in tickets if state_at(events[t.id], END) not in (None, "closed")]
     open_start = [t for t in tickets if state_at(events[t.id], START) not in (None, "closed")]
     assert report.open_at_end == len(open_end) and report.open_at_start == len(open_start)
+    assert report.open_at_start + report.intake + report.reopened - report.closed == report.open_at_end
     # The month's end is not now: tickets open then were closed in December since.
     assert any(t.state == "closed" for t in open_end) and report.open_at_start > 0
     assert [o.number for o in report.oldest_open] == \
@@ -343,7 +344,7 @@ def test_monthly_report_against_the_database(month: Month, session: Session) -> 
 
 
 def test_monthly_report_times_against_the_sla(month: Month, session: Session) -> None:
-    report = monthly_report(session, "2026-11", form_settings(month.settings))
+    report = monthly_report(session, "2026-11", form_settings(month.settings), month.clock())
     tickets = session.scalars(select(Ticket).where(Ticket.created_at < END).order_by(Ticket.id)).all()
     response, resolution, pending = [], [], 0
     for t in tickets:
@@ -368,7 +369,7 @@ def test_monthly_report_times_against_the_sla(month: Month, session: Session) ->
 
 
 def test_monthly_report_escalations_and_coordinator(month: Month, session: Session) -> None:
-    report = monthly_report(session, "2026-11", form_settings(month.settings))
+    report = monthly_report(session, "2026-11", form_settings(month.settings), month.clock())
     in_month = [e for e in session.scalars(select(Event).order_by(Event.id)) if START <= e.created_at < END]
     escalations = Counter(e.detail["group"] for e in in_month if e.event == "escalated")
     titles = {name: title for name, title, _ in GROUPS}
@@ -384,7 +385,7 @@ def test_monthly_report_escalations_and_coordinator(month: Month, session: Sessi
 
 
 def test_report_html_has_the_charts_and_the_figures(month: Month, session: Session) -> None:
-    report = monthly_report(session, "2026-11", form_settings(month.settings))
+    report = monthly_report(session, "2026-11", form_settings(month.settings), month.clock())
     page = report_html(report, Renderer())
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) == 5  # type, category, channel, SLA, escalations
@@ -402,7 +403,7 @@ def test_report_html_has_the_charts_and_the_figures(month: Month, session: Sessi
 
 
 def test_report_csv_and_files(month: Month, session: Session, tmp_path: Path) -> None:
-    report = monthly_report(session, "2026-11", form_settings(month.settings))
+    report = monthly_report(session, "2026-11", form_settings(month.settings), month.clock())
     rows = list(csv.DictReader(io.StringIO(report_csv(report))))
     value = {(r["bagian"], r["kunci"], r["ukuran"]): r["nilai"] for r in rows}
     assert {r["bulan"] for r in rows} == {"2026-11"}
@@ -417,7 +418,7 @@ def test_report_csv_and_files(month: Month, session: Session, tmp_path: Path) ->
 
 
 def test_report_of_an_empty_month(month: Month, session: Session) -> None:
-    report = monthly_report(session, "2026-08", form_settings(month.settings))
+    report = monthly_report(session, "2026-08", form_settings(month.settings), month.clock())
     assert (report.intake, report.closed, report.open_at_end, report.response.count) == (0, 0, 0, 0)
     assert report.response.median_hours is None and report.escalations == ()
     page = report_html(report)

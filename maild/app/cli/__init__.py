@@ -39,6 +39,10 @@ class MaildGroup(click.Group):
             click.echo(f"maild: temporary failure: {_line(exc)}", err=True)
             ctx.exit(EX_TEMPFAIL)
         except (OperationalError, InterfaceError) as exc:
+            if "no such table" in str(exc.orig):  # SQLite: a database file without maild's schema
+                click.echo(f"maild: config error: the database has no maild tables ({_db_reason(exc)}): "
+                           "run 'maild db upgrade'", err=True)
+                ctx.exit(EX_CONFIG)
             # The database could not be opened or reached (a missing directory, a server that is
             # down): try again later, as 'run --once' says, not a traceback.
             click.echo(f"maild: temporary failure: database unreachable: {_db_reason(exc)}", err=True)

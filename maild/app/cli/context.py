@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from maild.app.factory import Services, load_checked
 from maild.base.clock import system_clock
+from maild.base.errors import MaildError
+from maild.mail.tokens import format_number
 from maild.base.settings import Settings
 from maild.store.db import make_engine, session_factory, transaction
 from maild.transport.sources import Mailbox
@@ -59,6 +61,16 @@ class Context:
             yield services
         finally:
             services.close()
+
+
+def no_ticket(number: str) -> MaildError:
+    """"no ticket N", with the form a ticket number has when ``number`` is a bare count
+    (``1`` -> did you mean 26-0001, this year's first ticket)."""
+    if number.strip().isdigit():
+        year = system_clock().year
+        return MaildError(f"no ticket {number}: ticket numbers look like {format_number(year, int(number))} "
+                          f"(year-number)")
+    return MaildError(f"no ticket {number}")
 
 
 def acting(settings: Settings, given: str | None, fallback: str = "") -> str:
