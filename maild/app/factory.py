@@ -121,6 +121,7 @@ def intake_settings(settings: Settings) -> IntakeSettings:
         own_addresses=frozenset({h.address.lower()}),
         auto_limit_per_hour=settings.limits.auto_replies_per_sender_per_hour,
         max_attachment_bytes=settings.limits.max_attachment_bytes,
+        policy=policy_from(settings.sla),
     )
 
 
