@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from maild.app.factory import Services, load_checked
 from maild.base.clock import system_clock
 from maild.base.errors import MaildError
-from maild.mail.tokens import format_number
 from maild.base.settings import Settings
+from maild.mail.tokens import format_number
 from maild.store.db import make_engine, session_factory, transaction
 from maild.transport.sources import Mailbox
 
@@ -64,8 +64,8 @@ class Context:
 
 
 def no_ticket(number: str) -> MaildError:
-    """"no ticket N", with the form a ticket number has when ``number`` is a bare count
-    (``1`` -> did you mean 26-0001, this year's first ticket)."""
+    """The error for an unknown ticket; a bare count (``1``) is shown the form of a ticket
+    number, year and count (``26-0001``, this year's first ticket)."""
     if number.strip().isdigit():
         year = system_clock().year
         return MaildError(f"no ticket {number}: ticket numbers look like {format_number(year, int(number))} "
