@@ -132,3 +132,52 @@ def test_broken_rules_file_is_one_line_and_exit_78(helpdesk: Path) -> None:
     assert proc.returncode == 78
     line = proc.stderr.strip()
     assert "\n" not in line and "rules.toml" in line and "'x'" in line and "urgentt" in line
+
+
+@pytest.mark.parametrize("kind", ["sqlite-missing-dir", "postgresql-closed-port"])
+def test_unreachable_database_is_one_line_and_exit_75_for_every_command(tmp_path: Path, kind: str) -> None:
+    from servers import free_port
+
+    url = (f"sqlite:///{tmp_path}/no-such-dir/maild.db" if kind.startswith("sqlite")
+           else f"postgresql+psycopg://maild:rahasia@127.0.0.1:{free_port()}/maild")
+    config = tmp_path / "maild.toml"
+    config.write_text(f'[helpdesk]\nsecret = "x"\n[database]\nurl = "{url}"\n', encoding="utf-8")
+    for command in (["tickets", "list"], ["messages", "list"], ["outbox", "list"], ["tickets", "show", "26-0001"],
+                    ["run", "--once"]):
+        proc = maild(config, *command, ok=False)
+        line = proc.stderr.strip()
+        assert proc.returncode == 75, (command, proc.stderr)
+        assert "\n" not in line and line.startswith("maild: temporary failure: database unreachable: "), line
+        assert "rahasia" not in line
+    assert not (tmp_path / "no-such-dir").exists()
+
+
+def test_small_cli_conveniences(helpdesk: Path, tmp_path: Path) -> None:
+    inbox = helpdesk.parent / "Maildir" / "new"
+    shutil.copy(DEMO / "01-login.eml", inbox)
+    maild(helpdesk, "run", "--once")
+    [ticket] = json.loads(maild(helpdesk, "tickets", "list", "--json").stdout)
+    # Indonesian state names, as the labels and #status read them, are the same filters.
+    for word, found in (("baru", 1), ("new", 1), ("Baru", 1), ("terbuka", 1), ("open", 1), ("selesai", 0),
+                        ("di-koordinator", 0)):
+        rows = json.loads(maild(helpdesk, "tickets", "list", "--state", word, "--json").stdout)
+        assert len(rows) == found, word
+    bad = maild(helpdesk, "tickets", "list", "--state", "hilang", ok=False)
+    assert bad.returncode == 2 and "selesai" in bad.stderr
+    # A bare count gets the form of a ticket number.
+    number = ticket["number"]
+    proc = maild(helpdesk, "tickets", "show", "1", ok=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"maild: error: no ticket 1: ticket numbers look like {number} (year-number)"
+    # --from after --to is a usage error.
+    for command in (["export", "register"], ["tickets", "list"]):
+        proc = maild(helpdesk, *command, "--from", "2026-11-30", "--to", "2026-11-01", ok=False)
+        assert proc.returncode == 2 and "--from 2026-11-30 is after --to 2026-11-01" in proc.stderr
+    # report without a month, or with a bare --month: the last full month.
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+    today = datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Makassar"))
+    last = f"{today.year - (today.month == 1)}-{(today.month - 2) % 12 + 1:02d}"
+    for args in ([], ["--month"]):
+        out = maild(helpdesk, "report", *args, "--out", str(tmp_path / "rep")).stdout
+        assert f"laporan-helpdesk-{last}.html" in out

@@ -74,3 +74,34 @@ def test_cli_missing_config(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert proc.returncode == 78
     assert "maild init" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[digest]\ntime = "7.30"\n', ["digest.time", "'7.30'"]),
+        ('[sla]\ntargets = ["kritis 1 4"]\n', ["sla.targets", "kritis"]),
+        ('[calendar]\nhours = ["mon-fri 8-16"]\n', ["calendar.hours", "8-16"]),
+        ('[calendar]\ndays_off = ["2026-13-01"]\n', ["calendar.days_off", "2026-13-01"]),
+        ('[sla]\npause_states = ["ditunda"]\n', ["sla.pause_states", "ditunda"]),
+    ],
+)
+def test_what_run_refuses_check_config_and_doctor_refuse_alike(tmp_path: Path, text: str, words: list[str]) -> None:
+    """One validation: check-config, run and doctor give the same line and exit 78."""
+    path = write(tmp_path, GOOD + text)
+    lines = []
+    for command in (["check-config"], ["run", "--once"], ["doctor"]):
+        proc = subprocess.run([sys.executable, "-m", "maild", "--config", str(path), *command],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 78, (command, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        out = proc.stderr.strip() or proc.stdout.strip()
+        assert out.count("\n") == 0, out
+        lines.append(out)
+    check, run, doctor = lines
+    assert check == run and check.startswith(f"maild: config error: {path}: ")
+    message = check.removeprefix("maild: config error: ")
+    assert message in doctor and doctor.startswith("FAIL config: ")
+    for word in words:
+        assert word in message
+    assert not (tmp_path / "maild.db").exists()

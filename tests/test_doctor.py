@@ -24,7 +24,7 @@ from maild.transport.imap import ImapError, ImapStep
 from maild.transport.smtp import SmtpDeferred, SmtpStep
 from servers import ImapAccount, SmtpSink, free_port
 
-NAMES = ["config", "database", "imap", "imap folders", "smtp", "smtp auth", "templates", "rules", "sla", "outbox",
+NAMES = ["config", "database", "imap", "imap folders", "smtp", "smtp auth", "templates", "rules", "sla", "people", "outbox",
          "quarantine", "clock", "calendar"]
 SMTP_USER, SMTP_PASSWORD = "helpdesk", "rahasia-smtp"
 
@@ -317,3 +317,26 @@ def test_smtp_probe_on_a_closed_port_is_deferred(tmp_path: Path, imap_account: I
         asyncio.run(smtp_transport(settings, timeout=5).probe(HELPDESK))
     assert probed.value.step is SmtpStep.CONNECT and probed.value.hello is None
     assert str(probed.value).startswith(f"SMTP 127.0.0.1:{sink.port} unreachable: ")
+
+
+def test_no_staff_or_coordinator_is_a_warning_with_a_hint(tmp_path: Path) -> None:
+    sections = {"database": {"url": "sqlite:///maild.db"}, "mailbox": {"url": "maildir:Maildir"},
+                "smtp": {"url": "maildir:sent"}}
+    path = write_config(tmp_path, sections)
+    engine = make_engine(f"sqlite:///{tmp_path}/maild.db")
+    upgrade(engine)
+    engine.dispose()
+    for sub in ("new", "cur", "tmp"):
+        (tmp_path / "Maildir" / sub).mkdir(parents=True)
+    checks = run_checks(str(path), FrozenClock())
+    people = by_name(checks)["people"]
+    assert people.ok and people.warning
+    line = next(x for x in format_checks(checks).splitlines() if "people:" in x)
+    assert line.startswith("WARN people: no [[staff]] configured: new tickets notify nobody; no [coordinator]")
+    assert line.endswith("-> add [[staff]] tables (name, address) and a [coordinator] to the config")
+    assert exit_status(checks) == 0  # a warning does not fail the doctor
+
+    sections["coordinator"] = {"name": "Koordinator", "address": "koordinator@lpse.example"}
+    path = write_config(tmp_path, sections, staff=True)
+    people = by_name(run_checks(str(path), FrozenClock()))["people"]
+    assert people.ok and not people.warning and people.detail == "1 staff, coordinator koordinator@lpse.example"

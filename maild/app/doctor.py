@@ -27,10 +27,10 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from maild.app.factory import (digest_settings, envelope_from, imap_mailbox, load_ruleset, smtp_transport,
-                               work_calendar)
+from maild.app.factory import (digest_settings, envelope_from, imap_mailbox, load_checked, load_ruleset,
+                               smtp_transport, work_calendar)
 from maild.base.clock import Clock
-from maild.base.config import Endpoint, load_settings, mask_url
+from maild.base.config import Endpoint, mask_url
 from maild.base.settings import Settings
 from maild.base.errors import ConfigError
 from maild.base.resources import resource_dir
@@ -48,12 +48,16 @@ _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the doctor's answer: what was checked, whether it is fine, and what to do."""
+    """One line of the doctor's answer: what was checked, whether it is fine, and what to do.
+
+    A ``warning`` is fine enough to run (``ok``, exit 0) but worth a look: it prints as WARN
+    with its fix."""
 
     name: str
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False
 
 
 def run_checks(
@@ -68,7 +72,7 @@ def run_checks(
     always uses the shipped templates.
     """
     try:
-        settings = load_settings(config_path)
+        settings = load_checked(config_path)
     except ConfigError as exc:
         return [Check("config", False, f"{exc} (nothing else checked: every other check needs the config)",
                       "fix the config file; 'maild check-config' validates it")]
@@ -82,6 +86,7 @@ def run_checks(
     checks.extend(_guarded("templates", lambda: [_templates(templates_dir)]))
     checks.extend(_guarded("rules", lambda: [_rules(settings)]))
     checks.extend(_guarded("sla", lambda: [_sla(settings)]))
+    checks.extend(_guarded("people", lambda: [_people(settings)]))
     if engine_ok and engine is not None:
         checks.extend(_guarded("outbox", lambda: _queues(engine)))
     else:
@@ -96,11 +101,12 @@ def run_checks(
 
 
 def format_checks(checks: Sequence[Check]) -> str:
-    """``OK   name: detail`` and ``FAIL name: detail -> fix``, one line each."""
+    """``OK   name: detail``, ``WARN name: detail -> fix`` and ``FAIL name: detail -> fix``, one line each."""
     lines = []
     for c in checks:
-        line = f"{'OK' if c.ok else 'FAIL':<5}{c.name}: {' '.join(c.detail.split())}"
-        if not c.ok and c.fix:
+        word = "FAIL" if not c.ok else "WARN" if c.warning else "OK"
+        line = f"{word:<5}{c.name}: {' '.join(c.detail.split())}"
+        if (not c.ok or c.warning) and c.fix:
             line += f" -> {c.fix}"
         lines.append(line)
     return "\n".join(lines)
@@ -360,11 +366,24 @@ def _sla(settings: Settings) -> Check:
         policy = policy_from(settings.sla)
         digest = digest_settings(settings)
     except ConfigError as exc:
-        return Check("sla", False, str(exc), "fix [sla] or [digest] in the config")
+        return Check("sla", False, str(exc), "fix the key named here in the config")
     targets = ", ".join(f"{k} {t.response.total_seconds() / 3600:g}/{t.resolution.total_seconds() / 3600:g} h"
                         for k, t in policy.targets.items())
     to = ", ".join(a for a, _ in digest.recipients) or "nobody (digest off or no coordinator)"
     return Check("sla", True, f"targets {targets}; digest at {digest.at:%H:%M} to {to}")
+
+
+def _people(settings: Settings) -> Check:
+    """Who gets the mail: without staff nobody hears of a new ticket; without a coordinator
+    the SLA escalations and the daily digest go nowhere."""
+    staff, c = settings.staff, settings.coordinator
+    missing = [what for what, there in (("no [[staff]]", staff), ("no [coordinator]", c.address)) if not there]
+    if missing:
+        why = {"no [[staff]]": "new tickets notify nobody",
+               "no [coordinator]": "SLA escalations and the daily digest reach nobody"}
+        return Check("people", True, "; ".join(f"{m} configured: {why[m]}" for m in missing),
+                     "add [[staff]] tables (name, address) and a [coordinator] to the config", warning=True)
+    return Check("people", True, f"{len(staff)} staff, coordinator {c.address}")
 
 
 # -- time -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild.base.clock import Clock
-from maild.base.config import endpoint
+from maild.base.config import endpoint, load_settings
 from maild.base.settings import Settings
 from maild.base.errors import ConfigError, TransientError
 from maild.base.resources import resource_dir
@@ -129,6 +129,7 @@ def intake_settings(settings: Settings) -> IntakeSettings:
         own_addresses=frozenset({h.address.lower()}),
         auto_limit_per_hour=settings.limits.auto_replies_per_sender_per_hour,
         max_attachment_bytes=settings.limits.max_attachment_bytes,
+        policy=policy_from(settings.sla),
     )
 
 
@@ -169,13 +170,21 @@ def timer_settings(settings: Settings) -> TimerSettings:
                          sl.head_name, sl.check_every)
 
 
+def digest_time(settings: Settings) -> time:
+    """The local time of the daily digest (``digest.time``, HH:MM)."""
+    text = settings.digest.time
+    try:
+        if len(text) != 5 or text[2] != ":":  # fromisoformat also takes "07", "0730", "07:30:00"
+            raise ValueError
+        return time.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"digest.time: {text!r} is not a time like 07:30") from None
+
+
 def digest_settings(settings: Settings) -> DigestSettings:
     """When the coordinator's digest goes out, to whom, and in which language."""
     h, d = settings.helpdesk, settings.digest
-    try:
-        at = time.fromisoformat(d.time)
-    except ValueError:
-        raise ConfigError(f"digest.time: {d.time!r} is not a time like 07:30") from None
+    at = digest_time(settings)
     names = {p.address.lower(): p.name for p in settings.staff}
     c = settings.coordinator
     return DigestSettings(identity(settings), h.language, h.timezone, h.ticket_tag, at,
@@ -215,6 +224,27 @@ def sync_parties(settings: Settings, factory: sessionmaker[Session], clock: Cloc
             store.sync_staff(session, members, clock())
     except Exception as exc:  # noqa: BLE001 - a database that is down is a transient problem
         raise TransientError(f"database: {exc}") from exc
+
+
+# -- the one check of a configuration ------------------------------------------------------
+def check_settings(settings: Settings) -> Settings:
+    """Read every value the parts read beyond its type (the SLA targets and words, the working
+    calendar, the digest time), so a value ``maild run`` would refuse is refused by every
+    command, ``check-config`` and ``doctor`` alike, with the same one-line ConfigError."""
+    policy_from(settings.sla)
+    work_calendar(settings)
+    digest_time(settings)
+    return settings
+
+
+def load_checked(path: Path | str | None) -> Settings:
+    """The config file loaded (``maild.base.config.load_settings``) and checked
+    (``check_settings``); a problem is one ConfigError line that starts with the file."""
+    settings = load_settings(path)
+    try:
+        return check_settings(settings)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}" if path is not None else str(exc)) from None
 
 
 # -- the parts, built on first use ------------------------------------------------------------

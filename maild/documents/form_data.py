@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -149,6 +150,9 @@ class FormData:
     printed_at: str = ""
     linked_to: str = ""
     attachments: tuple[FormAttachment, ...] = ()
+    # The same moments as instants in local time, for tables that sort by them (the XLSX register).
+    received_at: datetime | None = None
+    closed_at: datetime | None = None
 
     @property
     def closed(self) -> bool:
@@ -205,6 +209,7 @@ def form_data(session: Session, number: str, settings: FormSettings,
         subject=ticket.subject or "-",
         received_date=local_date(ticket.created_at, s.timezone, s.language),
         received_time=local_clock(ticket.created_at, s.timezone, s.language),
+        received_at=ticket.created_at.astimezone(ZoneInfo(s.timezone)),
         channel=channel_key(ticket.channel), channel_label=channel_label(ticket.channel),
         received_by=_received_by(received, rows, s),
         **_reporter_fields(reporter, ticket, received),
@@ -399,6 +404,7 @@ def _closing_fields(session: Session, ticket: Ticket, rows: _Rows, s: FormSettin
         "result_at": local_time(last.created_at, s.timezone, s.language) if last else "",
         "closed_date": local_date(ticket.closed_at, s.timezone, s.language),
         "closed_time": local_clock(ticket.closed_at, s.timezone, s.language),
+        "closed_at": ticket.closed_at.astimezone(ZoneInfo(s.timezone)) if ticket.closed_at else None,
         "times": _times(ticket, rows, s),
         "officer": _officer(ticket, rows, session),
         "coordinator": _coordinator(s, session),

@@ -1,7 +1,10 @@
 """The recording form as an A4 PDF, drawn with fpdf2 from the values ``form_data`` loaded.
 
-Drawing only: the PDF shows a ``FormData`` and never reads the database. It uses fpdf2's core
-Helvetica font, which knows latin-1 only, so every text goes through ``pdf_text`` first.
+Drawing only: the PDF shows a ``FormData`` and never reads the database. It embeds DejaVu
+Sans (shipped in ``fonts/`` with its licence), so what people wrote prints as written: ``≥``,
+``→``, typographic quotes, accented names. A character the font has no glyph for (an emoji, a
+Chinese character) is printed as its Unicode name in brackets (``[GRINNING FACE]``) by
+``pdf_text``: an official record never shows a ``?`` where the reporter wrote something.
 The layout follows a paper form: numbered shaded sections (one per SOP step), label/value
 rows, checkboxes for the choices, and the two signatures at the end.
 """
@@ -11,42 +14,72 @@ from __future__ import annotations
 import io
 import unicodedata
 from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
 from typing import cast
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF, FontFace
 from fpdf.enums import MethodReturnValue, XPos, YPos
 from fpdf.util import Padding
 
+from maild.base.resources import resource_dir
 from maild.documents.form_data import FormData
 from maild.sop.vocabulary import Priority, TicketType, labels
 
-_PDF_REPLACEMENTS = {
-    "\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-",
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
-    "\u2026": "...", "\u2022": "-", "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u200b": "",
-    "\u2122": "(TM)", "\u20ac": "EUR", "\u2192": "->", "\u2190": "<-", "\u2713": "v", "\u2714": "v",
-    "\u2705": "v", "\u274c": "x", "\ufeff": "", "\t": "    ",
-}
+_FONT = "DejaVu"
+# fpdf2 style -> the file of that face; "U" (underline) is drawn, not a face of its own.
+_FACES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
+# Invisible or layout characters: what they stand for on a printed form.
+_PDF_REPLACEMENTS = {"\t": "    ", "\u00a0": " ", "\u200b": "", "\ufeff": "", "\u00ad": ""}
+
+
+def _font_file(style: str) -> Path:
+    return resource_dir("fonts") / _FACES[style]
+
+
+@cache
+def _covered() -> frozenset[int]:
+    """The code points every face of the font has a glyph for (read once: the font files are
+    shipped with maild and do not change while it runs)."""
+    faces = []
+    for style in _FACES:
+        with TTFont(_font_file(style), lazy=True) as font:
+            faces.append(set(font.getBestCmap()))
+    return frozenset(set.intersection(*faces))
 
 
 def pdf_text(text: str) -> str:
-    """``text`` in latin-1 for the PDF core fonts: typographic marks become their plain forms,
-    accented letters outside latin-1 lose the accent, anything else becomes "?"."""
+    """``text`` as the form's font can print it: every character it has a glyph for as it is;
+    an accented letter it lacks as its base letter; anything else as its Unicode name in
+    brackets (``[GRINNING FACE]``), never a ``?``. Control characters become spaces."""
+    covered = _covered()
     out: list[str] = []
     for ch in text.replace("\r\n", "\n").replace("\r", "\n"):
         if ch in _PDF_REPLACEMENTS:
             out.append(_PDF_REPLACEMENTS[ch])
-        elif ord(ch) < 256:
-            out.append(ch if ch == "\n" or ch.isprintable() else " ")
+        elif 0xFE00 <= ord(ch) <= 0xFE0F:
+            continue  # a variation selector (emoji or text style of the character before it)
+        elif ch == "\n" or (ord(ch) in covered and ch.isprintable()):
+            out.append(ch)
+        elif unicodedata.category(ch) in ("Cc", "Cs"):
+            out.append(" ")
+        elif unicodedata.category(ch) in ("Cf", "Mn", "Me"):
+            continue  # joiners and marks the font lacks carry no meaning of their own
         else:
-            plain = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
-            plain = "".join(c for c in plain if not unicodedata.combining(c))
-            out.append(plain or "?")
+            out.append(_stand_in(ch, covered))
     return "".join(out)
 
 
+def _stand_in(ch: str, covered: frozenset[int]) -> str:
+    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    if base and base != ch and all(ord(c) in covered for c in base):
+        return base
+    return f"[{unicodedata.name(ch, f'U+{ord(ch):04X}')}]"
+
+
 def form_pdf(data: FormData) -> bytes:
-    """The form as an A4 PDF (fpdf2, core Helvetica, text through ``pdf_text``)."""
+    """The form as an A4 PDF (fpdf2, DejaVu Sans embedded, text through ``pdf_text``)."""
     pdf = _FormPdf(data)
     pdf.add_page()
     pdf.title_block()
@@ -79,11 +112,13 @@ class _FormPdf(FPDF):
         self.set_title(pdf_text(f"Formulir Pencatatan Gangguan dan Permintaan Layanan {data.number}"))
         self.set_author(pdf_text(data.lpse_name))
         self.set_creator("maild")
+        for style in _FACES:
+            self.add_font(_FONT, style, _font_file(style))
 
     def header(self) -> None:
         if self.page_no() == 1:
             return
-        self.set_font("Helvetica", "", 8)
+        self.set_font(_FONT, "", 8)
         self.set_text_color(*_DARK)
         self.cell(_WIDTH, 4, pdf_text(f"{self.data.lpse_name} - Formulir Pencatatan Gangguan dan Permintaan "
                                       f"Layanan - Tiket {self.data.number}"), align="L")
@@ -92,7 +127,7 @@ class _FormPdf(FPDF):
 
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font("Helvetica", "", 7.5)
+        self.set_font(_FONT, "", 7.5)
         self.set_text_color(*_DARK)
         printed = f"Dicetak {self.data.printed_at}" if self.data.printed_at else ""
         self.cell(_WIDTH / 2, 4, pdf_text(f"SOP 05 - Tiket {self.data.number}   {printed}"), align="L")
@@ -104,9 +139,9 @@ class _FormPdf(FPDF):
         d, top = self.data, self.get_y()
         if d.logo:
             self.image(io.BytesIO(d.logo), x=_MARGIN, y=top, h=20)
-        self.set_font("Helvetica", "B", 15)
+        self.set_font(_FONT, "B", 15)
         self.cell(_WIDTH, 7, pdf_text(d.lpse_name.upper()), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_font("Helvetica", "", 9.5)
+        self.set_font(_FONT, "", 9.5)
         for line in ("Layanan Pengadaan Secara Elektronik - Helpdesk",
                      "Standar 05: Pengelolaan Gangguan/Permasalahan dan Permintaan Layanan"):
             self.cell(_WIDTH, 5, line, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -116,10 +151,10 @@ class _FormPdf(FPDF):
         self.set_line_width(0.2)
         self.line(_MARGIN, y + 1.2, _MARGIN + _WIDTH, y + 1.2)
         self.set_y(y + 5)
-        self.set_font("Helvetica", "B", 12.5)
+        self.set_font(_FONT, "B", 12.5)
         self.cell(_WIDTH, 6, "FORMULIR PENCATATAN GANGGUAN DAN PERMINTAAN LAYANAN", align="C",
                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_font("Helvetica", "", 10)
+        self.set_font(_FONT, "", 10)
         self.cell(_WIDTH, 6, pdf_text(f"Nomor Tiket: {d.number}"), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(3)
 
@@ -129,17 +164,17 @@ class _FormPdf(FPDF):
             self.add_page()
         self.ln(2.5)
         self.set_fill_color(*_GREY)
-        self.set_font("Helvetica", "B", 9.5)
+        self.set_font(_FONT, "B", 9.5)
         self.cell(_WIDTH - 40, 6, pdf_text(f"{number}. {title.upper()}"), border="LTB", fill=True)
-        self.set_font("Helvetica", "I", 8)
+        self.set_font(_FONT, "I", 8)
         self.cell(40, 6, pdf_text(step), border="RTB", fill=True, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def field(self, label: str, value: str) -> None:
         """A row of the form: the label on the left, the value (wrapped) on the right."""
         text = pdf_text(value.strip() or "-")[:2500]
-        self.set_font("Helvetica", "", 9)
+        self.set_font(_FONT, "", 9)
         lines = self._line_count(_WIDTH - _LABEL_W - 2 * _PAD, text)
-        self.set_font("Helvetica", "B", 8.5)
+        self.set_font(_FONT, "B", 8.5)
         height = max(lines, self._line_count(_LABEL_W - 2 * _PAD, pdf_text(label)), 1) * _LINE + 2 * _PAD
         if self.will_page_break(height):
             self.add_page()
@@ -149,7 +184,7 @@ class _FormPdf(FPDF):
         self.rect(x + _LABEL_W, y, _WIDTH - _LABEL_W, height, style="D")
         self.set_xy(x + _PAD, y + _PAD)
         self.multi_cell(_LABEL_W - 2 * _PAD, _LINE, pdf_text(label), align="L")
-        self.set_font("Helvetica", "", 9)
+        self.set_font(_FONT, "", 9)
         self.set_xy(x + _LABEL_W + _PAD, y + _PAD)
         self.multi_cell(_WIDTH - _LABEL_W - 2 * _PAD, _LINE, text, align="L")
         self.set_xy(x, y + height)
@@ -168,10 +203,10 @@ class _FormPdf(FPDF):
         self.set_fill_color(246, 247, 249)
         self.rect(x, y, _LABEL_W, height, style="DF")
         self.rect(x + _LABEL_W, y, _WIDTH - _LABEL_W, height, style="D")
-        self.set_font("Helvetica", "B", 8.5)
+        self.set_font(_FONT, "B", 8.5)
         self.set_xy(x + _PAD, y + _PAD)
         self.cell(_LABEL_W - 2 * _PAD, _LINE, pdf_text(label))
-        self.set_font("Helvetica", "", 9)
+        self.set_font(_FONT, "", 9)
         cx, box = x + _LABEL_W + _PAD + 0.5, 3.4
         for key, name in options:
             top = y + (height - box) / 2
@@ -182,20 +217,20 @@ class _FormPdf(FPDF):
                 self.line(cx + 0.6, top + box - 0.6, cx + box - 0.6, top + 0.6)
                 self.set_line_width(0.2)
             self.set_xy(cx + box + 1.4, y + _PAD + 0.3)
-            self.set_font("Helvetica", "B" if key == selected else "", 9)
+            self.set_font(_FONT, "B" if key == selected else "", 9)
             self.cell(self.get_string_width(pdf_text(name)) + 1, _LINE, pdf_text(name))
             cx += box + 1.4 + self.get_string_width(pdf_text(name)) + 5.5
         self.set_xy(x, y + height)
 
     def note(self, text: str) -> None:
         """A full-width bordered line of text (an empty section says so)."""
-        self.set_font("Helvetica", "I", 9)
+        self.set_font(_FONT, "I", 9)
         self.multi_cell(_WIDTH, _LINE + 1.5, pdf_text(text), border=1, align="L", padding=Padding(0.6, _PAD, 0.6, _PAD),
                         new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def block(self, text: str) -> None:
         """Long text (the report) over the full width; it may run onto the next page."""
-        self.set_font("Helvetica", "", 9)
+        self.set_font(_FONT, "", 9)
         self.multi_cell(_WIDTH, _LINE, pdf_text(text.strip() or "-")[:6000], border=1, align="L",
                         padding=Padding(_PAD, _PAD, _PAD, _PAD), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
@@ -210,11 +245,11 @@ class _FormPdf(FPDF):
         for x, lines, name in ((_MARGIN, ("", "Mengetahui,", "Koordinator Helpdesk"), d.coordinator),
                                (_MARGIN + half, (place, "", "Petugas Helpdesk"), d.officer)):
             self.set_xy(x, y)
-            self.set_font("Helvetica", "", 9.5)
+            self.set_font(_FONT, "", 9.5)
             for line in lines:
                 self.cell(half, 5, pdf_text(line), align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
             self.set_xy(x, y + 38)
-            self.set_font("Helvetica", "BU" if name else "", 9.5)
+            self.set_font(_FONT, "BU" if name else "", 9.5)
             self.cell(half, 5, pdf_text(name or "(..............................................)"), align="C")
 
 
@@ -248,7 +283,7 @@ def _pdf_follow_up(pdf: _FormPdf, d: FormData) -> None:
     if not d.follow_up:
         pdf.note("Belum ada tindak lanjut yang dicatat.")
         return
-    pdf.set_font("Helvetica", "", 8.5)
+    pdf.set_font(_FONT, "", 8.5)
     pdf.set_fill_color(255, 255, 255)
     with pdf.table(cell_fill_mode="NONE", col_widths=(8, 33, 97, 36), line_height=4.2,
                    text_align=("CENTER", "LEFT", "LEFT", "LEFT"), padding=(1.2, 1.4), width=_WIDTH, align="LEFT",

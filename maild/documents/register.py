@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -28,17 +28,21 @@ COLUMNS = (
 )
 
 
-def register_rows(session: Session, start: datetime, end: datetime, settings: FormSettings) -> list[dict[str, str]]:
-    """Every ticket received in [start, end), oldest first, as register rows."""
+# In the XLSX register these are real dates, times and numbers (sortable), with a display format.
+_DATE, _TIME, _HOURS = "DD-MM-YYYY", "HH:MM", "0.0"
+XLSX_COLUMNS = tuple({"Tanggapan Pertama": "Tanggapan Pertama (jam kerja)",
+                      "Penyelesaian": "Penyelesaian (jam kerja)"}.get(c, c) for c in COLUMNS) + (
+    "Target Tanggapan (jam kerja)", "Target Penyelesaian (jam kerja)")
+
+Cell = str | float | date | time | None
+
+
+def register_rows(session: Session, start: datetime, end: datetime, settings: FormSettings) -> list[FormData]:
+    """Every ticket received in [start, end), oldest first: its recording form's data."""
     numbers = session.scalars(
         select(Ticket.number).where(Ticket.created_at >= start, Ticket.created_at < end).order_by(Ticket.id)
     ).all()
-    rows = []
-    for number in numbers:
-        data = form_data(session, number, settings)
-        if data is not None:
-            rows.append(_row(data))
-    return rows
+    return [data for data in (form_data(session, number, settings) for number in numbers) if data is not None]
 
 
 def _lines(entries: tuple[object, ...]) -> str:
@@ -46,7 +50,8 @@ def _lines(entries: tuple[object, ...]) -> str:
                      for e in entries)
 
 
-def _row(d: FormData) -> dict[str, str]:
+def text_row(d: FormData) -> dict[str, str]:
+    """A register row as text, column by column (the CSV)."""
     escalations = "\n".join(
         f"{e.at} {e.group} (oleh {e.by}): {e.note}" + "".join(f"\n  jawaban {a.at} {a.who}: {a.text}" for a in e.answers)
         for e in d.escalations)
@@ -60,7 +65,24 @@ def _row(d: FormData) -> dict[str, str]:
     return dict(zip(COLUMNS, (str(v) for v in values)))
 
 
-def to_csv(rows: list[dict[str, str]]) -> str:
+def typed_row(d: FormData) -> list[Cell]:
+    """A register row for the XLSX columns: the text of ``text_row``, but the moments as local
+    dates and times and the working time as hours (None: not yet)."""
+    text = text_row(d)
+    received, closed, t = d.received_at, d.closed_at, d.times
+    moments: dict[str, Cell] = {
+        "Tanggal Diterima": received.date() if received else text["Tanggal Diterima"],
+        "Jam Diterima": received.time().replace(second=0, microsecond=0, tzinfo=None) if received
+        else text["Jam Diterima"],
+        "Tanggal Selesai": closed.date() if closed else None,
+        "Jam Selesai": closed.time().replace(second=0, microsecond=0, tzinfo=None) if closed else None,
+        "Tanggapan Pertama": t.response_hours, "Penyelesaian": t.resolution_hours,
+    }
+    return [moments[c] if c in moments else text[c] for c in COLUMNS] + [
+        t.response_target_hours, t.resolution_target_hours]
+
+
+def to_csv(rows: list[FormData]) -> str:
     """CSV with a BOM, so spreadsheet programs read it as UTF-8.
 
     Every cell of a ticket is quoted and text that would start a formula is prefixed with
@@ -70,27 +92,34 @@ def to_csv(rows: list[dict[str, str]]) -> str:
     out.write("\ufeff")
     csv.writer(out).writerow(COLUMNS)
     writer = csv.DictWriter(out, fieldnames=list(COLUMNS), quoting=csv.QUOTE_ALL)
-    writer.writerows({c: csv_text(row[c]) for c in COLUMNS} for row in rows)
+    writer.writerows({c: csv_text(row[c]) for c in COLUMNS} for row in map(text_row, rows))
     return out.getvalue()
 
 
-def write_xlsx(rows: list[dict[str, str]], path: Path, title: str) -> None:
-    """An Excel workbook: a header row that stays in view, wrapped text, a filter."""
+def write_xlsx(rows: list[FormData], path: Path, title: str) -> None:
+    """An Excel workbook: a header row that stays in view, wrapped text, a filter; dates,
+    times and hours as real values (they sort), text always as text."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
     book = Workbook()
     sheet = book.active
     sheet.title = "Register"
-    sheet.append(list(COLUMNS))
+    sheet.append(list(XLSX_COLUMNS))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for number, row in enumerate(rows, start=2):
-        for column, name in enumerate(COLUMNS, start=1):
-            cell = sheet.cell(row=number, column=column, value=xlsx_text(row[name]))
-            # openpyxl makes any text starting with "=" a formula; every cell here is text
-            # from the ticket, so it is stored as text whatever it starts with.
-            cell.data_type = "s"
+    for number, row in enumerate(map(typed_row, rows), start=2):
+        for column, value in enumerate(row, start=1):
+            cell = sheet.cell(row=number, column=column)
+            if isinstance(value, str):
+                cell.value = xlsx_text(value)
+                # openpyxl makes any text starting with "=" a formula; text here is the
+                # ticket's, so it is stored as text whatever it starts with.
+                cell.data_type = "s"
+            elif value is not None:
+                cell.value = value
+                cell.number_format = (_HOURS if isinstance(value, float) else _TIME if isinstance(value, time)
+                                      else _DATE)
     for column in sheet.columns:
         letter = column[0].column_letter
         sheet.column_dimensions[letter].width = min(60, max(12, *(len(str(c.value or "")) for c in column[:50])))

@@ -14,7 +14,13 @@ Definitions (also printed in the report):
 - *Selesai* (closed): tickets closed in the month: resolved (``resolved`` event) or merged into
   another ticket as a duplicate (``merged``, counted apart too); a ticket closed twice in the
   month counts once.
-- *Terbuka* at the start or end of the month: not closed at that moment.
+- *Terbuka* at the start or end of the month: not closed at that moment. For the current
+  month "the end" is now (the injected clock): its open tickets, their age and whether they
+  are overdue are measured to now, never to a moment that has not come yet.
+- *Dibuka kembali* (reopened): tickets open again in the month after a closing, counted once
+  as *Selesai* is, so that the figures reconcile: terbuka awal + masuk + dibuka kembali -
+  selesai = terbuka akhir. A ticket that was open at the start (or came in) and was closed,
+  reopened and closed again within the month counts once in *Selesai* and not here.
 - *Waktu tanggapan pertama*: working time from the report to the first staff action, for the
   tickets that came in this month and had one before its end. *Waktu penyelesaian*: working
   time from the report to the (last) closing in the month, for the tickets closed this month.
@@ -152,6 +158,7 @@ class Report:
     merged: int  # of the closed, merged into another ticket as duplicates
     open_at_start: int
     open_at_end: int
+    reopened: int  # open again after a closing; see the definitions above
     by_type: tuple[CountRow, ...]
     by_category: tuple[CountRow, ...]
     by_channel: tuple[CountRow, ...]
@@ -165,6 +172,12 @@ class Report:
     period: str = ""  # "1-30 November 2026"
     place: str = "Tideng Pale"
     coordinator_name: str = ""
+    as_of: datetime | None = None  # the open figures' moment: the month's end, or now in the current month
+
+    @property
+    def partial(self) -> bool:
+        """The month is not over yet: the open figures are as of now."""
+        return self.as_of is not None and self.as_of < self.end
 
     @property
     def escalated(self) -> int:
@@ -182,6 +195,13 @@ def month_bounds(month: str, tz: str) -> tuple[datetime, datetime]:
     start = datetime(year, mon, 1, tzinfo=zone)
     end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=zone)
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def last_full_month(now: datetime, tz: str) -> str:
+    """``YYYY-MM`` of the last month that is over in ``tz`` at ``now``."""
+    local = now.astimezone(ZoneInfo(tz))
+    year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
@@ -230,21 +250,23 @@ def _load(session: Session, start: datetime, end: datetime) -> list[_Ticket]:
 
 
 # -- the report -----------------------------------------------------------------------------
-def monthly_report(session: Session, month: str, settings: FormSettings) -> Report:
-    """The report of ``month`` (``YYYY-MM``, a calendar month in the helpdesk's time zone)."""
+def monthly_report(session: Session, month: str, settings: FormSettings, now: datetime) -> Report:
+    """The report of ``month`` (``YYYY-MM``, a calendar month in the helpdesk's time zone) as
+    known at ``now``: for the current month the open tickets are measured to ``now``."""
     start, end = month_bounds(month, settings.timezone)
+    as_of = max(start, min(now, end))
     tickets = _load(session, start, end)
     intake = [t for t in tickets if start <= t.row.created_at < end]
     closed = [t for t in tickets if t.between("resolved", start, end) or t.between("merged", start, end)]
     resolved = [t for t in closed if t.between("resolved", start, end)]
-    open_end = [t for t in tickets if t.state_at(end) not in (None, State.CLOSED)]
+    open_end = [t for t in tickets if _open(t.state_at(end))]
     lang = settings.language
     return Report(
         month=month, title=" ".join(local_time(start, settings.timezone, lang).split()[1:3]),
         lpse_name=settings.lpse_name, logo=read_logo(settings.logo), start=start, end=end,
         intake=len(intake), closed=len(closed), merged=len(closed) - len(resolved),
-        open_at_start=sum(t.state_at(start) not in (None, State.CLOSED) for t in tickets),
-        open_at_end=len(open_end),
+        open_at_start=sum(_open(t.state_at(start)) for t in tickets),
+        open_at_end=len(open_end), reopened=_reopened(tickets, start, end, {t.row.id for t in closed}),
         by_type=_breakdown(intake, closed, lambda t: t.type or "", list(labels(TicketType)),
                            lambda k: type_label(k, lang)),
         by_category=_breakdown(intake, closed, lambda t: t.category or "", (), category_label),
@@ -255,11 +277,26 @@ def monthly_report(session: Session, month: str, settings: FormSettings) -> Repo
         response=_response(intake, end, settings), resolution=_resolution(resolved, start, end, settings),
         escalations=_escalations(tickets, start, end, settings),
         coordinator=_coordinator(tickets, start, end, settings),
-        oldest_open=_oldest(session, open_end, end, settings),
+        oldest_open=_oldest(session, open_end, as_of, settings),
         targets=_targets(settings),
-        period=f"1-{local_date(end - timedelta(seconds=1), settings.timezone, lang)}",
-        place=settings.place, coordinator_name=settings.coordinator_name,
+        period=f"1-{local_date(min(as_of, end - timedelta(seconds=1)), settings.timezone, lang)}",
+        place=settings.place, coordinator_name=settings.coordinator_name, as_of=as_of,
     )
+
+
+def _open(state: str | None) -> bool:
+    return state not in (None, State.CLOSED)
+
+
+def _reopened(tickets: Sequence[_Ticket], start: datetime, end: datetime, closed: set[int]) -> int:
+    """Tickets open again in the month after a closing, as the definitions count them: per
+    ticket, what its closing (counted once) and its coming in leave unexplained of its
+    being open at the end (0 or 1)."""
+    count = 0
+    for t in tickets:
+        came = start <= t.row.created_at < end
+        count += (t.row.id in closed) + _open(t.state_at(end)) - _open(t.state_at(start)) - came
+    return count
 
 
 def _breakdown(intake: Sequence[_Ticket], closed: Sequence[_Ticket], key_of: Callable[[Ticket], str],
@@ -358,6 +395,7 @@ def _coordinator(tickets: Sequence[_Ticket], start: datetime, end: datetime, s: 
 
 
 def _oldest(session: Session, open_end: Sequence[_Ticket], end: datetime, s: FormSettings) -> tuple[OpenTicket, ...]:
+    """The oldest tickets open at ``end`` (the month's end, or now), their age measured to it."""
     oldest = sorted(open_end, key=lambda t: (t.row.created_at, t.row.id))[:OLDEST]
     officers = _officers(session, oldest, end)
     out = []
@@ -402,6 +440,6 @@ def _targets(s: FormSettings) -> tuple[tuple[str, float, float], ...]:
 
 
 __all__ = [
-    "CountRow", "CoordinatorStats", "GroupRow", "OpenTicket", "Report", "TimeStats", "month_bounds",
-    "monthly_report", "percentile",
+    "CountRow", "CoordinatorStats", "GroupRow", "OpenTicket", "Report", "TimeStats", "last_full_month",
+    "month_bounds", "monthly_report", "percentile",
 ]

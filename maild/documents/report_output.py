@@ -58,7 +58,8 @@ def _csv_rows(report: Report) -> Iterable[tuple[str, str, str, str, object]]:
         ("masuk", "Laporan masuk", report.intake), ("selesai", "Laporan selesai", report.closed),
         ("digabung", "Digabung (duplikat)", report.merged),
         ("terbuka_awal", "Terbuka awal bulan", report.open_at_start),
-        ("terbuka_akhir", "Terbuka akhir bulan", report.open_at_end)))
+        ("dibuka_kembali", "Dibuka kembali", report.reopened),
+        ("terbuka_akhir", "Terbuka saat ini" if report.partial else "Terbuka akhir bulan", report.open_at_end)))
     for section, rows in (("jenis", report.by_type), ("kategori", report.by_category),
                           ("media", report.by_channel), ("prioritas", report.by_priority)):
         for r in rows:

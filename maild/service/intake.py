@@ -24,7 +24,7 @@ from maild.service.actions import SYSTEM_ACTOR, Act, Roles, attempt
 from maild.service.attachments import keep_attachments
 from maild.service.auto_mail import why_not_write
 from maild.service.mailer import Mailer
-from maild.sop import rules
+from maild.sop import rules, sla
 from maild.sop.vocabulary import Channel, State
 from maild.sop.workcal import WorkCalendar
 from maild.sop.workflow import advance
@@ -42,6 +42,7 @@ class IntakeSettings:
     own_addresses: frozenset[str]
     auto_limit_per_hour: int
     max_attachment_bytes: int = 10 * 1024 * 1024
+    policy: sla.Policy | None = None  # the SLA targets: the staff's notice says when to respond by
 
 
 @dataclass(frozen=True)
@@ -125,11 +126,22 @@ def open_ticket(
             "received_at": local_time(now, settings.timezone, mailer.settings.language)}), automatic=True)
     team = [(address, name) for address, name in act.team() if address != report.taken_by]
     files = act.message_files() if team else None
+    respond_by = _respond_by(settings, ticket, mailer.settings.language) if team else {}
     for address, name in team:
-        act.mail("new_ticket", address, act.view(name, report.text[:6000]), files=files)
+        act.mail("new_ticket", address, act.view(name, report.text[:6000], extra=respond_by), files=files)
     if verdict.escalate and verdict.group:
         attempt(act, [], "rule", lambda: actions.escalate(act, verdict.group or "", "; ".join(hits)))
     return Opened(ticket, hits, not why_not, why_not)
+
+
+def _respond_by(settings: IntakeSettings, ticket: Ticket, language: str) -> dict[str, str]:
+    """``{"respond_by": local time}``: when the response target of a new ticket falls due, in
+    working time as the SLA timers measure it (nothing is paused yet); empty without targets."""
+    if settings.policy is None:
+        return {}
+    target = settings.policy.target(ticket.type, ticket.priority).response
+    due = sla.due(settings.calendar, ticket.created_at, target, ())
+    return {"respond_by": local_time(due, settings.timezone, language)}
 
 
 def _record(

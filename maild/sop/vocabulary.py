@@ -155,8 +155,21 @@ STATUS_WORDS: Mapping[str, Status] = {
     "in_progress": Status.IN_PROGRESS,
     "tunggu": Status.WAITING, "menunggu": Status.WAITING, "waiting": Status.WAITING,
 }
+STATE_WORDS: Mapping[str, State] = {
+    **{str(s): s for s in State},
+    "baru": State.NEW, "diproses": State.IN_PROGRESS, "proses": State.IN_PROGRESS,
+    "dieskalasi": State.ESCALATED, "eskalasi": State.ESCALATED,
+    "di_koordinator": State.WITH_COORDINATOR, "koordinator": State.WITH_COORDINATOR,
+    "selesai": State.CLOSED, "ditutup": State.CLOSED,
+}
 CHANNEL_WORDS: Mapping[str, Channel] = {
     **{str(c): c for c in Channel},
     "phone": Channel.PHONE, "telephone": Channel.PHONE, "walk_in": Channel.WALK_IN, "walkin": Channel.WALK_IN,
     "datang_langsung": Channel.WALK_IN, "mail": Channel.EMAIL, "wa": Channel.WHATSAPP, "letter": Channel.LETTER,
 }
+
+
+def word_key(text: str) -> str:
+    """How a typed word is looked up in the ``*_WORDS`` tables: lower case, spaces and
+    hyphens as ``_`` ("Di Koordinator" -> "di_koordinator")."""
+    return "_".join(text.strip().lower().replace("-", " ").split())

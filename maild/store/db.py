@@ -101,7 +101,8 @@ def require_current(engine: Engine) -> None:
     try:
         current, head = revisions(engine)
     except SQLAlchemyError as exc:
-        raise TransientError(f"database not reachable: {exc.__class__.__name__}: {exc}") from None
+        # The driver's words, without SQLAlchemy's SQL and link lines.
+        raise TransientError(f"database unreachable: {getattr(exc, 'orig', None) or exc}") from None
     if current != head:
         raise ConfigError(
             f"database schema is at {current or 'nothing'}, the code needs {head}: run 'maild db upgrade'"

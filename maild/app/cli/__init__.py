@@ -16,9 +16,11 @@ import sys
 from typing import Any
 
 import click
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from maild.app.cli import attachments, ledger, people, records, running, setup, tickets
 from maild.app.cli.context import Context
+from maild.base.config import mask_url
 from maild.base.errors import ConfigError, MaildError, TransientError
 
 EX_FAIL, EX_TEMPFAIL, EX_CONFIG = 1, 75, 78
@@ -31,14 +33,33 @@ class MaildGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            click.echo(f"maild: config error: {exc}", err=True)
+            click.echo(f"maild: config error: {_line(exc)}", err=True)
             ctx.exit(EX_CONFIG)
         except TransientError as exc:
-            click.echo(f"maild: temporary failure: {exc}", err=True)
+            click.echo(f"maild: temporary failure: {_line(exc)}", err=True)
+            ctx.exit(EX_TEMPFAIL)
+        except (OperationalError, InterfaceError) as exc:
+            if "no such table" in str(exc.orig):  # SQLite: a database file without maild's schema
+                click.echo(f"maild: config error: the database has no maild tables ({_db_reason(exc)}): "
+                           "run 'maild db upgrade'", err=True)
+                ctx.exit(EX_CONFIG)
+            # The database could not be opened or reached (a missing directory, a server that is
+            # down): try again later, as 'run --once' says, not a traceback.
+            click.echo(f"maild: temporary failure: database unreachable: {_db_reason(exc)}", err=True)
             ctx.exit(EX_TEMPFAIL)
         except MaildError as exc:
-            click.echo(f"maild: error: {exc}", err=True)
+            click.echo(f"maild: error: {_line(exc)}", err=True)
             ctx.exit(EX_FAIL)
+
+
+def _line(exc: BaseException) -> str:
+    """An error's message on one line (a driver's message may span several)."""
+    return " ".join(str(exc).split())
+
+
+def _db_reason(exc: OperationalError | InterfaceError) -> str:
+    """The driver's own words on one line, without the SQL or a password in a URL."""
+    return mask_url(_line(exc.orig or exc))[:300] or type(exc.orig or exc).__name__
 
 
 @click.group(cls=MaildGroup)

@@ -19,10 +19,12 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.orm import Session
 
-from maild.app.factory import Services
+from maild.app.factory import Services, load_checked
 from maild.base.clock import system_clock
-from maild.base.config import load_settings, team_addresses
+from maild.base.config import team_addresses
+from maild.base.errors import MaildError
 from maild.base.settings import Settings
+from maild.mail.tokens import format_number
 from maild.store.db import make_engine, session_factory, transaction
 from maild.transport.sources import Mailbox
 
@@ -34,8 +36,8 @@ class Context:
     config_path: str
 
     def settings(self) -> Settings:
-        """The settings, loaded from the config file now."""
-        return load_settings(self.config_path)
+        """The settings, loaded from the config file now and checked as ``maild run`` checks them."""
+        return load_checked(self.config_path)
 
     def tz(self) -> ZoneInfo:
         """The helpdesk's time zone, for the times people read."""
@@ -60,6 +62,16 @@ class Context:
             yield services
         finally:
             services.close()
+
+
+def no_ticket(number: str) -> MaildError:
+    """The error for an unknown ticket; a bare count (``1``) is shown the form of a ticket
+    number, year and count (``26-0001``, this year's first ticket)."""
+    if number.strip().isdigit():
+        year = system_clock().year
+        return MaildError(f"no ticket {number}: ticket numbers look like {format_number(year, int(number))} "
+                          f"(year-number)")
+    return MaildError(f"no ticket {number}")
 
 
 def acting(settings: Settings, given: str | None, fallback: str = "") -> str:

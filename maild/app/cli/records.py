@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from maild.app.cli.context import Context
+from maild.app.cli.context import Context, no_ticket
 from maild.base.clock import system_clock
 from maild.base.settings import Settings
 from maild.base.errors import ConfigError, MaildError
@@ -44,7 +44,7 @@ def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None)
     with obj.session() as s:
         data = form_data(s, number, _form_settings(settings), now=system_clock())
     if data is None:
-        raise MaildError(f"no ticket {number}")
+        raise no_ticket(number)
     pdf_path = pdf_path or (None if html_path else f"formulir-{number}.pdf")
     if pdf_path:
         Path(pdf_path).write_bytes(form_pdf(data))
@@ -55,19 +55,22 @@ def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None)
 
 
 @click.command()
-@click.option("--month", required=True, help="The month, YYYY-MM.")
+@click.option("--month", default="", is_flag=False, flag_value="",
+              help="The month, YYYY-MM (default, also for a bare --month: the last full month).")
 @click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
               help="Where to write the HTML report and the CSV beside it.")
 @click.pass_obj
 def report(obj: Context, month: str, out_dir: str) -> None:
     """The monthly report for the head of the LPSE (Indonesian HTML with charts, and a CSV)."""
-    from maild.documents.report_figures import monthly_report
+    from maild.documents.report_figures import last_full_month, monthly_report
     from maild.documents.report_output import write_report
 
     settings = obj.settings()
+    now = system_clock()
+    month = month or last_full_month(now, settings.helpdesk.timezone)
     try:
         with obj.session() as s:
-            rep = monthly_report(s, month, _form_settings(settings))
+            rep = monthly_report(s, month, _form_settings(settings), now)
     except ValueError as exc:
         raise click.UsageError(f"--month: {exc}") from None
     Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -90,6 +93,8 @@ def export_register(obj: Context, date_from: datetime, date_to: datetime, fmt: s
     """The register: one row per ticket received in the period, every field of the form."""
     from maild.documents.register import register_rows, to_csv, write_xlsx
 
+    if date_from > date_to:
+        raise click.UsageError(f"--from {date_from:%Y-%m-%d} is after --to {date_to:%Y-%m-%d}")
     settings = obj.settings()
     tz = ZoneInfo(settings.helpdesk.timezone)
     start, end = date_from.replace(tzinfo=tz), date_to.replace(tzinfo=tz) + timedelta(days=1)

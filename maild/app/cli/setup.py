@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 
 from maild.app.cli.context import Context, print_json
-from maild.app.factory import load_ruleset, open_mailbox
+from maild.app.factory import load_checked, load_ruleset, open_mailbox
 from maild.base.clock import system_clock
-from maild.base.config import load_settings, mask_url, masked
+from maild.base.config import mask_url, masked
 from maild.base.errors import MaildError
 from maild.base.resources import resource_dir
 from maild.render.renderer import Renderer
@@ -40,7 +40,7 @@ def init(obj: Context, force: bool, state_dir: str | None) -> None:
         fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32) + "\n")
-    settings = load_settings(path)
+    settings = load_checked(path)
     for url in (settings.database.url, settings.mailbox.url, settings.smtp.url):
         _private_parent(url)
     upgrade(make_engine(settings.database.url))

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import select
 
-from maild.app.cli.context import AS_OPTION, Context, acting, cell, print_json, print_table
+from maild.app.cli.context import AS_OPTION, Context, acting, cell, no_ticket, print_json, print_table
+from maild.app.cli.words import Words
 from maild.base.clock import system_clock
 from maild.base.errors import IllegalTransition, MaildError
 from maild.documents.cells import csv_cell
@@ -26,7 +27,7 @@ from maild.service.actions import SYSTEM_ACTOR, Act, ActionRefused
 from maild.service.dispatch import run_command
 from maild.sop.commands import REGISTRY, CommandName, CommandRefused, command_from
 from maild.sop.phrases import say
-from maild.sop.vocabulary import Channel, State, TicketType
+from maild.sop.vocabulary import STATE_WORDS, TYPE_WORDS, Channel
 from maild.store.db import transaction
 from maild.store.models import Ticket
 
@@ -42,8 +43,9 @@ def tickets() -> None:
 
 
 @tickets.command("list")
-@click.option("--state", type=click.Choice([*map(str, State), OPEN]))
-@click.option("--type", "type_", type=click.Choice([*map(str, TicketType)]))
+@click.option("--state", type=Words(STATE_WORDS, [OPEN, "terbuka"]),
+              help="A state, in English or Indonesian (closed or selesai), or open (terbuka): every state but closed.")
+@click.option("--type", "type_", type=Words(TYPE_WORDS), help="A type, in English or Indonesian.")
 @click.option("--category")
 @click.option("--assignee", help="Address of the assigned staff member.")
 @click.option("--overdue", is_flag=True, help="Only open tickets past their resolution target (working hours).")
@@ -58,8 +60,11 @@ def tickets_list(obj: Context, state: str | None, type_: str | None, category: s
                  overdue: bool, date_from: datetime | None, date_to: datetime | None, search: str | None,
                  limit: int, as_json: bool, as_csv: bool) -> None:
     """List tickets, newest first, with filters."""
+    if date_from and date_to and date_from > date_to:
+        raise click.UsageError(f"--from {date_from:%Y-%m-%d} is after --to {date_to:%Y-%m-%d}")
     settings = obj.settings()
     tz = ZoneInfo(settings.helpdesk.timezone)
+    state = OPEN if state == "terbuka" else state
     filters = admin.TicketFilter(
         state=state, type=type_, category=category, assignee=assignee.lower() if assignee else None,
         created_from=date_from.replace(tzinfo=tz) if date_from else None,
@@ -93,7 +98,7 @@ def tickets_show(obj: Context, number: str, as_json: bool) -> None:
     with obj.session() as s:
         data = admin.show_ticket(s, number)
     if data is None:
-        raise MaildError(f"no ticket {number}")
+        raise no_ticket(number)
     if as_json:
         print_json(data)
         return
@@ -147,7 +152,7 @@ def _ticket_action(obj: Context, number: str, given_actor: str | None) -> Iterat
         with obj.services(settings) as services, transaction(services.factory) as session:
             ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
             if ticket is None:
-                raise MaildError(f"no ticket {number}")
+                raise no_ticket(number)
             now = system_clock()
             yield Act(session, services.mailer, services.roles, ticket, who, f"cli:{who}:{now.isoformat()}", now)
     except (IllegalTransition, ActionRefused) as exc:
@@ -208,7 +213,7 @@ def tickets_merge(obj: Context, number: str, into: str, actor: str | None) -> No
     with _ticket_action(obj, number, actor) as act:
         target = act.session.scalars(select(Ticket).where(Ticket.number == into)).first()
         if target is None:
-            raise MaildError(f"no ticket {into}")
+            raise no_ticket(into)
         done = actions.merge(act, target)
     click.echo(f"{number}: {done}")
 
