@@ -12,6 +12,7 @@ from __future__ import annotations
 import binascii
 
 import hashlib
+import mimetypes
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from email.message import Message
 import html2text
 import puremagic
 
+from maild.mail import tnef
 from maild.mail.charsets import decode_bytes, header_text
 
 __all__ = ["Attachment", "Content", "forwardable_type", "html_to_text", "read_content", "safe_filename", "sniff_type"]
@@ -96,7 +98,13 @@ def _walk(
     filename = _filename(part)
     is_body = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
     if ctype == "message/rfc822" or not is_body:
-        attachments.append(_attachment(part, ctype, filename, disposition, defects))
+        attachment = _attachment(part, ctype, filename, disposition, defects)
+        attachments.append(attachment)
+        if tnef.is_tnef(ctype, filename):
+            # The files Outlook wrapped, beside the winmail.dat itself (kept as received).
+            for inner in tnef.unpack(attachment.content, defects):
+                content_type = sniff_type(inner.content) or mimetypes.guess_type(inner.filename)[0] or "application/octet-stream"
+                attachments.append(Attachment(safe_filename(inner.filename), content_type, inner.content))
         return
     text = _part_text(part, defects)
     if ctype == "text/html":
