@@ -8,13 +8,14 @@ and SMTP servers on SQLite and PostgreSQL, with the desk of test_sop_stories.
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from harness import STAFF, report
+from harness import STAFF, report, run_cli
 from maild.base.config import load_settings
 from maild.base.errors import ConfigError
 from maild.base.settings import SURVEY_MODES, Settings
@@ -211,6 +212,12 @@ def test_rating_by_reply_to_the_monthly_report(desk: Desk, tmp_path: Path) -> No
     assert year.responses == 2 and year.index.converted == pytest.approx(float(expected))
     text = survey_text(year, "2026")
     assert "IKM konversi   : 97,22" in text and "Mutu pelayanan : A (Sangat Baik)" in text
+    # The same through the command line, as an admin runs it.
+    config = tmp_path / "maild.toml"
+    assert run_cli(config, "report", "--skm", "--year", "2026").stdout == text
+    data = json.loads(run_cli(config, "report", "--skm", "--year", "2026", "--json").stdout)
+    assert data["responses"] == 2 and data["mutu"] == "A" and data["ikm_converted"] == pytest.approx(float(expected))
+    assert "--skm" in run_cli(config, "report", "--year", "2026", ok=False).stderr
 
     # What is not a rating still reopens: the survey swallows no complaint.
     desk.reply(closing, REPORTER, "2 hari lagi masih error, mohon dicek" + _quoted(closing))

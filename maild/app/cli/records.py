@@ -65,7 +65,8 @@ def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None)
 @click.option("--json", "as_json", is_flag=True, help="With --skm: machine-readable output.")
 @click.pass_obj
 def report(obj: Context, month: str, out_dir: str, skm: bool, year: int | None, as_json: bool) -> None:
-    """The monthly report for the head of the LPSE (Indonesian HTML with charts, and a CSV)."""
+    """The monthly report for the head of the LPSE (Indonesian HTML with charts, and a CSV);
+    with --skm, the satisfaction survey of a year instead."""
     from maild.documents.report_figures import last_full_month, monthly_report
     from maild.documents.report_output import write_report
 
