@@ -239,3 +239,30 @@ def test_comments_are_escaped_in_the_report(desk: Desk, tmp_path: Path) -> None:
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
     assert "'=HYPERLINK" in csv and '"=HYPERLINK' not in csv  # never a formula in a spreadsheet
     assert rep.survey is not None and rep.survey.index.category.mutu == "D"  # 2 x 25 = 50
+
+
+def test_a_rating_after_the_reopen_window_is_still_recorded(desk: Desk) -> None:
+    closing = _closed(desk, REPORTER, "Tidak bisa login")
+    desk.clock.advance(days=20)  # past threading.reopen_window_days: a reply would open a new ticket
+    desk.reply(closing, REPORTER, "3\nAgak lama, tapi beres.")
+    [thanks] = desk.new_mail()
+    assert thanks.to == REPORTER and "Agak lama, tapi beres." in thanks.text
+    assert len(_tickets(desk)) == 1 and desk.ticket().state == "closed"
+    assert [e for e, _, _ in desk.story()][-1] == "survey_answered"
+
+
+def test_the_invitation_follows_the_mode() -> None:
+    from maild.render.renderer import Renderer
+    from test_indonesian import _ticket_view
+    from maild.render.views import MailView
+
+    def closing(mode: str, language: str) -> str:
+        view = MailView(ticket=_ticket_view(language), helpdesk_name="Helpdesk", helpdesk_address="h@lpse.example",
+                        text="Selesai.", survey=mode)
+        return Renderer().render("closing", language, view).text
+
+    assert "Survei Kepuasan Masyarakat" not in closing("off", "id")
+    assert "angka 1 sampai 4" in closing("overall", "id") and "Persyaratan" not in closing("overall", "id")
+    full = closing("full", "id")
+    assert "9 angka" in full and all(f"{i}. {e.name_id}" in full for i, e in enumerate(ELEMENTS, 1))
+    assert "1. Requirements" in closing("full", "en")

@@ -1,16 +1,15 @@
-"""A message about an existing ticket: the reporter adding something, a thank-you after the
-close, or the team (staff, coordinator, a group manager) answering and giving commands."""
+"""A message about an existing ticket: the reporter adding something, a thank-you or a survey
+rating after the close, or the team (staff, coordinator, a group manager) answering and giving commands."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from maild.mail.quotes import split_reply
-from maild.service import actions
+from maild.service import actions, survey
 from maild.service.actions import Act, attempt
 from maild.service.attachments import keep_attachments
 from maild.service.dispatch import run_command
-from maild.service import survey
 from maild.sop import threads
 from maild.sop.authority import effective_role
 from maild.sop.codes import Phrase, Refused, Why
