@@ -156,7 +156,9 @@ def _view(kind: str, language: str) -> object:
         refused=tuple(Refused("#perintah", Phrase(why, args)) for why, args in REFUSALS.items()),
         groups=("infrastruktur",), categories=("akun", "jaringan_server", "lainnya"),
         extra={"received_at": "23 November 2026 08:00 WITA", "subject": "Tidak bisa login",
-               "recipients": "budi@cv-maju.co.id", "status": "5.1.1", "hours": "4.0", "level": "resolution"})
+               "recipients": "budi@cv-maju.co.id", "status": "5.1.1", "hours": "4.0", "level": "resolution",
+               "respond_by": "23 November 2026 12:00 WITA", "ratings": "3 4 4 4 3 4 4 4 4"},
+        survey="full")
 
 
 @pytest.mark.parametrize("kind", KINDS)

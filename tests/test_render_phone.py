@@ -30,9 +30,10 @@ from maild.app.daemon import build
 from maild.base.clock import FrozenClock
 from maild.render.html_mail import inline_images, text_to_html
 from maild.render.renderer import KINDS, LANGUAGES
-from maild.service import actions
+from maild.service import actions, survey
 from maild.service.actions import Act
 from maild.sop.codes import Done, Phrase, Refused, Why
+from maild.sop.skm import Rating
 from maild.store.models import OutgoingMail, Ticket
 from maild.transport.sources import FilesMailbox
 
@@ -107,6 +108,8 @@ def _story(directory: Path, language: str) -> list[OutgoingMail]:
                 (REPORTER, lambda a: actions.reporter_replied(a, "Masih gagal pagi ini.\n" + LONG_WORD.upper())),
                 (STAFF, lambda a: actions.resolve(a, "Kata sandi sudah direset; silakan login kembali di\n"
                                                      f"{LONG_URL}")),
+                (REPORTER, lambda a: survey.answer(a, Rating(None, (3, 4, 4, 4, 3, 4, 4, 4, 4),
+                                                             "Terima kasih, cepat. " + HOSTILE + " " + LONG_WORD))),
                 (REPORTER, lambda a: actions.reopen(a, "Maaf, hari ini gagal lagi: " + HOSTILE)),
             ]
             for n, (actor, step) in enumerate(steps):

@@ -147,6 +147,7 @@ def pipeline_settings(settings: Settings) -> PipelineSettings:
         proof_max_age_days=settings.security.proof_max_age_days,
         max_message_bytes=settings.limits.max_message_bytes,
         batch_bytes=settings.limits.batch_bytes,
+        survey_mode=settings.survey.mode,
     )
 
 
@@ -155,7 +156,7 @@ def mailer(settings: Settings, renderer: Renderer) -> Mailer:
     h = settings.helpdesk
     return Mailer(renderer, MailerSettings(identity(settings), h.language, h.timezone, h.ticket_tag,
                                            settings.threading.reopen_window_days,
-                                           settings.attachments.forward_max_bytes))
+                                           settings.attachments.forward_max_bytes, settings.survey.mode))
 
 
 def work_calendar(settings: Settings) -> WorkCalendar:

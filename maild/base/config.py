@@ -34,7 +34,9 @@ from maild.base.settings import (
     SecuritySettings,
     Settings,
     SlaSettings,
+    SURVEY_MODES,
     SmtpSettings,
+    SurveySettings,
     ThreadingSettings,
 )
 
@@ -51,6 +53,7 @@ _SECTIONS = {
     "calendar": CalendarSettings,
     "sla": SlaSettings,
     "digest": DigestSettings,
+    "survey": SurveySettings,
 }
 
 
@@ -214,6 +217,10 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
             if "@" not in m:
                 raise ConfigError(f"groups[{i}].managers: {m!r} is not an email address")
     _check_categories(settings.rules.categories)
+    mode = settings.survey.mode
+    if mode not in SURVEY_MODES:
+        raise ConfigError(f"survey.mode: {mode!r} is not one of {', '.join(map(repr, SURVEY_MODES))}"
+                          f"{_did_you_mean(mode, list(SURVEY_MODES))}")
     if not (h.secret or h.secret_file or h.secret_env or h.secret_credential):
         raise ConfigError("helpdesk.secret: not set (set secret, secret_file, secret_env or secret_credential; "
                           "'maild init' makes one)")

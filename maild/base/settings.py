@@ -184,6 +184,19 @@ class DigestSettings:
     all_clear: bool = True
 
 
+# The values of [survey] mode (maild.sop.skm.SurveyMode; base may not import sop).
+SURVEY_MODES = ("full", "overall", "off")
+
+
+@dataclass(frozen=True)
+class SurveySettings:
+    # Survei Kepuasan Masyarakat (Permenpan RB 14/2017): what the closing mail asks the reporter.
+    # "full": a rating 1-4 for each of the regulation's nine elements (one number is taken as a
+    # rating of the whole service); "overall": one number for the whole service; "off": nothing
+    # is asked, and a reply with a number is an ordinary reply.
+    mode: str = "full"
+
+
 @dataclass(frozen=True)
 class RulesSettings:
     # The classification rules; empty means the rules shipped with maild.
@@ -210,6 +223,7 @@ class Settings:
     calendar: CalendarSettings = CalendarSettings()
     sla: SlaSettings = SlaSettings()
     digest: DigestSettings = DigestSettings()
+    survey: SurveySettings = SurveySettings()
     staff: tuple[PartySettings, ...] = ()
     groups: tuple[GroupSettings, ...] = ()
     coordinator: PartySettings = PartySettings()

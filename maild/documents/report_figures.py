@@ -29,6 +29,9 @@ Definitions (also printed in the report):
 - Median and 90th percentile by linear interpolation between the nearest ranks (the method of
   numpy's default and of ``statistics.quantiles(method="inclusive")``).
 - *Dalam target*: at most the ticket's SLA target (by type and priority).
+- *Survei Kepuasan Masyarakat*: the responses received in the month, against the tickets
+  closed with a result in it; the index as Permenpan RB 14/2017 computes it
+  (``maild.documents.survey_figures``, ``maild.sop.skm``).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from maild.documents.labels import (
     type_label,
 )
 from maild.documents.settings import FormSettings, read_logo
+from maild.documents.survey_figures import SurveyFigures, survey_figures
 from maild.documents.worktime import EventRow, working_time
 from maild.render.renderer import local_time
 from maild.sop.vocabulary import Priority, Role, State, TicketType, label, labels
@@ -173,6 +177,8 @@ class Report:
     place: str = "Tideng Pale"
     coordinator_name: str = ""
     as_of: datetime | None = None  # the open figures' moment: the month's end, or now in the current month
+    # The satisfaction survey (SKM) of the month; None when the survey is off and nobody answered.
+    survey: SurveyFigures | None = None
 
     @property
     def partial(self) -> bool:
@@ -281,7 +287,13 @@ def monthly_report(session: Session, month: str, settings: FormSettings, now: da
         targets=_targets(settings),
         period=f"1-{local_date(min(as_of, end - timedelta(seconds=1)), settings.timezone, lang)}",
         place=settings.place, coordinator_name=settings.coordinator_name, as_of=as_of,
+        survey=_survey(session, start, end, settings),
     )
+
+
+def _survey(session: Session, start: datetime, end: datetime, settings: FormSettings) -> SurveyFigures | None:
+    figures = survey_figures(session, start, end, settings.timezone, settings.language)
+    return None if settings.survey_mode == "off" and not figures.responses else figures
 
 
 def _open(state: str | None) -> bool:

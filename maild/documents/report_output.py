@@ -15,6 +15,7 @@ from maild.documents.cells import csv_cell
 from maild.documents.chart import Bar, bar_chart_png
 from maild.documents.labels import format_number
 from maild.documents.report_figures import CountRow, Report
+from maild.documents.survey_figures import SurveyFigures
 from maild.documents.templating import Templates, data_uri, render_document
 
 
@@ -84,6 +85,26 @@ def _csv_rows(report: Report) -> Iterable[tuple[str, str, str, str, object]]:
         yield "koordinator", "-", "Koordinator Helpdesk", metric, value
     for o in report.oldest_open:
         yield "terbuka_tertua", o.number, o.subject, "umur_jam_kerja", o.age_hours
+    if report.survey is not None:
+        yield from _survey_rows(report.survey)
+
+
+def _survey_rows(v: SurveyFigures) -> Iterable[tuple[str, str, str, str, object]]:
+    """The survey (SKM) in the same long form: counts, each element's NRR, the index, comments."""
+    ix = v.index
+    rate = None if v.rate is None else round(100 * v.rate, 1)
+    yield from (("skm", "-", label, metric, value) for label, metric, value in (
+        ("Responden", "jumlah", v.responses), ("Tiket selesai", "jumlah", v.closed),
+        ("Tingkat respons", "persen", rate)))
+    for e in ix.elements:
+        yield "skm", e.element.code, e.element.name_id, "nrr", None if e.nrr is None else round(e.nrr, 4)
+    yield "skm", "IKM", "Nilai IKM (jumlah NRR tertimbang)", "nilai", None if ix.ikm is None else round(ix.ikm, 4)
+    yield "skm", "IKM", "IKM konversi", "nilai", None if ix.converted is None else round(ix.converted, 2)
+    category = ix.category
+    if category is not None:
+        yield "skm", "IKM", category.kinerja_id, "mutu", category.mutu
+    for c in v.comments:
+        yield "skm_saran", c.number, c.text, c.ratings, c.at
 
 
 def report_csv(report: Report) -> str:

@@ -36,6 +36,7 @@ class FormSettings:
     place: str = "Tideng Pale"
     coordinator_name: str = ""
     group_titles: Mapping[str, str] = field(default_factory=dict)  # group name -> title
+    survey_mode: str = "full"  # [survey] mode; "off" leaves the survey out unless someone answered
 
 
 def form_settings(settings: Settings, logo: Path | bytes | None = None) -> FormSettings:
@@ -48,6 +49,7 @@ def form_settings(settings: Settings, logo: Path | bytes | None = None) -> FormS
         calendar=calendar_for(settings),
         policy=sla.policy_from(settings.sla), coordinator_name=settings.coordinator.name,
         group_titles={g.name: g.title or g.name for g in settings.groups},
+        survey_mode=settings.survey.mode,
     )
 
 

@@ -24,12 +24,13 @@ from maild.base.resources import resource_dir
 from maild.render.html_mail import text_to_html
 from maild.sop.commands import CommandName, help_lines, may_use
 from maild.sop.phrases import done, event_names, say
+from maild.sop.skm import element_names
 
 LANGUAGES = ("id", "en")
 KINDS = (
     "ack", "new_ticket", "answer", "assigned", "escalation", "escalated", "coordinator", "recommendation",
     "group_reply", "reporter_reply", "reopened", "closing", "confirm", "unverified", "sla_reminder", "sla_head", "digest", "too_large", "bounce_notice",
-    "taken", "closed_notice",
+    "taken", "closed_notice", "survey_thanks",
 )
 
 
@@ -65,6 +66,7 @@ class Renderer:
             say=say,
             done=done,
             event_names=event_names,
+            skm_elements=element_names,
         )
         self._names = set(self._env.list_templates())
         self._parts: dict[tuple[str, str], frozenset[str]] = {}

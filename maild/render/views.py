@@ -90,6 +90,8 @@ class MailView:
     categories: tuple[str, ...] = ()
     # Whose help the help block shows: staff, coordinator or manager (the recipient's role).
     reader_role: str = "staff"
+    # [survey] mode: the closing mail's invitation to rate the service ("off": none).
+    survey: str = "off"
     extra: dict[str, str] = field(default_factory=dict)
     files: FilesView = FilesView()
 

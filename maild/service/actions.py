@@ -121,6 +121,7 @@ class Act:
             reopen_days=self.mailer.settings.reopen_window_days,
             groups=self.roles.group_names(),
             categories=self.roles.categories,
+            survey=self.mailer.settings.survey_mode,
             **kw,
         )
 

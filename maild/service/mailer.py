@@ -39,6 +39,8 @@ class MailerSettings:
     reopen_window_days: int
     # The reporter's files a mail to the team carries, in bytes together ([attachments]).
     forward_max_bytes: int = 10 * 1024 * 1024
+    # [survey] mode: what the closing mail asks the reporter ("full", "overall" or "off").
+    survey_mode: str = "off"
 
 
 class Mailer:

@@ -184,6 +184,8 @@ _EVENTS: dict[str, tuple[str, str]] = {
     "delivery_failed": ("email gagal terkirim", "mail not delivered"),
     "bounce_received": ("email ditolak server", "mail bounced"),
     "thanks_received": ("ucapan terima kasih", "thank-you received"),
+    "survey_answered": ("survei kepuasan dijawab", "satisfaction survey answered"),
+    "survey_repeated": ("penilaian survei diulang", "survey rating sent again"),
     "bounce_unverified": ("laporan gagal kirim tak terverifikasi", "unverified bounce"),
     "out_of_scope": ("di luar wewenang pengelola layanan", "outside the service manager's scope"),
     "attachment_too_large": ("lampiran terlalu besar", "attachment too large"),

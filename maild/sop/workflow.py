@@ -41,6 +41,7 @@ _TABLE: dict[str, tuple[tuple[str | None, ...], str | None, int, tuple[str, ...]
     "staff_answered": (_OPEN, IN_PROGRESS, 5, ("send_answer",)),
     "status_updated": (_OPEN, IN_PROGRESS, 5, ()),
     "thanks_received": ((CLOSED,), None, 8, ()),
+    "survey_answered": ((CLOSED,), None, 8, ("thank_reporter",)),
     "note_added": ((*_OPEN, CLOSED), None, 5, ()),
     "classified": (_OPEN, None, 2, ()),
     "assigned": (_OPEN, None, 2, ("notify_assignee",)),

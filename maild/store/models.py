@@ -215,3 +215,29 @@ class TimerFiring(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SurveyResponse(Base):
+    """A reporter's answer to the satisfaction survey (SKM) the closing mail asks for: one per
+    ticket (UNIQUE), so a reporter is never asked, counted or thanked twice for one ticket.
+
+    ``overall`` holds a single rating of the whole service; ``u1``..``u9`` the regulation's nine
+    elements when the reporter rated them (Permenpan RB 14/2017; see maild.sop.skm)."""
+
+    __tablename__ = "survey_responses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
+    reporter: Mapped[str] = mapped_column(String(320))
+    overall: Mapped[int | None] = mapped_column(Integer)
+    u1: Mapped[int | None] = mapped_column(Integer)
+    u2: Mapped[int | None] = mapped_column(Integer)
+    u3: Mapped[int | None] = mapped_column(Integer)
+    u4: Mapped[int | None] = mapped_column(Integer)
+    u5: Mapped[int | None] = mapped_column(Integer)
+    u6: Mapped[int | None] = mapped_column(Integer)
+    u7: Mapped[int | None] = mapped_column(Integer)
+    u8: Mapped[int | None] = mapped_column(Integer)
+    u9: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str | None] = mapped_column(String(900))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from maild.app.cli.context import Context, no_ticket
+from maild.app.cli.context import Context, no_ticket, print_json
 from maild.base.clock import system_clock
 from maild.base.settings import Settings
 from maild.base.errors import ConfigError, MaildError
@@ -59,14 +59,24 @@ def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None)
               help="The month, YYYY-MM (default, also for a bare --month: the last full month).")
 @click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
               help="Where to write the HTML report and the CSV beside it.")
+@click.option("--skm", is_flag=True,
+              help="Print the satisfaction survey (SKM) of a year instead, as Permenpan RB 14/2017 asks.")
+@click.option("--year", type=click.IntRange(2000, 9999), help="With --skm: the year (default: this year).")
+@click.option("--json", "as_json", is_flag=True, help="With --skm: machine-readable output.")
 @click.pass_obj
-def report(obj: Context, month: str, out_dir: str) -> None:
-    """The monthly report for the head of the LPSE (Indonesian HTML with charts, and a CSV)."""
+def report(obj: Context, month: str, out_dir: str, skm: bool, year: int | None, as_json: bool) -> None:
+    """The monthly report for the head of the LPSE (Indonesian HTML with charts, and a CSV);
+    with --skm, the satisfaction survey of a year instead."""
     from maild.documents.report_figures import last_full_month, monthly_report
     from maild.documents.report_output import write_report
 
     settings = obj.settings()
     now = system_clock()
+    if skm:
+        _survey_year(obj, settings, year or now.astimezone(ZoneInfo(settings.helpdesk.timezone)).year, as_json)
+        return
+    if year is not None or as_json:
+        raise click.UsageError("--year and --json go with --skm")
     month = month or last_full_month(now, settings.helpdesk.timezone)
     try:
         with obj.session() as s:
@@ -76,6 +86,20 @@ def report(obj: Context, month: str, out_dir: str) -> None:
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     html_file, csv_file = write_report(rep, Path(out_dir))
     click.echo(f"wrote {html_file} and {csv_file}")
+
+
+def _survey_year(obj: Context, settings: Settings, year: int, as_json: bool) -> None:
+    """The year's satisfaction survey: the figure the regulation asks for at least once a year."""
+    from maild.documents.survey_figures import survey_figures, year_bounds
+    from maild.documents.survey_output import survey_data, survey_text
+
+    start, end = year_bounds(year, settings.helpdesk.timezone)
+    with obj.session() as s:
+        figures = survey_figures(s, start, end, settings.helpdesk.timezone, settings.helpdesk.language)
+    if as_json:
+        print_json({"year": year, **survey_data(figures)})
+    else:
+        click.echo(survey_text(figures, str(year)), nl=False)
 
 
 @click.group()

@@ -31,6 +31,7 @@ class PipelineSettings:
     proof_max_age_days: int = 30
     max_message_bytes: int = 25 * 1024 * 1024
     batch_bytes: int = 64 * 1024 * 1024  # raw bytes claimed in one batch (at least one message)
+    survey_mode: str = "off"  # [survey] mode: whether a reporter's reply to a closed ticket may be a rating
 
     @property
     def team(self) -> frozenset[str]:

@@ -1,12 +1,12 @@
-"""A message about an existing ticket: the reporter adding something, a thank-you after the
-close, or the team (staff, coordinator, a group manager) answering and giving commands."""
+"""A message about an existing ticket: the reporter adding something, a thank-you or a survey
+rating after the close, or the team (staff, coordinator, a group manager) answering and giving commands."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from maild.mail.quotes import split_reply
-from maild.service import actions
+from maild.service import actions, survey
 from maild.service.actions import Act, attempt
 from maild.service.attachments import keep_attachments
 from maild.service.dispatch import run_command
@@ -14,11 +14,12 @@ from maild.sop import threads
 from maild.sop.authority import effective_role
 from maild.sop.codes import Phrase, Refused, Why
 from maild.sop.courtesy import substance
+from maild.sop.skm import Rating, SurveyMode, parse_rating
 from maild.sop.commands import CommandName, Parsed, may_use, parse_commands
 from maild.sop.vocabulary import Role, State
 from maild.stages.pipeline.context import Message, Outcome, Services
 from maild.stages.pipeline.proving import prove_sender
-from maild.store.models import Event, Ticket
+from maild.store.models import Event, Party, Ticket
 from maild.store.queries import note_event
 
 # A short reply with one of these after the ticket was closed is a thank-you, not a new problem:
@@ -50,6 +51,13 @@ def handle(services: Services, msg: Message, ticket: Ticket, decision: threads.T
         # Commands and answers only from what the sender wrote now: never quoted or forwarded.
         applied = team_message(act, role, reply.own)
         return Outcome("follow_up", ticket.id, f"{decision.reason}; {role} proven ({proof.how}); {applied}")
+    rating = survey_rating(services, msg, ticket, reply.own)
+    if rating is not None:
+        # A rating never reopens: the closing mail asked for it.
+        done = survey.answer(act, rating, mail.message_id)
+        what = "recorded" if done == survey.ANSWERED else "this ticket was rated already: kept as an event"
+        return Outcome("follow_up", ticket.id, f"{decision.reason.rsplit(': ', 1)[0]}; a survey rating "
+                                               f"({rating.numbers}): {what}, not reopened")
     if decision.action == threads.REOPEN:
         if is_thanks(text):
             act.event("thanks_received", {"text": text})
@@ -59,6 +67,20 @@ def handle(services: Services, msg: Message, ticket: Ticket, decision: threads.T
         return Outcome("reopen", ticket.id, decision.reason)
     actions.reporter_replied(act, text)
     return Outcome("follow_up", ticket.id, decision.reason)
+
+
+def survey_rating(services: Services, msg: Message, ticket: Ticket, own: str) -> Rating | None:
+    """The survey rating this message holds, if it is one: the reporter of a closed ticket,
+    writing (in their own words, never the quoted closing mail) a rating first, while the
+    survey is on (``maild.sop.skm.parse_rating``)."""
+    if services.settings.survey_mode == SurveyMode.OFF or ticket.state != State.CLOSED:
+        return None
+    if not msg.facts.screening.may_answer or ticket.reporter_id is None:
+        return None
+    reporter = msg.session.get(Party, ticket.reporter_id)
+    if reporter is None or reporter.address != msg.facts.sender:
+        return None
+    return parse_rating(own)
 
 
 def team_message(act: Act, role: Role, text: str) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, defer, sessionmaker
 
 from maild.base.clock import Clock
 from maild.mail import screen as screening
+from maild.mail.quotes import split_reply
 from maild.mail.tokens import find_number
 from maild.service.mailer import Mailer
 from maild.sop import threads
@@ -143,6 +144,10 @@ class Pipeline:
         if not facts.screening.may_answer and (target is None or decision.action == threads.NEW_LINKED):
             return Outcome(facts.screening.kind, None, f"{facts.screening.reason}; not a report: recorded, no ticket")
         if target is not None and decision.action in (threads.FOLLOW_UP, threads.REOPEN):
+            return replies.handle(self.services, msg, target, decision)
+        if target is not None and decision.action == threads.NEW_LINKED and replies.survey_rating(
+                self.services, msg, target, split_reply(facts.mail.text).own) is not None:
+            # A rating sent after the reopen window is still the answer the closing mail asked for.
             return replies.handle(self.services, msg, target, decision)
         return new_report.handle(self.services, msg, decision)
 
