@@ -195,6 +195,13 @@ class RulesSettings:
 
 
 @dataclass(frozen=True)
+class AnswersSettings:
+    # The folder of stored answers (NAME.txt.j2) that "#jawab NAME" sends; empty: the answers
+    # shipped with maild in the helpdesk's language.
+    folder: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration, with paths already resolved against the config file."""
 
@@ -210,6 +217,7 @@ class Settings:
     calendar: CalendarSettings = CalendarSettings()
     sla: SlaSettings = SlaSettings()
     digest: DigestSettings = DigestSettings()
+    answers: AnswersSettings = AnswersSettings()
     staff: tuple[PartySettings, ...] = ()
     groups: tuple[GroupSettings, ...] = ()
     coordinator: PartySettings = PartySettings()
