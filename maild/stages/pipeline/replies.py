@@ -83,11 +83,10 @@ def team_message(act: Act, role: Role, text: str) -> str:
     # member is told so in the confirmation.
     answer = parsed.body if substance(parsed.body, _names_of(act)) else ""
     # What a command that writes to the reporter (a bare #selesai, #jawab) carries of the text:
-    # never an internal reply nor a recommendation meant for the staff.
-    for_reporter = answer
+    # never the text of a reply marked internal.
+    for_reporter = "" if parsed.internal else answer
     if parsed.body:
         if parsed.internal:
-            for_reporter = ""
             applied.append(attempt(act, refused, "#catatan", lambda: actions.note(act, parsed.body)))
         elif not answer:
             if not stored:  # with a stored answer, something did go to the reporter
@@ -95,7 +94,6 @@ def team_message(act: Act, role: Role, text: str) -> str:
         elif role == Role.MANAGER:
             applied.append(attempt(act, refused, "(jawaban)", lambda: actions.group_reply(act, answer)))
         elif role == Role.COORDINATOR and act.ticket.state == State.WITH_COORDINATOR:
-            for_reporter = ""
             applied.append(attempt(act, refused, "(rekomendasi)", lambda: actions.recommend(act, answer)))
         elif not resolution_pending and not stored:
             applied.append(attempt(act, refused, "(jawaban)", lambda: actions.answer(act, answer)))
