@@ -24,8 +24,8 @@ from maild.transport.imap import ImapError, ImapStep
 from maild.transport.smtp import SmtpDeferred, SmtpStep
 from servers import ImapAccount, SmtpSink, free_port
 
-NAMES = ["config", "database", "imap", "imap folders", "smtp", "smtp auth", "templates", "rules", "sla", "people", "outbox",
-         "quarantine", "clock", "calendar"]
+NAMES = ["config", "database", "imap", "imap folders", "smtp", "smtp auth", "templates", "answers", "rules", "sla",
+         "people", "outbox", "quarantine", "clock", "calendar"]
 SMTP_USER, SMTP_PASSWORD = "helpdesk", "rahasia-smtp"
 
 

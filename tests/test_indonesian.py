@@ -71,10 +71,13 @@ REFUSALS: dict[Why, tuple[str, ...]] = {
     Why.NOT_NOW: ("closed", "escalated"),
     Why.NOT_HERE: ("internal",),
     Why.CANNOT_MERGE: ("26-0002", "26-0001"),
+    Why.UNKNOWN_ANSWER: ("reset-pasword", "reset-password", "gagal-unggah", "reset-password"),
+    Why.ANSWER_FAILED: ("reset-password",),
 }
 CONFIRMATIONS = tuple(done(d, {Done.TYPE: "incident", Done.CATEGORY: "akun", Done.PRIORITY: "critical",
                                Done.ASSIGNED: "petugas@lpse.example", Done.ESCALATED: "Tim Infrastruktur",
-                               Done.MERGED: "26-0001"}.get(d, "")) for d in Done)
+                               Done.MERGED: "26-0001", Done.STORED_ANSWER: "reset-password"}.get(d, ""))
+                      for d in Done)
 AT = datetime(2026, 11, 23, 20, 5, tzinfo=timezone(timedelta(hours=8)))
 REASONS: dict[Match, Reason] = {
     Match.ALWAYS: Reason(Match.ALWAYS),
@@ -155,6 +158,7 @@ def _view(kind: str, language: str) -> object:
         applied=CONFIRMATIONS,
         refused=tuple(Refused("#perintah", Phrase(why, args)) for why, args in REFUSALS.items()),
         groups=("infrastruktur",), categories=("akun", "jaringan_server", "lainnya"),
+        answers=("gagal-unggah", "reset-password"),
         extra={"received_at": "23 November 2026 08:00 WITA", "subject": "Tidak bisa login",
                "recipients": "budi@cv-maju.co.id", "status": "5.1.1", "hours": "4.0", "level": "resolution",
                "respond_by": "23 November 2026 12:00 WITA", "ratings": "3 4 4 4 3 4 4 4 4"},

@@ -146,9 +146,10 @@ def test_invisible_characters_are_not_indentation() -> None:
 
 
 def _help_block(language: str) -> str:
-    # With the lines that list the groups and the categories: they name commands too.
+    # With the lines that list the groups, the categories and the stored answers: they name
+    # commands too.
     return Renderer()._env.get_template(f"{language}/_commands.txt.j2").render(  # noqa: SLF001
-        groups=("infrastruktur",), categories=("akun", "lainnya"))
+        groups=("infrastruktur",), categories=("akun", "lainnya"), answers=("reset-password",))
 
 
 @pytest.mark.parametrize("language", ["id", "en"])

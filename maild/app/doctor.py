@@ -27,7 +27,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from maild.app.factory import (digest_settings, envelope_from, imap_mailbox, load_checked, load_ruleset,
+from maild.app.factory import (answers, digest_settings, envelope_from, imap_mailbox, load_checked, load_ruleset,
                                smtp_transport, work_calendar)
 from maild.base.clock import Clock
 from maild.base.config import Endpoint, mask_url
@@ -84,6 +84,7 @@ def run_checks(
     checks.extend(_guarded("mailbox", lambda: _mailbox(settings, timeout)))
     checks.extend(_guarded("smtp", lambda: _smtp(settings, timeout)))
     checks.extend(_guarded("templates", lambda: [_templates(templates_dir)]))
+    checks.extend(_guarded("answers", lambda: [_answers(settings)]))
     checks.extend(_guarded("rules", lambda: [_rules(settings)]))
     checks.extend(_guarded("sla", lambda: [_sla(settings)]))
     checks.extend(_guarded("people", lambda: [_people(settings)]))
@@ -350,6 +351,14 @@ def _templates(directory: Path | None) -> Check:
         return Check("templates", False, str(exc), f"fix the template in {renderer.directory}")
     return Check("templates", True,
                  f"{len(KINDS)} mail kinds in {len(LANGUAGES)} languages compile ({renderer.directory})")
+
+
+def _answers(settings: Settings) -> Check:
+    try:
+        stored = answers(settings)
+    except ConfigError as exc:
+        return Check("answers", False, str(exc), "fix the stored answer ('maild answers show NAME --raw')")
+    return Check("answers", True, f"{len(stored.names())} stored answers for #jawab compile ({stored.folder})")
 
 
 def _rules(settings: Settings) -> Check:

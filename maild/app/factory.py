@@ -22,6 +22,7 @@ from maild.base.errors import ConfigError, TransientError
 from maild.base.resources import resource_dir
 from maild.documents.digest import Digest, DigestSettings
 from maild.documents.digest import recipients as digest_recipients
+from maild.render.answers import Answers, sample_values
 from maild.render.renderer import Renderer
 from maild.service.actions import Group, Roles
 from maild.service.intake import IntakeSettings
@@ -151,12 +152,21 @@ def pipeline_settings(settings: Settings) -> PipelineSettings:
     )
 
 
-def mailer(settings: Settings, renderer: Renderer) -> Mailer:
-    """The mailer that queues every mail about tickets."""
+def mailer(settings: Settings, renderer: Renderer, stored: Answers | None = None) -> Mailer:
+    """The mailer that queues every mail about tickets (``stored``: the answers #jawab sends)."""
     h = settings.helpdesk
     return Mailer(renderer, MailerSettings(identity(settings), h.language, h.timezone, h.ticket_tag,
                                            settings.threading.reopen_window_days,
-                                           settings.attachments.forward_max_bytes, settings.survey.mode))
+                                           settings.attachments.forward_max_bytes, settings.survey.mode), stored)
+
+
+def answers(settings: Settings) -> Answers:
+    """The stored answers: ``[answers] folder``, or the ones shipped in the helpdesk's language;
+    each is compiled and tried now (ConfigError naming the file when one is broken)."""
+    h = settings.helpdesk
+    folder = (Path(settings.answers.folder) if settings.answers.folder
+              else resource_dir("templates") / "answers" / h.language)
+    return Answers(folder, sample_values(h.name, h.address.lower(), h.ticket_tag))
 
 
 def work_calendar(settings: Settings) -> WorkCalendar:
@@ -272,6 +282,11 @@ class Services:
         return renderer
 
     @cached_property
+    def answers(self) -> Answers:
+        """The stored answers, all compiled once: a broken one stops us before any mail."""
+        return answers(self.settings)
+
+    @cached_property
     def ruleset(self) -> RuleSet:
         """The classification rules."""
         return load_ruleset(self.settings)
@@ -294,7 +309,7 @@ class Services:
     @cached_property
     def mailer(self) -> Mailer:
         """The mailer that queues mail about tickets."""
-        return mailer(self.settings, self.renderer)
+        return mailer(self.settings, self.renderer, self.answers)
 
     @cached_property
     def engine(self) -> Engine:
@@ -354,9 +369,9 @@ class Services:
 
     def prepare(self) -> Services:
         """Build now what handling mail needs, in the order a broken set-up is reported:
-        templates, rules, the database. A command that handles many messages calls this first,
-        so a broken set-up stops it at the start instead of failing every message."""
-        _ = (self.renderer, self.ruleset, self.factory)
+        templates, stored answers, rules, the database. A command that handles many messages
+        calls this first, so a broken set-up stops it at the start instead of failing every message."""
+        _ = (self.renderer, self.answers, self.ruleset, self.factory)
         return self
 
     def close(self) -> None:

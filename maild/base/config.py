@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from maild.base.errors import ConfigError
 from maild.base.suggest import closest
 from maild.base.settings import (
+    AnswersSettings,
     AttachmentSettings,
     CalendarSettings,
     DatabaseSettings,
@@ -54,6 +55,7 @@ _SECTIONS = {
     "sla": SlaSettings,
     "digest": DigestSettings,
     "survey": SurveySettings,
+    "answers": AnswersSettings,
 }
 
 
@@ -162,6 +164,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         settings,
         helpdesk=replace(h, secret_file=path(h.secret_file), logo_file=path(h.logo_file)),
         rules=replace(settings.rules, file=path(settings.rules.file)),
+        answers=replace(settings.answers, folder=path(settings.answers.folder)),
         database=replace(settings.database, url=db),
         mailbox=replace(m, url=maildir(m.url), password_file=path(m.password_file), ca_file=path(m.ca_file)),
         smtp=replace(s, url=maildir(s.url), password_file=path(s.password_file), ca_file=path(s.ca_file)),

@@ -208,6 +208,13 @@ class RulesSettings:
 
 
 @dataclass(frozen=True)
+class AnswersSettings:
+    # The folder of stored answers (NAME.txt.j2) that "#jawab NAME" sends; empty: the answers
+    # shipped with maild in the helpdesk's language.
+    folder: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration, with paths already resolved against the config file."""
 
@@ -224,6 +231,7 @@ class Settings:
     sla: SlaSettings = SlaSettings()
     digest: DigestSettings = DigestSettings()
     survey: SurveySettings = SurveySettings()
+    answers: AnswersSettings = AnswersSettings()
     staff: tuple[PartySettings, ...] = ()
     groups: tuple[GroupSettings, ...] = ()
     coordinator: PartySettings = PartySettings()

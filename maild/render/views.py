@@ -85,9 +85,11 @@ class MailView:
     reopen_days: int = 14
     applied: tuple[str, ...] = ()  # codes of what was done (maild.sop.codes.Done)
     refused: tuple[Refused, ...] = ()
-    # For the help block: the groups #eskalasi reaches and the categories #kategori takes.
+    # For the help block: the groups #eskalasi reaches, the categories #kategori takes and the
+    # stored answers #jawab sends.
     groups: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()
     # Whose help the help block shows: staff, coordinator or manager (the recipient's role).
     reader_role: str = "staff"
     # [survey] mode: the closing mail's invitation to rate the service ("off": none).

@@ -12,6 +12,7 @@ a move the SOP does not allow raises IllegalTransition, an impossible request Ac
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from maild.base.errors import IllegalTransition, MaildError
 from maild.base.suggest import closest
+from maild.render.answers import AnswerFailed, AnswerTicket, AnswerValues
 from maild.render.views import MailView
 from maild.service import forwarding
 from maild.service.forwarding import Forwarding
@@ -43,6 +45,8 @@ class ActionRefused(MaildError):
         super().__init__(say(why, "en"))
         self.why = why
 
+
+log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "maild"  # who acts when nobody does: rules, timers, the pipeline itself
 
@@ -122,6 +126,7 @@ class Act:
             groups=self.roles.group_names(),
             categories=self.roles.categories,
             survey=self.mailer.settings.survey_mode,
+            answers=self.mailer.answer_names(),
             **kw,
         )
 
@@ -144,7 +149,8 @@ class Act:
 
     def send_held(self) -> None:
         """Queue one mail for what was held: the weightiest (the closing, then the escalation
-        notice, then the answer), carrying the answer's text when there was one."""
+        notice, then the answer), carrying the answer's text when there was one, each text once
+        (a stored answer already holds the typed text a bare ``#selesai`` closes with)."""
         held, self.held = self.held or [], None
         if not held:
             return
@@ -152,7 +158,8 @@ class Act:
         kind, recipient, view = held[min(range(len(held)), key=lambda i: _WEIGHT.get(kinds[i], 9))]
         answer = next((v.text for k, _, v in held if k == "answer"), "")
         if kind != "answer" and answer and answer not in view.text:
-            view = replace(view, text="\n\n".join(t for t in (view.text, answer) if t))
+            text = answer if view.text and view.text in answer else "\n\n".join(t for t in (view.text, answer) if t)
+            view = replace(view, text=text)
         self._queue(kind, recipient, view, False)
 
     def _is_reporter(self, address: str) -> bool:
@@ -212,6 +219,34 @@ def answer(act: Act, text: str) -> str:
         return done(Done.ANSWERED_BY_HAND)
     act.mail("answer", rep.address, act.view(rep.name, text))
     return done(Done.ANSWERED)
+
+
+def stored_answer(act: Act, name: str, text: str = "") -> str:
+    """A stored answer (``#jawab NAMA``, ``maild answers``) for this ticket, followed by what
+    the staff member typed, sent as one answer through ``answer``. An unknown name is refused
+    with the closest one, and nothing is sent."""
+    known = act.mailer.answer_names()
+    key = name.strip().lower()
+    if key not in known or act.mailer.answers is None:
+        raise ActionRefused(Phrase(Why.UNKNOWN_ANSWER, (name, closest(name, known), *known)))
+    try:
+        stored = act.mailer.answers.render(key, _answer_values(act))
+    except AnswerFailed as exc:
+        log.error("ticket %s: %s", act.ticket.number, exc)
+        raise ActionRefused(Phrase(Why.ANSWER_FAILED, (key,))) from None
+    result = answer(act, "\n\n".join(t for t in (stored, text.strip()) if t))
+    return done(Done.STORED_ANSWER, key) if result == done(Done.ANSWERED) else result
+
+
+def _answer_values(act: Act) -> AnswerValues:
+    """What a stored answer may show of this ticket: the reporter's name (their address's
+    local part when they gave none), the ticket, the helpdesk."""
+    ident, rep = act.mailer.settings.identity, act.reporter()
+    name = (rep.name if rep is not None else "") or act.ticket.reporter_name or ""
+    if not name and rep is not None:
+        name = rep.address.partition("@")[0]
+    ticket = act.mailer.ticket_view(act.session, act.ticket, act.now)
+    return AnswerValues(name, AnswerTicket(ticket.number, ticket.subject, ticket.token), ident.name, ident.address)
 
 
 def _not_mailed(act: Act, rep: Party | None) -> dict[str, str]:

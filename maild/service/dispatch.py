@@ -16,6 +16,13 @@ from maild.sop.commands import Command, CommandName, split_first_word
 
 Handler = Callable[[Act, Command, str], str]
 
+
+def _stored_answer(act: Act, command: Command, body: str) -> str:
+    """``#jawab NAMA teks``: the stored answer, then the rest of its line and the reply's text."""
+    name, rest = split_first_word(command.value)
+    return actions.stored_answer(act, name, "\n\n".join(t for t in (rest, body) if t))
+
+
 ACTIONS: Mapping[CommandName, Handler] = {
     CommandName.STATUS: lambda act, c, body: actions.set_status(act, c.value),
     CommandName.TYPE: lambda act, c, body: actions.classify(act, "type", c.value),
@@ -25,6 +32,7 @@ ACTIONS: Mapping[CommandName, Handler] = {
     CommandName.ESCALATE: lambda act, c, body: actions.escalate(act, *split_first_word(c.value)),
     CommandName.COORDINATOR: lambda act, c, body: actions.to_coordinator(act, c.value),
     CommandName.NOTE: lambda act, c, body: actions.note(act, c.value),
+    CommandName.ANSWER_TEMPLATE: _stored_answer,
     # "#selesai" alone closes with the reply's text as the result the reporter reads.
     CommandName.RESOLVE: lambda act, c, body: actions.resolve(act, c.value or body),
     CommandName.REOPEN: lambda act, c, body: actions.reopen(act, c.value),

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from maild.store.models import Event, InboundMessage, OutgoingMail, Party, Ticket
 from maild.mail.parse import parse
 from maild.store.outbox import Identity, Outgoing, enqueue, usable_address
+from maild.render.answers import Answers
 from maild.render.renderer import Renderer, human_size, local_time
 from maild.mail.tokens import format_token
 from maild.render.views import EarlierTicket, FileLine, FilesView, HistoryItem, MailView, TicketView
@@ -44,11 +45,17 @@ class MailerSettings:
 
 
 class Mailer:
-    """Renders and queues mail about tickets."""
+    """Renders and queues mail about tickets; ``answers`` are the stored answers ``#jawab``
+    sends (None: there are none)."""
 
-    def __init__(self, renderer: Renderer, settings: MailerSettings) -> None:
+    def __init__(self, renderer: Renderer, settings: MailerSettings, answers: Answers | None = None) -> None:
         self.renderer = renderer
         self.settings = settings
+        self.answers = answers
+
+    def answer_names(self) -> tuple[str, ...]:
+        """The stored answers ``#jawab`` knows (for the help block and its refusals)."""
+        return self.answers.names() if self.answers is not None else ()
 
     def ticket_view(self, session: Session, ticket: Ticket, now: datetime) -> TicketView:
         s = self.settings

@@ -29,6 +29,8 @@ class Why(StrEnum):
     NOT_NOW = "not_now"  # (ticket state, event): the SOP has no such move from this state
     NOT_HERE = "not_here"  # (command name): a command that only marks the reply
     CANNOT_MERGE = "cannot_merge"  # (ticket number, other ticket number)
+    UNKNOWN_ANSWER = "unknown_answer"  # (name typed, closest stored answer or "", stored answer, ...)
+    ANSWER_FAILED = "answer_failed"  # (stored answer): it failed on this ticket (the log says why)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Done(StrEnum):
 
     ANSWERED = "answered"
     ANSWERED_BY_HAND = "answered_by_hand"  # no address: the staff member tells the reporter
+    STORED_ANSWER = "stored_answer"  # :name of the stored answer sent (#jawab)
     NO_ANSWER = "no_answer"  # a greeting alone: nothing sent
     NOTED = "noted"
     STATUS = "status"

@@ -38,6 +38,7 @@ class CommandName(StrEnum):
     COORDINATOR = "coordinator"
     NOTE = "note"
     INTERNAL = "internal"
+    ANSWER_TEMPLATE = "answer"
     RESOLVE = "resolve"
     REOPEN = "reopen"
 
@@ -107,6 +108,9 @@ REGISTRY: tuple[CommandSpec, ...] = (
                 5, roles=_EVERYONE_IN_TEAM),
     CommandSpec(CommandName.INTERNAL, ("internal", "intern"), (), "", "",
                 "seluruh balasan ini internal", "this whole reply is internal", 5),
+    CommandSpec(CommandName.ANSWER_TEMPLATE, ("jawab",), ("answer",), "NAMA", "NAME",
+                "kirim jawaban tersimpan ke pelapor, diikuti teks Anda",
+                "send a stored answer to the reporter, followed by your text", 5, needs_argument=True),
     CommandSpec(CommandName.RESOLVE, ("selesai", "tutup"), ("resolve", "close"), "hasil", "result",
                 "kirim hasil ke pelapor dan tutup tiket", "send the result to the reporter and close",
                 8, roles=_EVERYONE_IN_TEAM),

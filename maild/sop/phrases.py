@@ -111,6 +111,15 @@ _SAY: dict[Why, Callable[[tuple[str, ...], str], str]] = {
                                    else f"{_usage_word(a[0], lang)} cannot be used here"),
     Why.CANNOT_MERGE: lambda a, lang: (f"tiket {a[0]} tidak dapat digabung ke {a[1]}" if _id(lang)
                                        else f"cannot merge {a[0]} into {a[1]}"),
+    Why.UNKNOWN_ANSWER: lambda a, lang: (
+        (f"jawaban tersimpan {a[0]!r} tidak dikenal, tidak ada yang dikirim ke pelapor" if _id(lang)
+         else f"no stored answer {a[0]!r}, nothing was sent to the reporter")
+        + (_maybe(a[1], lang) or _known(a[2:], lang, "jawaban tersimpan", "stored answers"))),
+    Why.ANSWER_FAILED: lambda a, lang: (
+        f"jawaban tersimpan {a[0]!r} gagal disusun untuk tiket ini; tidak ada yang dikirim ke pelapor "
+        "(mohon sampaikan kepada admin maild)" if _id(lang)
+        else f"the stored answer {a[0]!r} failed on this ticket; nothing was sent to the reporter "
+             "(please tell the maild admin)"),
 }
 
 
@@ -124,6 +133,7 @@ _DONE: dict[str, tuple[str, str]] = {
     Done.ANSWERED_BY_HAND: (
         "jawaban dicatat, tetapi pelapor tidak punya alamat email: sampaikan langsung (telepon/tatap muka)",
         "answer recorded, but the reporter has no email address: tell them directly (phone/in person)"),
+    Done.STORED_ANSWER: ("jawaban tersimpan {} dikirim ke pelapor", "stored answer {} sent to the reporter"),
     Done.NO_ANSWER: ("tidak ada jawaban yang dikirim ke pelapor: balasan Anda hanya berisi salam atau nama",
                      "nothing was sent to the reporter: your reply held only a greeting or your name"),
     Done.NOTED: ("catatan internal dicatat", "internal note recorded"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from maild.app.cli.context import Context, print_json
-from maild.app.factory import load_checked, load_ruleset, open_mailbox
+from maild.app.factory import answers, load_checked, load_ruleset, open_mailbox
 from maild.base.clock import system_clock
 from maild.base.config import mask_url, masked
 from maild.base.errors import MaildError
@@ -86,9 +86,11 @@ def _private_parent(url: str) -> None:
 @click.command("check-config")
 @click.pass_obj
 def check_config(obj: Context) -> None:
-    """Validate the config, rules and templates; print the effective settings (secrets masked)."""
+    """Validate the config, rules, templates and stored answers; print the effective settings
+    (secrets masked)."""
     settings = obj.settings()
     Renderer().check()
+    answers(settings)
     load_ruleset(settings)
     print_json(masked(settings))
     click.echo("config OK", err=True)
@@ -122,7 +124,7 @@ def db_status(obj: Context) -> None:
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for each server.")
 @click.pass_context
 def doctor(ctx: click.Context, timeout: float) -> None:
-    """Check config, database, mailbox, SMTP, templates, rules, queues, clock and calendar."""
+    """Check config, database, mailbox, SMTP, templates, answers, rules, queues, clock and calendar."""
     from maild.app.doctor import exit_status, format_checks, run_checks
 
     checks = run_checks(ctx.obj.config_path, system_clock, timeout=timeout)

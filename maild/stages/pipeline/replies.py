@@ -98,25 +98,32 @@ def team_message(act: Act, role: Role, text: str) -> str:
     refused = [Refused(r.line, r.reason) for r in parsed.refused]
     act.hold_reporter_mail()
     resolution_pending = any(c.name == CommandName.RESOLVE and not c.value for c in parsed.commands)
+    # With "#jawab NAMA" the text follows the stored answer in its one mail (or nothing is
+    # sent, when the name is unknown): it is never a second answer of its own.
+    stored = any(c.name == CommandName.ANSWER_TEMPLATE for c in parsed.commands)
     # A greeting and a name are not an answer: nothing goes to the reporter, and the staff
     # member is told so in the confirmation.
     answer = parsed.body if substance(parsed.body, _names_of(act)) else ""
+    # What a command that writes to the reporter (a bare #selesai, #jawab) carries of the text:
+    # never the text of a reply marked internal.
+    for_reporter = "" if parsed.internal else answer
     if parsed.body:
         if parsed.internal:
             applied.append(attempt(act, refused, "#catatan", lambda: actions.note(act, parsed.body)))
         elif not answer:
-            applied.append("no_answer")
+            if not stored:  # with a stored answer, something did go to the reporter
+                applied.append("no_answer")
         elif role == Role.MANAGER:
             applied.append(attempt(act, refused, "(jawaban)", lambda: actions.group_reply(act, answer)))
         elif role == Role.COORDINATOR and act.ticket.state == State.WITH_COORDINATOR:
             applied.append(attempt(act, refused, "(rekomendasi)", lambda: actions.recommend(act, answer)))
-        elif not resolution_pending:
+        elif not resolution_pending and not stored:
             applied.append(attempt(act, refused, "(jawaban)", lambda: actions.answer(act, answer)))
     for command in parsed.commands:
         if not may_use(command.name, role):
             refused.append(Refused(command.line, Phrase(Why.ROLE_MAY_NOT, (command.name, role))))
             continue
-        applied.append(attempt(act, refused, command.line, lambda c=command: run_command(act, c, answer)))
+        applied.append(attempt(act, refused, command.line, lambda c=command: run_command(act, c, for_reporter)))
     act.send_held()
     applied = [a for a in applied if a]
     if parsed.commands or refused or "no_answer" in applied:
