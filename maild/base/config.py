@@ -30,6 +30,7 @@ from maild.base.settings import (
     LimitSettings,
     MailboxSettings,
     PartySettings,
+    ReportSettings,
     RulesSettings,
     SecuritySettings,
     Settings,
@@ -51,6 +52,7 @@ _SECTIONS = {
     "calendar": CalendarSettings,
     "sla": SlaSettings,
     "digest": DigestSettings,
+    "report": ReportSettings,
 }
 
 
@@ -213,6 +215,9 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
         for m in g.managers:
             if "@" not in m:
                 raise ConfigError(f"groups[{i}].managers: {m!r} is not an email address")
+    for a in settings.report.also_to:
+        if "@" not in a:
+            raise ConfigError(f"report.also_to: {a!r} is not an email address")
     _check_categories(settings.rules.categories)
     if not (h.secret or h.secret_file or h.secret_env or h.secret_credential):
         raise ConfigError("helpdesk.secret: not set (set secret, secret_file, secret_env or secret_credential; "

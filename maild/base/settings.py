@@ -185,6 +185,17 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    # The monthly report mails itself: last month's report goes to the head of the LPSE
+    # ([sla] head_address), the coordinator and also_to on the first working day of the month.
+    enabled: bool = True
+    # At or after this local time on that day (or at the first chance after it, once).
+    time: str = "08:00"
+    # Extra recipients besides the head of the LPSE and the coordinator, as addresses.
+    also_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RulesSettings:
     # The classification rules; empty means the rules shipped with maild.
     file: str = ""
@@ -210,6 +221,7 @@ class Settings:
     calendar: CalendarSettings = CalendarSettings()
     sla: SlaSettings = SlaSettings()
     digest: DigestSettings = DigestSettings()
+    report: ReportSettings = ReportSettings()
     staff: tuple[PartySettings, ...] = ()
     groups: tuple[GroupSettings, ...] = ()
     coordinator: PartySettings = PartySettings()
