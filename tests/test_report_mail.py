@@ -251,3 +251,18 @@ def test_the_first_working_day() -> None:
     documents = FormSettings(calendar=calendar)
     assert due_month(wita(1, 1, 10, year=2027), datetime.min.time(), documents) is None
     assert due_month(wita(1, 4, 0, year=2027), datetime.min.time(), documents) == "2026-12"
+
+
+def test_a_jpeg_logo_goes_out_labelled_as_jpeg() -> None:
+    """The report's related images are the PNG charts and the configured logo, which may be JPEG."""
+    from maild.render.renderer import Rendered
+    from maild.store.outbox import Identity, Outgoing, build_message
+
+    mail = Outgoing(cause="report:2026-07", template="monthly_report", recipient=HEAD, recipient_name="Kepala LPSE",
+                    ticket_id=None, ticket_number="report", rendered=Rendered("s", "t", '<img src="cid:logo">'),
+                    language="id", images=(("logo", b"\xff\xd8\xff\xe0jpeg"), ("sla", b"\x89PNG\r\n")))
+    raw = build_message(Identity("Helpdesk", "helpdesk@lpse.example", "lpse.example", b"k"), mail,
+                        "m@lpse.example", wita(8, 3))
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    types = {p["Content-ID"]: p.get_content_type() for p in msg.walk() if p["Content-ID"]}
+    assert types == {"<logo>": "image/jpeg", "<sla>": "image/png"}
