@@ -80,6 +80,7 @@ def test_cli_missing_config(tmp_path: Path) -> None:
     ("text", "words"),
     [
         ('[digest]\ntime = "7.30"\n', ["digest.time", "'7.30'"]),
+        ('[report]\ntime = "8"\n', ["report.time", "'8'"]),
         ('[sla]\ntargets = ["kritis 1 4"]\n', ["sla.targets", "kritis"]),
         ('[calendar]\nhours = ["mon-fri 8-16"]\n', ["calendar.hours", "8-16"]),
         ('[calendar]\ndays_off = ["2026-13-01"]\n', ["calendar.days_off", "2026-13-01"]),

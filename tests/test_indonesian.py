@@ -27,7 +27,8 @@ from maild.app.factory import categories, load_ruleset
 from maild.base.errors import ConfigError
 from maild.base.settings import RulesSettings, Settings
 from maild.render.renderer import KINDS, Renderer
-from maild.render.views import DigestGroup, DigestLine, DigestView, HistoryItem, MailView, TicketView, WeekRow
+from maild.render.views import (DigestGroup, DigestLine, DigestView, HistoryItem, MailView, MonthlyReportView,
+                                TicketView, WeekRow)
 from maild.sop.codes import Done, Phrase, Refused, Why, done
 from maild.sop.commands import parse_commands
 from maild.sop.phrases import ago, duration, event_name, say, say_reason
@@ -149,6 +150,10 @@ def _view(kind: str, language: str) -> object:
         return DigestView("23 November 2026", "Helpdesk LPSE Uji", "helpdesk@lpse.example", "Koordinator",
                           (DigestGroup("5", label(State.IN_PROGRESS, language), (line,)),), (line,), (line,),
                           (), (), (WeekRow("akun", 3, 2),), 1, 1)
+    if kind == "monthly_report":
+        return MonthlyReportView("Kepala LPSE", "Helpdesk LPSE Uji", "helpdesk@lpse.example", "2026-11",
+                                 "November 2026", "1-30 November 2026", 12, 9, 3, 1, 7, 2, 1, "83,3%", "75,0%",
+                                 "laporan-helpdesk-2026-11.csv")
     if kind == "too_large":
         return {"recipient_name": "Budi", "subject": "Berkas", "size_mb": "30.0", "limit_mb": "25",
                 "helpdesk_name": "Helpdesk LPSE Uji", "helpdesk_address": "helpdesk@lpse.example"}

@@ -132,6 +132,8 @@ def _story(directory: Path, language: str) -> list[OutgoingMail]:
                 "helpdesk_name": ident.name, "helpdesk_address": ident.address}, "story:large", "limit", clock())
             view = daemon.digest.compose(s, clock())
             assert daemon.digest.queue(s, view, COORDINATOR, "Koordinator Helpdesk", "story:digest", clock()) == 1
+            # The month so far, with the story's ticket in its tables, as the daemon mails a month.
+            assert daemon.report_mail.queue(s, "2026-11", clock()).queued == (COORDINATOR,)
         with daemon.factory() as s:
             return list(s.scalars(select(OutgoingMail).order_by(OutgoingMail.id)))
     finally:
@@ -273,6 +275,9 @@ def test_every_mail_kind_fits_a_phone_and_a_desktop(pages: list[Page], measured:
             assert r["scripts"] == 0, name
             if name.endswith("-digest"):
                 assert r["images"] and all(w > 0 for w in r["images"]), "the digest shows its chart"
+            if name.endswith("-monthly_report"):
+                assert len(r["images"]) >= 4 and all(w > 0 for w in r["images"]), "the report shows its charts"
+                assert "LAPORAN BULANAN" in r["text"] and SUBJECT[:40] in r["text"], name
             if "-escalation" in name or "-coordinator" in name or "-new_ticket" in name:
                 # Hostile content is shown as text, and the report only once.
                 assert HOSTILE in r["text"] and r["text"].count(LONG_WORD) == 1, name

@@ -1,6 +1,6 @@
 """The daemon: the stages, wired by ``factory.Services``, run ``tick`` until told to stop.
 
-One tick is ingest -> pipeline -> sender. Between ticks the daemon waits on the mailbox
+One tick is ingest -> pipeline -> timers, the digest and the monthly report -> sender. Between ticks the daemon waits on the mailbox
 (IMAP IDLE where offered, polling otherwise) no longer than until the next queued mail is due.
 A mailbox that fails is retried with backoff while the other stages go on.
 """
@@ -21,6 +21,7 @@ from maild.base.clock import Clock
 from maild.base.settings import Settings
 from maild.base.errors import MailboxError
 from maild.documents.digest import Digest
+from maild.documents.report_mail import ReportMail
 from maild.render.renderer import Renderer
 from maild.stages.ingest import Ingest
 from maild.stages.pipeline import Pipeline
@@ -64,6 +65,7 @@ class Daemon:
     pipeline: Pipeline
     timers: Timers
     digest: Digest
+    report_mail: ReportMail
     sender: Sender
     renderer: Renderer
     backoff: Backoff = field(default_factory=Backoff)
@@ -85,6 +87,7 @@ class Daemon:
         work += self.pipeline.run_once(stopping=stopping)
         work += self.timers.run_once()
         work += self.digest.run_once()
+        work += self.report_mail.run_once()
         work += self.sender.run_once()
         return work
 
@@ -165,5 +168,6 @@ def build(
         ingest=parts.ingest,
         timers=parts.timers,
         digest=parts.digest,
+        report_mail=parts.report_mail,
         sender=parts.sender,
     )

@@ -8,6 +8,7 @@ the same ``Services`` for every part, so the daemon and the commands are wired a
 
 from __future__ import annotations
 
+import logging
 from datetime import time, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +24,9 @@ from maild.base.resources import resource_dir
 from maild.documents.digest import Digest, DigestSettings
 from maild.documents.digest import recipients as digest_recipients
 from maild.render.answers import Answers, sample_values
+from maild.documents.report_mail import ReportMail, ReportMailSettings
+from maild.documents.report_mail import recipients as report_recipients
+from maild.documents.settings import FormSettings, form_settings
 from maild.render.renderer import Renderer
 from maild.service.actions import Group, Roles
 from maild.service.intake import IntakeSettings
@@ -43,6 +47,8 @@ from maild.transport.imap import ImapMailbox
 from maild.transport.maildir import MaildirMailbox
 from maild.transport.smtp import MaildirTransport, SmtpTransport, Transport
 from maild.transport.sources import Mailbox
+
+log = logging.getLogger(__name__)
 
 IMAP_PORTS = {"imap": 143, "imaps": 993}
 SMTP_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
@@ -181,15 +187,49 @@ def timer_settings(settings: Settings) -> TimerSettings:
                          sl.head_name, sl.check_every)
 
 
-def digest_time(settings: Settings) -> time:
-    """The local time of the daily digest (``digest.time``, HH:MM)."""
-    text = settings.digest.time
+def _clock_time(key: str, text: str) -> time:
+    """A local time of day given as HH:MM; ConfigError naming ``key`` otherwise."""
     try:
         if len(text) != 5 or text[2] != ":":  # fromisoformat also takes "07", "0730", "07:30:00"
             raise ValueError
         return time.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"digest.time: {text!r} is not a time like 07:30") from None
+        raise ConfigError(f"{key}: {text!r} is not a time like 07:30") from None
+
+
+def digest_time(settings: Settings) -> time:
+    """The local time of the daily digest (``digest.time``, HH:MM)."""
+    return _clock_time("digest.time", settings.digest.time)
+
+
+def report_time(settings: Settings) -> time:
+    """The local time the monthly report goes out on the month's first working day (``report.time``)."""
+    return _clock_time("report.time", settings.report.time)
+
+
+def document_settings(settings: Settings) -> FormSettings:
+    """What the form, the register and the monthly report take from the configuration, the
+    logo read now (``helpdesk.logo_file``: a file that cannot be read is a ConfigError)."""
+    logo = settings.helpdesk.logo_file
+    try:
+        return form_settings(settings, logo=Path(logo).read_bytes() if logo else None)
+    except OSError as exc:
+        raise ConfigError(f"helpdesk.logo_file: cannot read {logo}: {exc.strerror}") from None
+
+
+def report_mail_settings(settings: Settings) -> ReportMailSettings:
+    """When the monthly report mails itself (``[report] enabled``, ``time``) and to whom: the
+    head of the LPSE, the coordinator and ``also_to``."""
+    r, sl, c = settings.report, settings.sla, settings.coordinator
+    names = {p.address.lower(): p.name for p in settings.staff}
+    to = report_recipients((sl.head_address.lower(), sl.head_name), (c.address.lower(), c.name), r.also_to, names)
+    try:
+        documents = document_settings(settings)
+    except ConfigError as exc:
+        # The daemon does not stop for a logo: the report goes out without it (the CLI refuses).
+        log.warning("%s; the monthly report mail goes without the logo", exc)
+        documents = form_settings(settings)
+    return ReportMailSettings(identity(settings), r.enabled, report_time(settings), to, documents)
 
 
 def digest_settings(settings: Settings) -> DigestSettings:
@@ -240,11 +280,13 @@ def sync_parties(settings: Settings, factory: sessionmaker[Session], clock: Cloc
 # -- the one check of a configuration ------------------------------------------------------
 def check_settings(settings: Settings) -> Settings:
     """Read every value the parts read beyond its type (the SLA targets and words, the working
-    calendar, the digest time), so a value ``maild run`` would refuse is refused by every
-    command, ``check-config`` and ``doctor`` alike, with the same one-line ConfigError."""
+    calendar, the digest's and the monthly report's time), so a value ``maild run`` would
+    refuse is refused by every command, ``check-config`` and ``doctor`` alike, with the same
+    one-line ConfigError."""
     policy_from(settings.sla)
     work_calendar(settings)
     digest_time(settings)
+    report_time(settings)
     return settings
 
 
@@ -361,6 +403,11 @@ class Services:
     def digest(self) -> Digest:
         """The coordinator's daily digest."""
         return Digest(self.factory, self.mailer, digest_settings(self.settings), self.clock)
+
+    @cached_property
+    def report_mail(self) -> ReportMail:
+        """The monthly report, mailed on the first working day."""
+        return ReportMail(self.factory, self.mailer, report_mail_settings(self.settings), self.clock)
 
     @cached_property
     def sender(self) -> Sender:

@@ -31,6 +31,7 @@ from maild.base.settings import (
     LimitSettings,
     MailboxSettings,
     PartySettings,
+    ReportSettings,
     RulesSettings,
     SecuritySettings,
     Settings,
@@ -56,6 +57,7 @@ _SECTIONS = {
     "digest": DigestSettings,
     "survey": SurveySettings,
     "answers": AnswersSettings,
+    "report": ReportSettings,
 }
 
 
@@ -219,6 +221,9 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
         for m in g.managers:
             if "@" not in m:
                 raise ConfigError(f"groups[{i}].managers: {m!r} is not an email address")
+    for a in settings.report.also_to:
+        if "@" not in a:
+            raise ConfigError(f"report.also_to: {a!r} is not an email address")
     _check_categories(settings.rules.categories)
     mode = settings.survey.mode
     if mode not in SURVEY_MODES:

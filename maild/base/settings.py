@@ -198,6 +198,17 @@ class SurveySettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    # The monthly report mails itself: last month's report goes to the head of the LPSE
+    # ([sla] head_address), the coordinator and also_to on the first working day of the month.
+    enabled: bool = True
+    # At or after this local time on that day (or at the first chance after it, once).
+    time: str = "08:00"
+    # Extra recipients besides the head of the LPSE and the coordinator, as addresses.
+    also_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RulesSettings:
     # The classification rules; empty means the rules shipped with maild.
     file: str = ""
@@ -232,6 +243,7 @@ class Settings:
     digest: DigestSettings = DigestSettings()
     survey: SurveySettings = SurveySettings()
     answers: AnswersSettings = AnswersSettings()
+    report: ReportSettings = ReportSettings()
     staff: tuple[PartySettings, ...] = ()
     groups: tuple[GroupSettings, ...] = ()
     coordinator: PartySettings = PartySettings()

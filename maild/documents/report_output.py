@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -45,13 +46,42 @@ def report_charts(report: Report) -> dict[str, bytes]:
 
 
 def report_html(report: Report, templates: Templates = None, language: str = "id",
-                charts: Mapping[str, bytes] | None = None) -> str:
-    """The report as one self-contained HTML page (charts inline as ``data:`` PNG images)."""
+                charts: Mapping[str, bytes] | None = None, cid: bool = False) -> str:
+    """The report as one self-contained HTML page (charts inline as ``data:`` PNG images).
+
+    With ``cid`` the images are ``cid:NAME`` (``cid:logo`` for the logo) instead: the page goes
+    into a mail that carries them as related parts, which mail clients show where many refuse
+    ``data:`` images."""
     images = report_charts(report) if charts is None else charts
+    def source(name: str, image: bytes | None) -> str:
+        return (f"cid:{name}" if image else "") if cid else data_uri(image)
+
     return render_document(templates, "report.html.j2", language, {
-        "r": report, "charts": {name: data_uri(png) for name, png in images.items()},
-        "logo": data_uri(report.logo), "num": format_number,
+        "r": report, "charts": {name: source(name, png) for name, png in images.items()},
+        "logo": source("logo", report.logo), "num": format_number,
     })
+
+
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.S | re.I)
+
+
+def page_parts(page: str) -> tuple[str, str]:
+    """The stylesheet and the inside of the body of a page ``report_html`` wrote, so a mail
+    can show the report within its own page (whatever sections the report has)."""
+    style, body = _STYLE.search(page), _BODY.search(page)
+    return (style.group(1) if style else ""), (body.group(1) if body else page)
+
+
+def csv_name(month: str) -> str:
+    """The CSV's file name: ``laporan-helpdesk-YYYY-MM.csv``."""
+    return f"laporan-helpdesk-{month}.csv"
+
+
+def report_csv_bytes(report: Report) -> bytes:
+    """The CSV as a file holds it: UTF-8 with a byte order mark, so that spreadsheet programs
+    read it as UTF-8."""
+    return report_csv(report).encode("utf-8-sig")
 
 
 def _csv_rows(report: Report) -> Iterable[tuple[str, str, str, str, object]]:
@@ -128,11 +158,11 @@ def write_report(report: Report, directory: Path, templates: Templates = None) -
     The CSV is written with a byte order mark so that spreadsheet programs read it as UTF-8.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    html = directory / f"laporan-helpdesk-{report.month}.html"
-    table = directory / f"laporan-helpdesk-{report.month}.csv"
+    table = directory / csv_name(report.month)
+    html = table.with_suffix(".html")
     html.write_text(report_html(report, templates), encoding="utf-8")
-    table.write_text(report_csv(report), encoding="utf-8-sig", newline="")
+    table.write_bytes(report_csv_bytes(report))
     return html, table
 
 
-__all__ = ["report_charts", "report_csv", "report_html", "write_report"]
+__all__ = ["csv_name", "page_parts", "report_charts", "report_csv", "report_csv_bytes", "report_html", "write_report"]

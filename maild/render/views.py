@@ -146,3 +146,30 @@ class DigestView:
     @property
     def all_clear(self) -> bool:
         return not (self.open_count or self.failed_mail or self.dead_messages)
+
+
+@dataclass(frozen=True)
+class MonthlyReportView:
+    """The monthly report's mail to the head of the LPSE and the coordinator: the key figures
+    for the text part, and the report page itself (its style and body) for the HTML part."""
+
+    recipient_name: str
+    helpdesk_name: str
+    helpdesk_address: str
+    month: str  # "2026-11"
+    title: str  # "November 2026"
+    period: str  # "1-30 November 2026"
+    intake: int
+    closed: int
+    open_at_start: int
+    reopened: int
+    open_at_end: int
+    escalated: int
+    to_coordinator: int  # tickets reported to the coordinator
+    response_within: str  # "83,3%" of first responses within target ("-": none measured)
+    resolution_within: str
+    attachment: str  # the CSV's file name
+    # The report page as ``report_output.report_html`` renders it, split for embedding: its
+    # stylesheet and the inside of its body, both markup from maild's own autoescaped template.
+    report_style: str = ""
+    report_body: str = ""

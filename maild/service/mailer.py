@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from maild.store.models import Event, InboundMessage, OutgoingMail, Party, Ticket
 from maild.mail.parse import parse
-from maild.store.outbox import Identity, Outgoing, enqueue, usable_address
+from maild.store.outbox import Identity, Outgoing, OutgoingFile, enqueue, usable_address
 from maild.render.answers import Answers
 from maild.render.renderer import Renderer, human_size, local_time
 from maild.mail.tokens import format_token
@@ -182,17 +182,18 @@ class Mailer:
     def queue_notice(
         self, session: Session, kind: str, recipient: str, recipient_name: str, view: Any, cause: str, topic: str,
         now: datetime, in_reply_to: str | None = None, automatic: bool = True,
-        images: tuple[tuple[str, bytes], ...] = (),
+        images: tuple[tuple[str, bytes], ...] = (), attachments: tuple[OutgoingFile, ...] = (),
     ) -> bool:
-        """Render and queue a mail that is about no ticket (the size-limit notice, the digest);
-        ``topic`` stands in for the ticket number in its Message-ID. False if queued already."""
+        """Render and queue a mail that is about no ticket (the size-limit notice, the digest,
+        the monthly report with its CSV as ``attachments``); ``topic`` stands in for the ticket
+        number in its Message-ID. False if queued already."""
         if not usable_address(recipient):
             return False
         rendered = self.renderer.render(kind, self.settings.language, view)
         return enqueue(session, self.settings.identity, Outgoing(
             cause=cause, template=kind, recipient=recipient, recipient_name=recipient_name, ticket_id=None,
             ticket_number=topic, rendered=rendered, language=self.settings.language, automatic=automatic,
-            in_reply_to=in_reply_to, images=images,
+            in_reply_to=in_reply_to, images=images, attachments=attachments,
         ), now)
 
     def references(self, session: Session, ticket: Ticket) -> tuple[str, ...]:

@@ -192,6 +192,16 @@ class WorkCalendar:
         """True when the helpdesk opens at all on the local date ``day``."""
         return self.hours_on(day) is not None
 
+    def first_working_day(self, year: int, month: int) -> date | None:
+        """The first working day of a calendar month (the monthly report's day); None when
+        the helpdesk is closed the whole month."""
+        day = date(year, month, 1)
+        while day.month == month:
+            if self.is_working_day(day):
+                return day
+            day += _ONE_DAY
+        return None
+
     # -- moments ----------------------------------------------------------------------
     def in_working_hours(self, moment: datetime) -> bool:
         """True when the aware ``moment`` lies in [opening, closing) of its local day."""

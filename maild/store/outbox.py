@@ -66,7 +66,7 @@ class Outgoing:
     automatic: bool = True
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
-    # Images the HTML part shows by ``cid:NAME`` (e.g. the digest's chart): (name, PNG bytes).
+    # Images the HTML part shows by ``cid:NAME`` (e.g. the digest's chart): (name, PNG, JPEG or GIF bytes).
     images: tuple[tuple[str, bytes], ...] = ()
     # Files attached after the text and HTML (multipart/mixed); labelled and named safely here.
     attachments: tuple[OutgoingFile, ...] = ()
@@ -136,8 +136,9 @@ def build_message(identity: Identity, mail: Outgoing, message_id: str, now: date
         out += [f'Content-Type: multipart/related; boundary="{related}"; type="text/html"', "",
                 f"--{related}", *_text_part("html", mail.rendered.html)]
         for name, data in mail.images:
-            out += [f"--{related}", "Content-Type: image/png", "Content-Transfer-Encoding: base64",
-                    f"Content-ID: <{name}>", f'Content-Disposition: inline; filename="{name}.png"', "",
+            subtype = _image_subtype(data)
+            out += [f"--{related}", f"Content-Type: image/{subtype}", "Content-Transfer-Encoding: base64",
+                    f"Content-ID: <{name}>", f'Content-Disposition: inline; filename="{name}.{subtype}"', "",
                     _base64_bytes(data)]
         out += [f"--{related}--"]
     else:
@@ -170,6 +171,12 @@ def valid_msg_id(value: str) -> bool:
 def _text_part(subtype: str, body: str) -> list[str]:
     return [f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: base64", "",
             _base64(body)]
+
+
+def _image_subtype(data: bytes) -> str:
+    """``png``, ``jpeg`` or ``gif`` by the image's first bytes (the charts are PNG; a configured
+    logo may be JPEG)."""
+    return "jpeg" if data.startswith(b"\xff\xd8") else "gif" if data.startswith(b"GIF8") else "png"
 
 
 def _file_part(file: OutgoingFile) -> list[str]:

@@ -6,27 +6,18 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from maild.app.cli.context import Context, no_ticket, print_json
+from maild.app.factory import document_settings
 from maild.base.clock import system_clock
 from maild.base.settings import Settings
-from maild.base.errors import ConfigError, MaildError
+from maild.base.errors import MaildError
 from maild.render.html_mail import inline_images
+from maild.render.renderer import local_time
 from maild.store.db import transaction
-
-
-def _form_settings(settings: Settings) -> Any:
-    from maild.documents.settings import form_settings
-
-    logo = settings.helpdesk.logo_file
-    try:
-        return form_settings(settings, logo=Path(logo).read_bytes() if logo else None)
-    except OSError as exc:
-        raise ConfigError(f"helpdesk.logo_file: cannot read {logo}: {exc.strerror}") from None
 
 
 @click.command()
@@ -42,7 +33,7 @@ def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None)
 
     settings = obj.settings()
     with obj.session() as s:
-        data = form_data(s, number, _form_settings(settings), now=system_clock())
+        data = form_data(s, number, document_settings(settings), now=system_clock())
     if data is None:
         raise no_ticket(number)
     pdf_path = pdf_path or (None if html_path else f"formulir-{number}.pdf")
@@ -59,15 +50,18 @@ def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None)
               help="The month, YYYY-MM (default, also for a bare --month: the last full month).")
 @click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
               help="Where to write the HTML report and the CSV beside it.")
+@click.option("--send", is_flag=True,
+              help="Mail it now to the head of the LPSE and the coordinator instead (as the daemon does on the "
+                   "first working day; once per month either way).")
 @click.option("--skm", is_flag=True,
               help="Print the satisfaction survey (SKM) of a year instead, as Permenpan RB 14/2017 asks.")
 @click.option("--year", type=click.IntRange(2000, 9999), help="With --skm: the year (default: this year).")
 @click.option("--json", "as_json", is_flag=True, help="With --skm: machine-readable output.")
 @click.pass_obj
-def report(obj: Context, month: str, out_dir: str, skm: bool, year: int | None, as_json: bool) -> None:
+def report(obj: Context, month: str, out_dir: str, send: bool, skm: bool, year: int | None, as_json: bool) -> None:
     """The monthly report for the head of the LPSE (Indonesian HTML with charts, and a CSV);
-    with --skm, the satisfaction survey of a year instead."""
-    from maild.documents.report_figures import last_full_month, monthly_report
+    with --send, mailed now; with --skm, the satisfaction survey of a year instead."""
+    from maild.documents.report_figures import last_full_month, month_bounds, monthly_report
     from maild.documents.report_output import write_report
 
     settings = obj.settings()
@@ -79,10 +73,16 @@ def report(obj: Context, month: str, out_dir: str, skm: bool, year: int | None, 
         raise click.UsageError("--year and --json go with --skm")
     month = month or last_full_month(now, settings.helpdesk.timezone)
     try:
-        with obj.session() as s:
-            rep = monthly_report(s, month, _form_settings(settings), now)
+        _, end = month_bounds(month, settings.helpdesk.timezone)
     except ValueError as exc:
         raise click.UsageError(f"--month: {exc}") from None
+    if send:
+        if end > now:
+            raise click.UsageError(f"--send: {month} is not over yet (a month's report is mailed once, complete)")
+        _send_report(obj, month, now)
+        return
+    with obj.session() as s:
+        rep = monthly_report(s, month, document_settings(settings), now)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     html_file, csv_file = write_report(rep, Path(out_dir))
     click.echo(f"wrote {html_file} and {csv_file}")
@@ -100,6 +100,26 @@ def _survey_year(obj: Context, settings: Settings, year: int, as_json: bool) -> 
         print_json({"year": year, **survey_data(figures)})
     else:
         click.echo(survey_text(figures, str(year)), nl=False)
+
+
+def _send_report(obj: Context, month: str, now: datetime) -> None:
+    """Queue the month's report by hand (the daemon's key: it is not sent twice) and send it."""
+    with obj.services() as services:
+        mail = services.report_mail
+        if not mail.settings.recipients:
+            raise MaildError("no one to send the monthly report to ([sla] head_address, [coordinator] address or "
+                             "[report] also_to)")
+        sent = mail.send(month, now)
+        if sent.queued:
+            services.sender.run_once()
+        tz = mail.settings.documents.timezone
+        parts = [f"queued for {', '.join(sent.queued)}; sent if the SMTP server took it ('maild outbox list')"
+                 ] if sent.queued else []
+        earlier: dict[str, list[str]] = {}
+        for address, at, done in sent.earlier:
+            earlier.setdefault(f"already {'sent' if done else 'queued'} on {local_time(at, tz, 'en')}", []).append(address)
+        parts += [f"{when} to {', '.join(addresses)}" for when, addresses in earlier.items()]
+        click.echo(f"report {month}: {'; '.join(parts)}" + ("" if sent.queued else " (not sent again)"))
 
 
 @click.group()
@@ -123,7 +143,7 @@ def export_register(obj: Context, date_from: datetime, date_to: datetime, fmt: s
     tz = ZoneInfo(settings.helpdesk.timezone)
     start, end = date_from.replace(tzinfo=tz), date_to.replace(tzinfo=tz) + timedelta(days=1)
     with obj.session() as s:
-        rows = register_rows(s, start, end, _form_settings(settings))
+        rows = register_rows(s, start, end, document_settings(settings))
     if fmt == "xlsx":
         path = Path(out_path or f"register-{date_from:%Y%m%d}-{date_to:%Y%m%d}.xlsx")
         write_xlsx(rows, path, f"Register helpdesk {date_from:%Y-%m-%d} s.d. {date_to:%Y-%m-%d}")
