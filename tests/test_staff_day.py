@@ -167,3 +167,5 @@ def test_who_helped_is_told_when_the_ticket_closes(desk: Desk) -> None:
     assert set(mails) == {REPORTER, STAFF, INFRA, COORDINATOR}
     for helper in (INFRA, COORDINATOR):
         assert "telah ditutup" in mails[helper].text and "Server sudah normal kembali." in mails[helper].text
+    # A manager has no name in the config: they are greeted by their group's title.
+    assert mails[INFRA].text.startswith("Yth. Tim Infrastruktur Diskominfo,")

@@ -89,9 +89,14 @@ class Roles:
         return Role.REPORTER
 
     def name_of(self, address: str) -> str:
+        """How mail names a person: their configured name; a group manager (who has none in
+        the config) by their group's title; else the address."""
         if address == self.coordinator[0]:
             return self.coordinator[1] or address
-        return self.staff.get(address) or address
+        if address in self.staff:
+            return self.staff[address] or address
+        group = next((g for g in self.groups if address in g.managers), None)
+        return (group.title or group.name) if group is not None else address
 
 
 @dataclass
