@@ -66,7 +66,8 @@ def test_every_mail_to_the_reporter_keeps_one_subject_and_thread(desk: Desk) -> 
     assert {m.subject for m in got} == {f"[LPSE #26-0001] {SUBJECT}"}
     for m in got:
         assert f"<{first.message_id}>" in m.msg["References"]
-        assert m.msg["In-Reply-To"]
+        # Each answers the reporter's own report, never a staff message they did not see.
+        assert m.msg["In-Reply-To"].strip() == f"<{first.message_id}>"
 
 
 RINA = "rina@lpse.example"

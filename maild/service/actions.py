@@ -179,9 +179,12 @@ class Act:
         if role != Role.REPORTER:
             # The help block tells each member of the team what their reply does.
             view = replace(view, reader_role=str(role))
+        # The reporter never saw the team's own messages: mail to them answers the ticket's
+        # thread (their report), not the staff member's reply that caused it.
+        to_reporter_from_team = self._is_reporter(recipient) and not self._is_reporter(self.actor)
         self.mailer.queue(self.session, kind, self.ticket, recipient, view, self.cause, self.now,
-                          automatic=automatic, in_reply_to=self.in_reply_to, references=self.references,
-                          attachments=files)
+                          automatic=automatic, in_reply_to=None if to_reporter_from_team else self.in_reply_to,
+                          references=self.references, attachments=files)
 
     def message_files(self) -> Forwarding:
         """The files of the message that caused this action, to pass on to the team."""
