@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild.app.factory import Services
+from maild.app.metrics import Metrics
 from maild.base.memory import return_large_blocks
 from maild.base.clock import Clock
 from maild.base.settings import Settings
@@ -70,6 +71,7 @@ class Daemon:
     renderer: Renderer
     backoff: Backoff = field(default_factory=Backoff)
     mailbox_error: str = ""
+    metrics: Metrics | None = None
 
     def tick(self, stopping: Callable[[], bool] = lambda: False) -> int:
         """Run every stage once; return how much work was done."""
@@ -84,7 +86,12 @@ class Daemon:
                 delay = self.backoff.failed(monotonic_time.monotonic())
                 self.mailbox_error = str(exc)
                 log.error("mailbox: %s (retry in %.0fs)", exc, delay)
-        work += self.pipeline.run_once(stopping=stopping)
+            self._mailbox_seen()
+        started = monotonic_time.monotonic()
+        done = self.pipeline.run_once(stopping=stopping)
+        if done and self.metrics is not None:
+            self.metrics.pipeline_seconds.observe(monotonic_time.monotonic() - started)
+        work += done
         work += self.timers.run_once()
         work += self.digest.run_once()
         work += self.report_mail.run_once()
@@ -105,8 +112,17 @@ class Daemon:
             self._sleep_until(self.backoff.retry_at, stopping)
         return not self.mailbox_error
 
-    def run_forever(self, stopping: Callable[[], bool]) -> None:
-        """The long-running loop; returns when ``stopping()`` turns true (after a commit)."""
+    def run_forever(self, stopping: Callable[[], bool], alive: Callable[[], None] = lambda: None) -> None:
+        """The long-running loop; returns when ``stopping()`` turns true (after a commit).
+
+        ``alive`` (the systemd watchdog) is called wherever the loop asks whether to stop: every
+        message of a batch and about every second of a wait, so it stops only if the loop hangs."""
+        asked = stopping
+
+        def stopping() -> bool:
+            alive()
+            return asked()
+
         log.info("maild running: mailbox %s, transport %s", self.mailbox.description, self.transport.description)
         while not stopping():
             if self.tick(stopping) > 0:
@@ -124,6 +140,11 @@ class Daemon:
                 self.mailbox.close()
                 self.mailbox_error = str(exc)
                 log.error("mailbox: %s (retry in %.0fs)", exc, self.backoff.failed(monotonic_time.monotonic()))
+                self._mailbox_seen()
+
+    def _mailbox_seen(self) -> None:
+        if self.metrics is not None:
+            self.metrics.mailbox_up.set(0 if self.mailbox_error else 1)
 
     def _mail_due(self) -> bool:
         """Mail someone else queued while we wait (the CLI's `tickets new` or `reply`, an
@@ -148,6 +169,7 @@ def build(
     mailbox: Mailbox | None = None,
     transport: Transport | None = None,
     renderer: Renderer | None = None,
+    metrics: Metrics | None = None,
 ) -> Daemon:
     """Wire a daemon from settings; any part may be given instead (tests, ``maild inject``).
 
@@ -156,6 +178,8 @@ def build(
     """
     return_large_blocks()  # a message's bytes go back to the system when done with (base.memory)
     parts = Services(settings, clock, mailbox=mailbox, transport=transport, renderer=renderer).prepare()
+    if metrics is not None:
+        metrics.factory = parts.factory  # the scrape reads the database this daemon works on
     return Daemon(
         settings=settings,
         clock=clock,
@@ -170,4 +194,5 @@ def build(
         digest=parts.digest,
         report_mail=parts.report_mail,
         sender=parts.sender,
+        metrics=metrics,
     )

@@ -8,6 +8,7 @@ resolved once at load so a missing secret file or variable is reported at start.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -30,6 +31,7 @@ from maild.base.settings import (
     HelpdeskSettings,
     LimitSettings,
     MailboxSettings,
+    MetricsSettings,
     PartySettings,
     ReportSettings,
     RulesSettings,
@@ -58,6 +60,7 @@ _SECTIONS = {
     "survey": SurveySettings,
     "answers": AnswersSettings,
     "report": ReportSettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -225,6 +228,7 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
         if "@" not in a:
             raise ConfigError(f"report.also_to: {a!r} is not an email address")
     _check_categories(settings.rules.categories)
+    metrics_address(settings)
     mode = settings.survey.mode
     if mode not in SURVEY_MODES:
         raise ConfigError(f"survey.mode: {mode!r} is not one of {', '.join(map(repr, SURVEY_MODES))}"
@@ -240,6 +244,29 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
 
 
 _CATEGORY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
+
+
+def metrics_address(settings: Settings) -> tuple[str, int]:
+    """(host, port) of ``metrics.listen``; ConfigError for a malformed one, and for an address
+    off loopback unless ``metrics.allow_remote`` (the endpoint has no password)."""
+    m = settings.metrics
+    host, sep, port = m.listen.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"metrics.listen: {m.listen!r} is not HOST:PORT (e.g. 127.0.0.1:9464)")
+    if not m.allow_remote and not _loopback(host):
+        raise ConfigError(f"metrics.listen: {host} is not a loopback address; the endpoint has no password: "
+                          "listen on 127.0.0.1 (and scrape through a tunnel or proxy), or set metrics.allow_remote = true")
+    return host, int(port)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name could resolve anywhere
 
 
 def _check_categories(categories: tuple[str, ...]) -> None:

@@ -226,6 +226,16 @@ class AnswersSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    # A Prometheus endpoint (/metrics) served by `maild run`; off unless asked for.
+    enabled: bool = False
+    # HOST:PORT ([::1]:9464 for IPv6). Loopback only, unless allow_remote: the figures say how
+    # busy the helpdesk is, and the endpoint has no password.
+    listen: str = "127.0.0.1:9464"
+    allow_remote: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration, with paths already resolved against the config file."""
 
@@ -244,6 +254,7 @@ class Settings:
     survey: SurveySettings = SurveySettings()
     answers: AnswersSettings = AnswersSettings()
     report: ReportSettings = ReportSettings()
+    metrics: MetricsSettings = MetricsSettings()
     staff: tuple[PartySettings, ...] = ()
     groups: tuple[GroupSettings, ...] = ()
     coordinator: PartySettings = PartySettings()

@@ -12,7 +12,9 @@ from typing import Any
 import click
 
 from maild.app.cli.context import Context, print_table
-from maild.app.daemon import build
+from maild.app.daemon import Daemon, build
+from maild.app.metrics import Metrics, serve
+from maild.app.notify import Notifier
 from maild.app.factory import load_ruleset, work_calendar
 from maild.base.clock import system_clock
 from maild.base.errors import MaildError, TransientError
@@ -45,22 +47,38 @@ def run(obj: Context, once: bool) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, hup)
-    daemon = build(obj.settings(), system_clock)
+    settings = obj.settings()
     if once:
+        daemon = build(settings, system_clock)
         ok = daemon.run_once(stopping=lambda: flags.stop)
         daemon.close()
         if not ok:
             raise TransientError(f"mailbox unreachable: {daemon.mailbox_error}")
         return
+    metrics = Metrics(system_clock) if settings.metrics.enabled else None
+    daemon = build(settings, system_clock, metrics=metrics)
+    # The endpoint lives as long as the process: a reload keeps the listen address (a restart changes it).
+    endpoint = serve(settings, metrics) if metrics is not None else None
+    notifier = Notifier.from_environment()
+    notifier.ready()
+    try:
+        _run(obj, daemon, flags, notifier, metrics)
+    finally:
+        notifier.stopping()
+        if endpoint is not None:
+            endpoint.close()
+
+
+def _run(obj: Context, daemon: Daemon, flags: _Flags, notifier: Notifier, metrics: Metrics | None) -> None:
     while True:
-        daemon.run_forever(stopping=lambda: flags.stop or flags.reload)
+        daemon.run_forever(stopping=lambda: flags.stop or flags.reload, alive=notifier.alive)
         if flags.stop:
             daemon.close()
             log.info("stopped")
             return
         flags.reload = False
         try:
-            new = build(obj.settings(), system_clock)
+            new = build(obj.settings(), system_clock, metrics=metrics)
         except MaildError as exc:
             # The running daemon keeps its settings, rules and templates as they were loaded.
             log.error("reload failed, keeping the previous config: %s", exc)

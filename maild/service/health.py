@@ -1,0 +1,131 @@
+"""How maild is doing, in figures: what ``maild status`` prints and what the metrics read.
+
+One function gathers the figures from the database (the one place every daemon and command
+shares), so the status screen and a Prometheus scrape never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from maild.service import admin
+from maild.sop import sla
+from maild.sop.vocabulary import MailState
+from maild.sop.workcal import WorkCalendar
+from maild.store.models import InboundMessage, OutgoingMail, TimerFiring
+
+# How long mail may wait in the outbox before ``maild status`` calls it stuck (the sender
+# retries a failing server from a minute up to an hour apart, so an hour is a real problem).
+DEFAULT_MAX_OUTBOX_AGE = timedelta(hours=1)
+
+
+class Problem(StrEnum):
+    """What makes ``maild status`` exit non-zero: each needs a person."""
+
+    MAIL_FAILED = "mail_failed"
+    MESSAGES_DEAD = "messages_dead"
+    OUTBOX_STUCK = "outbox_stuck"
+    SCHEMA_BEHIND = "schema_behind"
+
+
+@dataclass(frozen=True)
+class Health:
+    """The figures of one look at the database."""
+
+    mail_queued: int
+    mail_failed: int
+    oldest_queued_seconds: float | None
+    messages_waiting: int
+    messages_dead: int
+    tickets_open: int
+    tickets_overdue: int
+    last_received_at: datetime | None
+    last_sent_at: datetime | None
+    db_revision: str | None
+    db_newest: str
+    problems: tuple[Problem, ...] = field(default=())
+
+    @property
+    def healthy(self) -> bool:
+        """Nothing needs a person."""
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures with stable keys, times as ISO strings (``maild status --json``)."""
+        data = asdict(self)
+        for key in ("last_received_at", "last_sent_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        data["problems"] = [str(p) for p in self.problems]
+        data["healthy"] = self.healthy
+        return data
+
+
+@dataclass(frozen=True)
+class Queues:
+    """The figures a metrics scrape reads every time (cheap, indexed queries only)."""
+
+    mail_queued: int
+    mail_failed: int
+    oldest_queued_seconds: float
+    messages_waiting: int
+    messages_dead: int
+    dispositions: dict[str, int]
+    sla_breaches: dict[str, int]
+
+
+def _count(session: Session, q: Any) -> int:
+    return int(session.scalar(q) or 0)
+
+
+def oldest_queued_seconds(session: Session, now: datetime) -> float | None:
+    """Seconds the oldest queued mail has waited since it was queued; None when none waits."""
+    oldest = session.scalar(select(func.min(OutgoingMail.created_at)).where(OutgoingMail.state == MailState.QUEUED))
+    return max(0.0, (now - oldest).total_seconds()) if oldest else None
+
+
+def queues(session: Session, now: datetime) -> Queues:
+    """The outbox, the ledger's messages by disposition and the SLA levels missed so far."""
+    n = admin.counts(session)
+    dispositions = dict(session.execute(
+        select(InboundMessage.disposition, func.count(InboundMessage.id))
+        .where(InboundMessage.disposition.is_not(None)).group_by(InboundMessage.disposition)).tuples().all())
+    breaches = dict(session.execute(
+        select(TimerFiring.kind, func.count(TimerFiring.id))
+        .where(TimerFiring.kind.like("sla_%")).group_by(TimerFiring.kind)).tuples().all())
+    return Queues(n["mail_queued"], n["mail_failed"], oldest_queued_seconds(session, now) or 0.0,
+                  n["messages_waiting"], n["messages_dead"],
+                  {str(k): int(v) for k, v in dispositions.items()},
+                  {str(k).removeprefix("sla_"): int(v) for k, v in breaches.items()})
+
+
+def gather(session: Session, now: datetime, policy: sla.Policy, calendar: WorkCalendar,
+           revisions: tuple[str | None, str], max_outbox_age: timedelta = DEFAULT_MAX_OUTBOX_AGE) -> Health:
+    """Every figure of ``maild status`` and the problems among them."""
+    n = admin.counts(session)
+    open_rows = admin.list_tickets(session, admin.TicketFilter(state="open", limit=1_000_000))
+    overdue = admin.only_overdue(session, open_rows, policy, calendar, now)
+    age = oldest_queued_seconds(session, now)
+    current, newest = revisions
+    problems = []
+    if n["mail_failed"]:
+        problems.append(Problem.MAIL_FAILED)
+    if n["messages_dead"]:
+        problems.append(Problem.MESSAGES_DEAD)
+    if age is not None and age > max_outbox_age.total_seconds():
+        problems.append(Problem.OUTBOX_STUCK)
+    if current != newest:
+        problems.append(Problem.SCHEMA_BEHIND)
+    return Health(
+        mail_queued=n["mail_queued"], mail_failed=n["mail_failed"], oldest_queued_seconds=age,
+        messages_waiting=n["messages_waiting"], messages_dead=n["messages_dead"],
+        tickets_open=len(open_rows), tickets_overdue=len(overdue),
+        last_received_at=session.scalar(select(func.max(InboundMessage.received_at))),
+        last_sent_at=session.scalar(select(func.max(OutgoingMail.sent_at))),
+        db_revision=current, db_newest=newest, problems=tuple(problems),
+    )

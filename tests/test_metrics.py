@@ -1,0 +1,116 @@
+"""The Prometheus endpoint of a real ``maild run``: the figures change as mail flows."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from harness import report, run_cli, write_config
+from maild.base.errors import ConfigError
+from maild.base.config import load_settings
+from maild.transport.maildir import deliver
+from servers import SmtpSink
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Every sample of the endpoint, by name and labels (``name{label=value}``)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+            samples[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
+    return samples
+
+
+def wait_until(look: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not look():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
+
+
+def test_the_figures_change_as_mail_flows(tmp_path: Path, db_url: str, smtp_sink: SmtpSink) -> None:
+    maildir, port = tmp_path / "Maildir", free_port()
+    config = write_config(tmp_path, {
+        "database": {"url": db_url},
+        "mailbox": {"url": f"maildir:{maildir}", "poll_interval": 3600},
+        "smtp": {"url": f"smtp://127.0.0.1:{smtp_sink.port}"},
+        "digest": {"enabled": False},
+        "metrics": {"enabled": True, "listen": f"127.0.0.1:{port}"},
+    }, staff=True)
+    run_cli(config, "db", "upgrade")
+    log = open(tmp_path / "daemon.log", "ab")  # noqa: SIM115 - the child owns it
+    daemon = subprocess.Popen([sys.executable, "-m", "maild", "--config", str(config), "run"],
+                              stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        def up() -> bool:
+            try:
+                return scrape(port).get("maild_mailbox_up") == 1
+            except OSError:
+                return False
+        wait_until(up)
+        before = scrape(port)
+        assert before["maild_database_up"] == 1 and before["maild_outbox_queued"] == 0
+        assert "maild_messages_total{disposition=new_ticket}" not in before
+        assert before["maild_pipeline_batch_seconds_count"] == 0
+
+        smtp_sink.mode = "tempfail"  # the acknowledgements cannot leave: the outbox fills and ages
+        for i in range(3):
+            deliver(maildir, report(sender=f"pelapor{i}@cv-maju.co.id", subject=f"Tidak bisa login {i}").raw)
+        wait_until(lambda: scrape(port).get("maild_messages_total{disposition=new_ticket}") == 3)
+        during = scrape(port)
+        assert during["maild_outbox_queued"] >= 3 and during["maild_outbox_oldest_queued_seconds"] > 0
+        assert during["maild_pipeline_batch_seconds_count"] >= 1
+        assert during["maild_messages_dead"] == 0 and during["maild_messages_waiting"] == 0
+
+        smtp_sink.mode = "ok"
+        subprocess.run([sys.executable, "-m", "maild", "--config", str(config), "outbox", "retry"],
+                       check=True, capture_output=True, timeout=60)  # due now, not after the back-off
+        wait_until(lambda: scrape(port)["maild_outbox_queued"] == 0)
+        after = scrape(port)
+        assert after["maild_outbox_oldest_queued_seconds"] == 0 and after["maild_outbox_failed"] == 0
+        assert len(smtp_sink.messages) >= 6  # an acknowledgement and a staff notice per report
+        assert daemon.poll() is None
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.parametrize(("listen", "remote", "error"), [
+    ("0.0.0.0:9464", False, "not a loopback address"),
+    ("192.0.2.7:9464", False, "not a loopback address"),
+    ("127.0.0.1", False, "is not HOST:PORT"),
+    ("127.0.0.1:99999", False, "is not HOST:PORT"),
+])
+def test_the_endpoint_stays_on_loopback_unless_allowed(tmp_path: Path, listen: str, remote: bool, error: str) -> None:
+    config = write_config(tmp_path, {"metrics": {"enabled": True, "listen": listen, "allow_remote": remote}})
+    with pytest.raises(ConfigError, match=f"metrics.listen: .*{error}"):
+        load_settings(config)
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:9464", "[::1]:9464", "localhost:9464"])
+def test_loopback_addresses_are_taken(tmp_path: Path, listen: str) -> None:
+    assert load_settings(write_config(tmp_path, {"metrics": {"listen": listen}})).metrics.listen == listen
+
+
+def test_a_remote_address_when_allowed(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"metrics": {"listen": "0.0.0.0:9464", "allow_remote": True}})
+    assert load_settings(config).metrics.allow_remote
