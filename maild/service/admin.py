@@ -15,9 +15,9 @@ from sqlalchemy import Select, String, cast, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from maild.sop import sla
-from maild.store.models import AttachmentRow, Event, InboundMessage, OutgoingMail, Party, Ticket
+from maild.store.models import OPEN_TICKET, AttachmentRow, Event, InboundMessage, OutgoingMail, Party, Ticket
 from maild.sop.workcal import WorkCalendar
-from maild.sop.vocabulary import MailState, MessageState, State
+from maild.sop.vocabulary import MailState, MessageState
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -48,7 +48,7 @@ def _ticket_query(f: TicketFilter) -> Select[tuple[Ticket, str | None]]:
     assignee = aliased(Party)
     q = select(Ticket, Party.address).outerjoin(Party, Party.id == Ticket.reporter_id)
     if f.state == "open":
-        q = q.where(Ticket.state != State.CLOSED)
+        q = q.where(OPEN_TICKET)
     elif f.state:
         q = q.where(Ticket.state == f.state)
     if f.type:
@@ -80,7 +80,7 @@ def overdue_tickets(session: Session, filters: TicketFilter, policy: sla.Policy,
     # Working time never runs faster than the wall clock: a ticket younger than the smallest
     # resolution target cannot be overdue, so the database leaves those out.
     youngest = now - min(t.resolution for t in policy.targets.values())
-    q = (_ticket_query(filters).where(Ticket.state != State.CLOSED, Ticket.created_at <= youngest)
+    q = (_ticket_query(filters).where(OPEN_TICKET, Ticket.created_at <= youngest)
          .order_by(Ticket.id.desc()))
     out: list[dict[str, Any]] = []
     before: int | None = None
