@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import Engine, Executable, event, insert, text
 
 from maild.documents.digest import week_closings, week_intake
+from maild.documents.form_data import coordinator_party
 from maild.stages.ingest import to_quarantine
 from maild.store.db import make_engine, upgrade
-from maild.store.models import Event, InboundMessage, Ticket
+from maild.store.models import Event, InboundMessage, Party, Ticket
 from maild.store.queries import open_work
 
 NOW = datetime(2026, 12, 2, 2, tzinfo=timezone.utc)
@@ -35,7 +36,8 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 def _fill(engine: Engine) -> None:
     """Two years of a desk: one ticket in 20 open, a few messages dead or spam (all but one
-    already copied to the quarantine folder), three events per ticket."""
+    already copied to the quarantine folder), three events per ticket, a reporter for every
+    second ticket and one coordinator."""
     day = timedelta(days=730) / N
     tickets, messages, events = [], [], []
     for i in range(1, N + 1):
@@ -52,8 +54,10 @@ def _fill(engine: Engine) -> None:
         for j, name in enumerate(("report_received", "staff_answered", "resolved")):
             events.append({"id": 3 * i + j, "key": f"e:{i}:{j}", "ticket_id": i, "event": name, "actor": "s@x",
                            "cause": "c", "detail": {}, "created_at": at + timedelta(hours=j)})
+    parties = [{"id": k, "address": f"r{k}@x.example", "name": "", "created_at": NOW,
+                "role": "coordinator" if k == 7 else "reporter"} for k in range(1, N // 2)]
     with engine.begin() as conn:
-        for model, rows in ((Ticket, tickets), (InboundMessage, messages), (Event, events)):
+        for model, rows in ((Party, parties), (Ticket, tickets), (InboundMessage, messages), (Event, events)):
             conn.execute(insert(model), rows)
     with engine.connect() as conn:
         conn.execute(text("ANALYZE"))
@@ -104,6 +108,7 @@ STATEMENTS = {
     "open_work": (lambda: open_work(), "tickets", "ix_tickets_open"),
     "week_closings": (lambda: week_closings(NOW - timedelta(days=7)), "events", "ix_events_event_created_at"),
     "week_intake": (lambda: week_intake(NOW - timedelta(days=7)), "tickets", "ix_tickets_created_at"),
+    "coordinator": (lambda: coordinator_party(), "parties", "ix_parties_role"),
 }
 
 

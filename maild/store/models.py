@@ -73,7 +73,8 @@ class Party(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[str] = mapped_column(String(20), default="reporter")
+    # Indexed: the few staff and the coordinator are looked up among every reporter ever seen.
+    role: Mapped[str] = mapped_column(String(20), default="reporter", index=True)
     group: Mapped[str | None] = mapped_column(String(64))
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
