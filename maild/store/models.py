@@ -107,7 +107,8 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Indexed: the monthly report asks for the tickets still open or closed since a day.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     reporter: Mapped[Party | None] = relationship(foreign_keys=[reporter_id])
     contact: Mapped[str | None] = mapped_column(String(200))

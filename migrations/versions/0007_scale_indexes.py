@@ -7,10 +7,13 @@ Create Date: 2026-12-02 05:10:00
 At a million tickets, finding the messages still to be copied to the quarantine folder read
 every message ever received (raw mail included) on every cycle; the timers and the digest
 read every ticket ever closed to find the open ones; the digest's week counts read every
-event; each form of a month's register looked for the coordinator among every party.
+event; the monthly report read every ticket created before the month's end to find those
+not closed before its start; each form of a month's register looked for the coordinator
+among every party.
 Partial indexes hold only the few messages waiting for the quarantine folder and the open
 tickets; an index on (event, created_at) reads one kind of event over a span of days; an
-index on the parties' role finds the few staff among the reporters.
+index on the parties' role finds the few staff among the reporters; one on closed_at finds
+the tickets open or closed since a day.
 """
 
 from __future__ import annotations
@@ -36,9 +39,11 @@ def upgrade() -> None:
                     sqlite_where=sa.text(OPEN_TICKET), postgresql_where=sa.text(OPEN_TICKET))
     op.create_index('ix_events_event_created_at', 'events', ['event', 'created_at'])
     op.create_index('ix_parties_role', 'parties', ['role'])
+    op.create_index('ix_tickets_closed_at', 'tickets', ['closed_at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_tickets_closed_at', table_name='tickets')
     op.drop_index('ix_parties_role', table_name='parties')
     op.drop_index('ix_events_event_created_at', table_name='events')
     op.drop_index('ix_tickets_open', table_name='tickets')
