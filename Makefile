@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast bench lint servers clean
+.PHONY: demo test test-fast bench bench-scale lint servers clean
 
 $(BIN)/maild: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test-fast: $(BIN)/maild servers
 
 bench: $(BIN)/maild servers
 	$(BIN)/python bench/bench_ingest.py
+
+# maild with N tickets of history, ratios to the first size (not part of `make test`).
+SIZES ?= 1000,100000
+DB    ?= sqlite
+bench-scale: $(BIN)/maild servers
+	$(BIN)/python bench/bench_scale.py --sizes $(SIZES) --db $(DB)
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -105,7 +105,7 @@ def test_outbox_retry_of_failed_mail(helpdesk: Path, tmp_path: Path) -> None:
 
 
 def test_db_status_and_unknown_ticket(helpdesk: Path) -> None:
-    assert "current 0006, newest 0006" in maild(helpdesk, "db", "status").stdout
+    assert "current 0007, newest 0007" in maild(helpdesk, "db", "status").stdout
     proc = maild(helpdesk, "tickets", "show", "26-9999", ok=False)
     assert proc.returncode == 1 and proc.stderr.strip() == "maild: error: no ticket 26-9999"
 
@@ -181,3 +181,20 @@ def test_small_cli_conveniences(helpdesk: Path, tmp_path: Path) -> None:
     for args in ([], ["--month"]):
         out = maild(helpdesk, "report", *args, "--out", str(tmp_path / "rep")).stdout
         assert f"laporan-helpdesk-{last}.html" in out
+
+
+def test_overdue_lists_old_tickets_behind_fifty_newer_ones(tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from desk import Desk, wita
+    desk = Desk(tmp_path)
+    old = [desk.open(f"Lama {i}", wita(9, 1 + i)) for i in range(10)]  # months ago: long overdue
+    fresh = datetime.now(timezone.utc) - timedelta(minutes=5)
+    for i in range(50):
+        desk.open(f"Baru {i}", fresh + timedelta(seconds=i))
+    desk.services.close()
+    listed = json.loads(maild(tmp_path / "maild.toml", "tickets", "list", "--overdue", "--json").stdout)
+    assert [t["number"] for t in listed] == old[::-1]
+    assert all(t["working_hours"] > 100 for t in listed)
+    few = json.loads(maild(tmp_path / "maild.toml", "tickets", "list", "--overdue", "--limit", "3", "--json").stdout)
+    assert [t["number"] for t in few] == old[:-4:-1]

@@ -6,17 +6,18 @@ Thin service functions over a Session; each returns plain dicts with stable keys
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select, update
+from sqlalchemy import Select, String, cast, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from maild.sop import sla
-from maild.store.models import AttachmentRow, Event, InboundMessage, OutgoingMail, Party, Ticket
+from maild.store.models import OPEN_TICKET, AttachmentRow, Event, InboundMessage, OutgoingMail, Party, Ticket
 from maild.sop.workcal import WorkCalendar
-from maild.sop.vocabulary import MailState, MessageState, State
+from maild.sop.vocabulary import MailState, MessageState
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -38,10 +39,16 @@ class TicketFilter:
 def list_tickets(session: Session, filters: TicketFilter | None = None) -> list[dict[str, Any]]:
     """Tickets matching ``filters``, newest first."""
     f = filters or TicketFilter()
+    rows = session.execute(_ticket_query(f).order_by(Ticket.id.desc()).limit(f.limit)).all()
+    return [ticket_dict(t, addr) for t, addr in rows]
+
+
+def _ticket_query(f: TicketFilter) -> Select[tuple[Ticket, str | None]]:
+    """Tickets with their reporter's address matching ``f``, unordered and unlimited."""
     assignee = aliased(Party)
     q = select(Ticket, Party.address).outerjoin(Party, Party.id == Ticket.reporter_id)
     if f.state == "open":
-        q = q.where(Ticket.state != State.CLOSED)
+        q = q.where(OPEN_TICKET)
     elif f.state:
         q = q.where(Ticket.state == f.state)
     if f.type:
@@ -59,25 +66,47 @@ def list_tickets(session: Session, filters: TicketFilter | None = None) -> list[
         text_hit = select(Event.ticket_id).where(Event.event == "report_received",
                                                  func.lower(cast(Event.detail, String)).like(like))
         q = q.where(or_(func.lower(Ticket.subject).like(like), Ticket.id.in_(text_hit)))
-    rows = session.execute(q.order_by(Ticket.id.desc()).limit(f.limit)).all()
-    return [ticket_dict(t, addr) for t, addr in rows]
+    return q
 
 
-def only_overdue(session: Session, rows: list[dict[str, Any]], policy: sla.Policy, calendar: WorkCalendar,
-                 now: datetime) -> list[dict[str, Any]]:
-    """The open tickets among ``rows`` past their resolution target, in working time."""
-    out = []
-    for row in rows:
-        ticket = session.scalars(select(Ticket).where(Ticket.number == row["number"])).one()
-        if ticket.state == State.CLOSED:
-            continue
-        events = session.execute(select(Event.created_at, Event.event, Event.old_state, Event.new_state,
-                                        Event.detail).where(Event.ticket_id == ticket.id).order_by(Event.id)).all()
-        changes = sla.clock_changes([(a, e, o, n, d or {}) for a, e, o, n, d in events])
-        spent = sla.used(calendar, ticket.created_at, now, sla.paused_spans(changes, policy.pause_states, now))
-        if spent >= policy.target(ticket.type, ticket.priority).resolution:
-            out.append({**row, "working_hours": round(spent.total_seconds() / 3600, 1)})
+_OVERDUE_CHUNK = 500
+
+
+def overdue_tickets(session: Session, filters: TicketFilter, policy: sla.Policy, calendar: WorkCalendar,
+                    now: datetime) -> list[dict[str, Any]]:
+    """The open tickets matching ``filters`` past their resolution target in working time,
+    newest first, at most ``filters.limit``: the limit applies to the overdue ones, not to the
+    tickets looked at (an old overdue ticket behind fifty newer ones is still listed)."""
+    # Working time never runs faster than the wall clock: a ticket younger than the smallest
+    # resolution target cannot be overdue, so the database leaves those out.
+    youngest = now - min(t.resolution for t in policy.targets.values())
+    q = (_ticket_query(filters).where(OPEN_TICKET, Ticket.created_at <= youngest)
+         .order_by(Ticket.id.desc()))
+    out: list[dict[str, Any]] = []
+    before: int | None = None
+    while len(out) < filters.limit:
+        chunk = session.execute((q.where(Ticket.id < before) if before else q).limit(_OVERDUE_CHUNK)).all()
+        if not chunk:
+            break
+        before = chunk[-1][0].id
+        spent = _working_time(session, [t for t, _ in chunk], policy, calendar, now)
+        for t, addr in chunk:
+            if spent[t.id] >= policy.target(t.type, t.priority).resolution and len(out) < filters.limit:
+                out.append({**ticket_dict(t, addr), "working_hours": round(spent[t.id].total_seconds() / 3600, 1)})
     return out
+
+
+def _working_time(session: Session, tickets: list[Ticket], policy: sla.Policy, calendar: WorkCalendar,
+                  now: datetime) -> dict[int, timedelta]:
+    """Each ticket's working time since it came in, without the spans its clock was paused."""
+    events: dict[int, list[tuple[datetime, str, str | None, str | None, dict[str, Any]]]] = defaultdict(list)
+    for tid, at, event, old, new, detail in session.execute(
+            select(Event.ticket_id, Event.created_at, Event.event, Event.old_state, Event.new_state, Event.detail)
+            .where(Event.ticket_id.in_([t.id for t in tickets])).order_by(Event.id)):
+        events[tid].append((at, event, old, new, detail or {}))
+    return {t.id: sla.used(calendar, t.created_at, now,
+                           sla.paused_spans(sla.clock_changes(events[t.id]), policy.pause_states, now))
+            for t in tickets}
 
 
 def ticket_dict(t: Ticket, reporter: str | None) -> dict[str, Any]:

@@ -16,12 +16,12 @@ import hashlib
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild.base.clock import Clock
 from maild.store.db import transaction
-from maild.store.models import InboundMessage
+from maild.store.models import TO_QUARANTINE, InboundMessage
 from maild.mail.keys import body_of, key_for, sender_of
 from maild.transport.sources import Fetched, Mailbox
 from maild.store.queries import insert_ignore
@@ -110,12 +110,7 @@ class Ingest:
         """Put a copy of each newly quarantined message (dead, oversized, spam) into the
         quarantine folder, for people to see. One message in memory at a time."""
         with transaction(self.factory) as session:
-            dead: Sequence[tuple[int, str | None, str | None]] = session.execute(
-                select(InboundMessage.id, InboundMessage.message_id, InboundMessage.last_error)
-                .where(or_(InboundMessage.state == MessageState.DEAD, InboundMessage.disposition.in_(("oversized", "spam"))),
-                       InboundMessage.quarantined_at.is_(None))
-                .limit(20)
-            ).all()
+            dead: Sequence[tuple[int, str | None, str | None]] = session.execute(to_quarantine()).all()
             for row_id, message_id, last_error in dead:
                 raw = session.scalar(select(InboundMessage.raw).where(InboundMessage.id == row_id))
                 self.mailbox.keep_copy(self.quarantine_folder, raw or b"")
@@ -124,6 +119,13 @@ class Ingest:
                                 .values(quarantined_at=self.clock()))
                 log.warning("message %s (%s) quarantined: %s", row_id, message_id, last_error)
             return len(dead)
+
+
+def to_quarantine() -> Select[tuple[int, str | None, str | None]]:
+    """The next messages to copy to the quarantine folder; run every cycle, so it reads the
+    partial index of the messages waiting for it, never the whole ledger."""
+    return (select(InboundMessage.id, InboundMessage.message_id, InboundMessage.last_error)
+            .where(TO_QUARANTINE).limit(20))
 
 
 def _own_key(key: str, sha256: str) -> str:

@@ -33,9 +33,8 @@ from maild.store.db import transaction
 from maild.base.errors import IllegalTransition
 from maild.service.mailer import Mailer
 from maild.store.models import Event, Ticket, TimerFiring
-from maild.store.queries import insert_ignore, note_event
+from maild.store.queries import insert_ignore, note_event, open_work
 from maild.sop.workcal import WorkCalendar
-from maild.sop.vocabulary import Channel, State
 from maild.stages.protocol import each_in_savepoint
 
 log = logging.getLogger(__name__)
@@ -84,8 +83,7 @@ class Timers:
         now = self.clock()
         with transaction(self.factory) as session:
             # Imported tickets (an old mailbox brought in) are history, not work that is late.
-            tickets = session.scalars(select(Ticket).where(Ticket.state != State.CLOSED, Ticket.channel != Channel.IMPORT)
-                                      .order_by(Ticket.id)).all()
+            tickets = session.scalars(open_work()).all()
             lives = self._lives(session, list(tickets))
             due = [level for ticket in tickets for level in self._due(ticket, lives[ticket.id], now)]
             fired: list[int] = []

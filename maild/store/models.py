@@ -21,10 +21,14 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    and_,
+    literal_column,
+    or_,
 )
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from maild.sop.vocabulary import Channel, MailState, MessageState
+from maild.sop.vocabulary import Channel, MailState, MessageState, State
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -55,6 +59,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def _sql_constant(value: str) -> ColumnElement[str]:
+    """``value`` written into the SQL rather than bound: a planner uses a partial index only
+    when it can prove the query's WHERE implies the index's, and a bound parameter proves nothing."""
+    assert "'" not in value
+    return literal_column(f"'{value}'")
+
+
 class Party(Base):
     """A person or group address: reporter, staff, coordinator or a service group's manager."""
 
@@ -62,7 +73,8 @@ class Party(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[str] = mapped_column(String(20), default="reporter")
+    # Indexed: the few staff and the coordinator are looked up among every reporter ever seen.
+    role: Mapped[str] = mapped_column(String(20), default="reporter", index=True)
     group: Mapped[str | None] = mapped_column(String(64))
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -95,12 +107,18 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Indexed: the monthly report asks for the tickets still open or closed since a day.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     reporter: Mapped[Party | None] = relationship(foreign_keys=[reporter_id])
     contact: Mapped[str | None] = mapped_column(String(200))
     # The reporter's name when there is no reporter party (a phone report without an address).
     reporter_name: Mapped[str | None] = mapped_column(String(200))
+
+
+# Every ticket not closed: the timers' and the digest's work, a few among years of closed ones.
+OPEN_TICKET = Ticket.state != _sql_constant(State.CLOSED)
+Index("ix_tickets_open", Ticket.id, sqlite_where=OPEN_TICKET, postgresql_where=OPEN_TICKET)
 
 
 class TicketParty(Base):
@@ -138,6 +156,17 @@ class InboundMessage(Base):
     quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_inbound_messages_state_id", "state", "id"),)
+
+
+# The messages still to be copied to the quarantine folder: dead, oversized or spam, and not
+# copied yet. Few at any time; without this index, finding them reads every message ever received.
+TO_QUARANTINE = and_(
+    InboundMessage.quarantined_at.is_(None),
+    or_(InboundMessage.state == _sql_constant(MessageState.DEAD),
+        InboundMessage.disposition.in_([_sql_constant("oversized"), _sql_constant("spam")])),
+)
+Index("ix_inbound_messages_to_quarantine", InboundMessage.id, sqlite_where=TO_QUARANTINE,
+      postgresql_where=TO_QUARANTINE)
 
 
 class Blob(Base):
@@ -203,6 +232,9 @@ class Event(Base):
     new_state: Mapped[str | None] = mapped_column(String(20))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    # The digest's and the report's counts of one kind of event over a span of days.
+    __table_args__ = (Index("ix_events_event_created_at", "event", "created_at"),)
 
 
 class TimerFiring(Base):

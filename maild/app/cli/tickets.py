@@ -72,10 +72,11 @@ def tickets_list(obj: Context, state: str | None, type_: str | None, category: s
         search=search, limit=limit,
     )
     with obj.session() as s:
-        rows = admin.list_tickets(s, filters)
         if overdue:
             with obj.services(settings) as parts:
-                rows = admin.only_overdue(s, rows, parts.sla, parts.calendar, system_clock())
+                rows = admin.overdue_tickets(s, filters, parts.sla, parts.calendar, system_clock())
+        else:
+            rows = admin.list_tickets(s, filters)
     columns = ["number", "state", "created_at", "priority", "category", "reporter", "subject"]
     if as_json:
         print_json(rows)
