@@ -108,8 +108,9 @@ def gather(session: Session, now: datetime, policy: sla.Policy, calendar: WorkCa
            revisions: tuple[str | None, str], max_outbox_age: timedelta = DEFAULT_MAX_OUTBOX_AGE) -> Health:
     """Every figure of ``maild status`` and the problems among them."""
     n = admin.counts(session)
-    open_rows = admin.list_tickets(session, admin.TicketFilter(state="open", limit=1_000_000))
-    overdue = admin.only_overdue(session, open_rows, policy, calendar, now)
+    everything_open = admin.TicketFilter(state="open", limit=1_000_000)
+    open_rows = admin.list_tickets(session, everything_open)
+    overdue = admin.overdue_tickets(session, everything_open, policy, calendar, now)
     age = oldest_queued_seconds(session, now)
     current, newest = revisions
     problems = []
