@@ -1,13 +1,17 @@
 """The daemon: the stages, wired by ``factory.Services``, run ``tick`` until told to stop.
 
-One tick is ingest -> pipeline -> timers, the digest and the monthly report -> sender. Between ticks the daemon waits on the mailbox
-(IMAP IDLE where offered, polling otherwise) no longer than until the next queued mail is due.
-A mailbox that fails is retried with backoff while the other stages go on.
+One desk per configured mailbox. One tick reads the mailboxes this daemon holds the lease of,
+then runs each desk's pipeline -> timers, the digest and the monthly report -> sender. Between
+ticks the daemon waits on its mailboxes (IMAP IDLE where offered, polling otherwise) no longer
+than until the next queued mail is due or the leases are to be renewed. A mailbox that fails
+is retried with backoff while everything else goes on.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+import threading
 import time as monotonic_time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +23,7 @@ from maild.app.factory import Services
 from maild.app.metrics import Metrics
 from maild.base.memory import return_large_blocks
 from maild.base.clock import Clock
-from maild.base.settings import Settings
+from maild.base.settings import DEFAULT_MAILBOX, Settings
 from maild.base.errors import MailboxError
 from maild.documents.digest import Digest
 from maild.documents.report_mail import ReportMail
@@ -28,6 +32,8 @@ from maild.stages.ingest import Ingest
 from maild.stages.pipeline import Pipeline
 from maild.stages.sender import Sender
 from maild.stages.timers import Timers
+from maild.store.db import SqliteLock
+from maild.store.leases import Leases, this_process
 from maild.transport.smtp import Transport
 from maild.transport.sources import Mailbox
 
@@ -53,15 +59,11 @@ class Backoff:
 
 
 @dataclass
-class Daemon:
-    """All stages of one running maild."""
+class Desk:
+    """One mailbox's helpdesk inside the daemon: its stages, and how its mailbox is doing."""
 
-    settings: Settings
-    clock: Clock
+    name: str
     mailbox: Mailbox
-    transport: Transport
-    engine: Engine
-    factory: sessionmaker[Session]
     ingest: Ingest
     pipeline: Pipeline
     timers: Timers
@@ -71,36 +73,130 @@ class Daemon:
     renderer: Renderer
     backoff: Backoff = field(default_factory=Backoff)
     mailbox_error: str = ""
-    metrics: Metrics | None = None
 
-    def tick(self, stopping: Callable[[], bool] = lambda: False) -> int:
-        """Run every stage once; return how much work was done."""
-        work = 0
-        if monotonic_time.monotonic() >= self.backoff.retry_at:
-            try:
-                work += self.ingest.run_once()
-                self.backoff.ok()
-                self.mailbox_error = ""
-            except MailboxError as exc:
-                self.mailbox.close()
-                delay = self.backoff.failed(monotonic_time.monotonic())
-                self.mailbox_error = str(exc)
-                log.error("mailbox: %s (retry in %.0fs)", exc, delay)
-            self._mailbox_seen()
+    def read(self) -> int:
+        """One ingest of this desk's mailbox, unless it is backing off after failures."""
+        if monotonic_time.monotonic() < self.backoff.retry_at:
+            return 0
+        try:
+            done = self.ingest.run_once()
+        except MailboxError as exc:
+            self.failed(exc)
+            return 0
+        self.backoff.ok()
+        self.mailbox_error = ""
+        return done
+
+    def failed(self, exc: MailboxError) -> None:
+        """The mailbox could not be read: close it and back off."""
+        self.mailbox.close()
+        delay = self.backoff.failed(monotonic_time.monotonic())
+        self.mailbox_error = str(exc)
+        log.error("mailbox %s: %s (retry in %.0fs)", self.name, exc, delay)
+
+    def work(self, stopping: Callable[[], bool], metrics: Metrics | None) -> int:
+        """Everything but reading the mailbox: pipeline, clock, documents, outbox."""
         started = monotonic_time.monotonic()
         done = self.pipeline.run_once(stopping=stopping)
-        if done and self.metrics is not None:
-            self.metrics.pipeline_seconds.observe(monotonic_time.monotonic() - started)
-        work += done
-        work += self.timers.run_once()
-        work += self.digest.run_once()
-        work += self.report_mail.run_once()
-        work += self.sender.run_once()
+        if done and metrics is not None:
+            metrics.pipeline_seconds.observe(monotonic_time.monotonic() - started)
+        done += self.timers.run_once()
+        done += self.digest.run_once()
+        done += self.report_mail.run_once()
+        return done + self.sender.run_once()
+
+
+@dataclass
+class Daemon:
+    """All stages of one running maild: one desk per mailbox, on one database.
+
+    Every desk's pipeline, timers and outbox run here; a desk's mailbox is read only while this
+    daemon holds its lease (``store.leases``), so several daemons on one PostgreSQL share the
+    mailboxes and all do the rest, each piece of work claimed by one."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    factory: sessionmaker[Session]
+    desks: list[Desk]
+    leases: Leases
+    lock: SqliteLock
+    metrics: Metrics | None = None
+    _leases_at: float = -1e9
+
+    # The first desk (the top-level mailbox) as the single-mailbox daemon had its parts.
+    @property
+    def mailbox(self) -> Mailbox:
+        return self.desks[0].mailbox
+
+    @property
+    def ingest(self) -> Ingest:
+        return self.desks[0].ingest
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.desks[0].pipeline
+
+    @property
+    def timers(self) -> Timers:
+        return self.desks[0].timers
+
+    @property
+    def digest(self) -> Digest:
+        return self.desks[0].digest
+
+    @property
+    def report_mail(self) -> ReportMail:
+        return self.desks[0].report_mail
+
+    @property
+    def sender(self) -> Sender:
+        return self.desks[0].sender
+
+    @property
+    def renderer(self) -> Renderer:
+        return self.desks[0].renderer
+
+    @property
+    def mailbox_error(self) -> str:
+        """The errors of the mailboxes this daemon reads that fail now, one line."""
+        return "; ".join(f"{d.name}: {d.mailbox_error}" if len(self.desks) > 1 else d.mailbox_error
+                         for d in self.desks if d.mailbox_error)
+
+    def _reading(self) -> list[Desk]:
+        return [d for d in self.desks if d.name in self.leases.held]
+
+    def _claim_leases(self, force: bool = False) -> None:
+        now = monotonic_time.monotonic()
+        if force or now - self._leases_at >= self.leases.renew_every:
+            before = self.leases.held
+            held = self.leases.claim(d.name for d in self.desks)
+            self._leases_at = now
+            for name in sorted(held - before):
+                log.info("reading mailbox %s (lease taken)", name)
+            for name in sorted(before - held):
+                log.warning("mailbox %s is read by another daemon now", name)
+                lost = next(d for d in self.desks if d.name == name)
+                lost.mailbox.close()
+                lost.mailbox_error = ""  # its reader now says how it is doing
+
+    def tick(self, stopping: Callable[[], bool] = lambda: False) -> int:
+        """Run every stage of every desk once; return how much work was done."""
+        self._claim_leases()
+        work = 0
+        for desk in self._reading():
+            work += desk.read()
+        self._mailbox_seen()
+        for desk in self.desks:
+            if stopping():
+                break
+            work += desk.work(stopping, self.metrics)
         return work
 
     def run_once(self, stopping: Callable[[], bool] = lambda: False, mailbox_tries: int = 3) -> bool:
-        """Work until nothing is left to do. False if the mailbox stayed unreachable."""
+        """Work until nothing is left to do. False if a mailbox stayed unreachable."""
         tries = 0
+        self._claim_leases(force=True)
         while not stopping():
             if self.tick(stopping) > 0:
                 continue
@@ -109,7 +205,7 @@ class Daemon:
             tries += 1
             if tries >= mailbox_tries:
                 return False
-            self._sleep_until(self.backoff.retry_at, stopping)
+            self._sleep_until(min(d.backoff.retry_at for d in self._reading() if d.mailbox_error), stopping)
         return not self.mailbox_error
 
     def run_forever(self, stopping: Callable[[], bool], alive: Callable[[], None] = lambda: None) -> None:
@@ -123,24 +219,36 @@ class Daemon:
             alive()
             return asked()
 
-        log.info("maild running: mailbox %s, transport %s", self.mailbox.description, self.transport.description)
+        for desk in self.desks:
+            log.info("maild running: mailbox %s (%s), transport %s", desk.name, desk.mailbox.description,
+                     desk.sender.transport.description)
+        self._claim_leases(force=True)
         while not stopping():
             if self.tick(stopping) > 0:
                 continue
-            if self.mailbox_error:
-                self._sleep_until(self.backoff.retry_at, stopping)
-                continue
-            timeout = self.settings.mailbox.poll_interval
-            due = self.sender.next_due()
+            self._wait(stopping)
+
+    def _wait(self, stopping: Callable[[], bool]) -> None:
+        """Wait for new mail in the mailboxes this daemon reads, no longer than until queued
+        mail falls due, a failing mailbox is tried again, or the leases are renewed."""
+        timeout = self.settings.mailbox.poll_interval
+        if not self.leases.exclusive:
+            timeout = min(timeout, self.leases.renew_every)
+        for desk in self.desks:
+            due = desk.sender.next_due()
             if due is not None:
-                timeout = max(0.0, min(timeout, (due - self.clock()).total_seconds()))
-            try:
-                self.mailbox.wait(timeout, lambda: stopping() or self._mail_due())
-            except MailboxError as exc:
-                self.mailbox.close()
-                self.mailbox_error = str(exc)
-                log.error("mailbox: %s (retry in %.0fs)", exc, self.backoff.failed(monotonic_time.monotonic()))
-                self._mailbox_seen()
+                timeout = min(timeout, (due - self.clock()).total_seconds())
+        reading = self._reading()
+        failing = [d.backoff.retry_at for d in reading if d.mailbox_error]
+        if failing:
+            timeout = min(timeout, min(failing) - monotonic_time.monotonic())
+        timeout = max(0.0, timeout)
+        waiting = [d for d in reading if not d.mailbox_error]
+        if not waiting:
+            self._sleep_until(monotonic_time.monotonic() + timeout, stopping)
+            return
+        wait_any(waiting, timeout, lambda: stopping() or self._mail_due())
+        self._mailbox_seen()
 
     def _mailbox_seen(self) -> None:
         if self.metrics is not None:
@@ -151,16 +259,54 @@ class Daemon:
         import, a second daemon) is sent now, not at the next poll: the wait checks the outbox
         every second or so, one indexed query, which works on SQLite and PostgreSQL alike and
         across machines, where a signal or a socket would not."""
-        due = self.sender.next_due()
-        return due is not None and due <= self.clock()
+        now = self.clock()
+        return any(due is not None and due <= now for due in (d.sender.next_due() for d in self.desks))
 
     def _sleep_until(self, deadline: float, stopping: Callable[[], bool]) -> None:
         while not stopping() and monotonic_time.monotonic() < deadline:
             monotonic_time.sleep(min(0.25, max(0.0, deadline - monotonic_time.monotonic())))
 
     def close(self) -> None:
-        self.mailbox.close()
+        """Let go of the mailboxes, the leases (another daemon takes them at once) and the database."""
+        for desk in self.desks:
+            desk.mailbox.close()
+        try:
+            self.leases.release()
+        except Exception as exc:  # noqa: BLE001 - a database gone at shutdown: the leases expire by themselves
+            log.warning("could not release the mailbox leases: %s", exc)
+        self.lock.release()
         self.engine.dispose()
+
+
+def wait_any(desks: list[Desk], timeout: float, stopping: Callable[[], bool]) -> None:
+    """Return when any of the desks' mailboxes may have new mail, after ``timeout``, or when
+    stopping. One mailbox is waited on here; several each in a thread of its own (IMAP IDLE
+    blocks on its connection), and the first to wake wakes the rest: nothing else uses the
+    connections while the daemon waits."""
+    if len(desks) == 1:
+        try:
+            desks[0].mailbox.wait(timeout, stopping)
+        except MailboxError as exc:
+            desks[0].failed(exc)
+        return
+    woke = threading.Event()
+
+    def wait(desk: Desk) -> None:
+        try:
+            desk.mailbox.wait(timeout, woke.is_set)
+        except MailboxError as exc:
+            desk.failed(exc)
+        finally:
+            woke.set()
+
+    threads = [threading.Thread(target=wait, args=(d,), name=f"wait-{d.name}", daemon=True) for d in desks]
+    for t in threads:
+        t.start()
+    while not woke.wait(0.5):
+        if stopping():
+            woke.set()
+    for t in threads:
+        t.join()
 
 
 def build(
@@ -170,29 +316,39 @@ def build(
     transport: Transport | None = None,
     renderer: Renderer | None = None,
     metrics: Metrics | None = None,
+    token: str | None = None,
 ) -> Daemon:
-    """Wire a daemon from settings; any part may be given instead (tests, ``maild inject``).
+    """Wire a daemon from settings: one desk per configured mailbox. A ``mailbox``,
+    ``transport`` or ``renderer`` given is used instead of the configured one for the top-level
+    mailbox (tests, ``maild inject``); ``token`` tells this daemon's leases from others'
+    (random when not given).
 
     Templates, rules and the database are checked here, in that order, so a daemon that
-    cannot work stops at the start rather than at the first mail.
-    """
+    cannot work stops at the start rather than at the first mail; on SQLite a second daemon
+    stops here too."""
     return_large_blocks()  # a message's bytes go back to the system when done with (base.memory)
-    parts = Services(settings, clock, mailbox=mailbox, transport=transport, renderer=renderer).prepare()
+    first = Services(settings.for_mailbox(DEFAULT_MAILBOX), clock, mailbox=mailbox, transport=transport,
+                     renderer=renderer).prepare()
+    lock = SqliteLock(first.engine)
+    lock.acquire()
+    try:
+        parts = [first, *(Services(settings.for_mailbox(name), clock, renderer=renderer, engine=first.engine).prepare()
+                          for name in settings.mailbox_names[1:])]
+    except BaseException:
+        lock.release()
+        first.close()
+        raise
     if metrics is not None:
-        metrics.factory = parts.factory  # the scrape reads the database this daemon works on
+        metrics.factory = first.factory  # the scrape reads the database this daemon works on
+    holder = this_process(token or secrets.token_hex(4))
     return Daemon(
         settings=settings,
         clock=clock,
-        renderer=parts.renderer,
-        engine=parts.engine,
-        factory=parts.factory,
-        pipeline=parts.pipeline,
-        mailbox=parts.mailbox,
-        transport=parts.transport,
-        ingest=parts.ingest,
-        timers=parts.timers,
-        digest=parts.digest,
-        report_mail=parts.report_mail,
-        sender=parts.sender,
+        engine=first.engine,
+        factory=first.factory,
+        desks=[Desk(p.settings.mailbox.name, p.mailbox, p.ingest, p.pipeline, p.timers, p.digest, p.report_mail,
+                    p.sender, p.renderer) for p in parts],
+        leases=Leases(first.factory, clock, holder, settings.database.lease_seconds, exclusive=lock.path is not None),
+        lock=lock,
         metrics=metrics,
     )

@@ -105,7 +105,8 @@ def envelope_from(settings: Settings) -> str:
 def identity(settings: Settings) -> Identity:
     """Who the helpdesk is in the mail it writes."""
     h = settings.helpdesk
-    return Identity(h.name, h.address.lower(), settings.mid_domain, settings.hmac_key, h.timezone)
+    return Identity(h.name, h.address.lower(), settings.mid_domain, settings.hmac_key, h.timezone,
+                    settings.mailbox.name)
 
 
 def roles(settings: Settings) -> Roles:
@@ -155,6 +156,8 @@ def pipeline_settings(settings: Settings) -> PipelineSettings:
         max_message_bytes=settings.limits.max_message_bytes,
         batch_bytes=settings.limits.batch_bytes,
         survey_mode=settings.survey.mode,
+        mailbox=settings.mailbox.name,
+        tags=settings.peers or ((h.ticket_tag, settings.mailbox.name),),
     )
 
 
@@ -249,6 +252,7 @@ def sender_settings(settings: Settings) -> SenderSettings:
     limits = settings.limits
     return SenderSettings(
         envelope_from=envelope_from(settings),
+        mailbox=settings.mailbox.name,
         retry_min_seconds=limits.retry_min_seconds,
         retry_max_seconds=limits.retry_max_seconds,
         give_up_after_hours=limits.give_up_after_hours,
@@ -309,9 +313,11 @@ class Services:
     """
 
     def __init__(self, settings: Settings, clock: Clock, *, mailbox: Mailbox | None = None,
-                 transport: Transport | None = None, renderer: Renderer | None = None) -> None:
+                 transport: Transport | None = None, renderer: Renderer | None = None,
+                 engine: Engine | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self._given_engine = engine
         self._given_mailbox = mailbox
         self._given_transport = transport
         self._given_renderer = renderer
@@ -355,7 +361,10 @@ class Services:
 
     @cached_property
     def engine(self) -> Engine:
-        """The database engine, once the schema is known to be current."""
+        """The database engine, once the schema is known to be current (or the one given:
+        the daemon's desks share one)."""
+        if self._given_engine is not None:
+            return self._given_engine
         engine = make_engine(self.settings.database.url)
         try:
             require_current(engine)
@@ -387,7 +396,7 @@ class Services:
         m = self.settings.mailbox
         limits = self.settings.limits
         return Ingest(self.mailbox, self.factory, self.clock, m.batch_size, m.quarantine_folder,
-                      batch_bytes=limits.batch_bytes, max_message_bytes=limits.max_message_bytes)
+                      batch_bytes=limits.batch_bytes, max_message_bytes=limits.max_message_bytes, mailbox_name=m.name)
 
     @cached_property
     def pipeline(self) -> Pipeline:
@@ -426,5 +435,5 @@ class Services:
         built = vars(self)  # cached_property keeps what it built in the instance's __dict__
         if "mailbox" in built:
             self.mailbox.close()
-        if "engine" in built:
+        if "engine" in built and self._given_engine is None:
             self.engine.dispose()

@@ -30,7 +30,9 @@ from maild.base.settings import (
     GroupSettings,
     HelpdeskSettings,
     LimitSettings,
+    MailboxEntry,
     MailboxSettings,
+    DEFAULT_MAILBOX,
     MetricsSettings,
     PartySettings,
     ReportSettings,
@@ -90,7 +92,7 @@ def load_settings(path: Path | str | None) -> Settings:
 
 
 def _from_mapping(data: dict[str, Any], base: Path) -> Settings:
-    allowed = [*_SECTIONS, "staff", "groups", "coordinator"]
+    allowed = [*_SECTIONS, "staff", "groups", "coordinator", "mailboxes"]
     for key in data:
         if key not in allowed:
             raise ConfigError(f"unknown section [{key}]{_did_you_mean(key, allowed)}")
@@ -106,8 +108,43 @@ def _from_mapping(data: dict[str, Any], base: Path) -> Settings:
         raise ConfigError("groups: must be a list of [[groups]] tables")
     kwargs["groups"] = tuple(_section(f"groups[{i}]", g, GroupSettings) for i, g in enumerate(groups))
     kwargs["coordinator"] = _section("coordinator", data.get("coordinator", {}), PartySettings)
+    entries = data.get("mailboxes", [])
+    if not isinstance(entries, list):
+        raise ConfigError("mailboxes: must be a list of [[mailboxes]] tables")
+    kwargs["mailboxes"] = tuple(_mailbox_entry(f"mailboxes[{i}]", e, base) for i, e in enumerate(entries))
     settings = Settings(**kwargs)
     return _resolve_paths(settings, base)
+
+
+def _parties(name: str, raw: Any) -> tuple[PartySettings, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{name}: must be a list of tables")
+    return tuple(_section(f"{name}[{i}]", p, PartySettings) for i, p in enumerate(raw))
+
+
+def _mailbox_entry(name: str, raw: Any, base: Path) -> MailboxEntry:
+    """One [[mailboxes]] table: its own keys, and staff/groups/coordinator as at the top level."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    people = {k: raw[k] for k in ("staff", "groups", "coordinator") if k in raw}
+    entry = _section(name, {k: v for k, v in raw.items() if k not in people}, MailboxEntry)
+    if "staff" in people:
+        entry = replace(entry, staff=_parties(f"{name}.staff", people["staff"]))
+    if "groups" in people:
+        groups = people["groups"]
+        if not isinstance(groups, list):
+            raise ConfigError(f"{name}.groups: must be a list of tables")
+        entry = replace(entry, groups=tuple(_section(f"{name}.groups[{i}]", g, GroupSettings)
+                                            for i, g in enumerate(groups)))
+    if "coordinator" in people:
+        entry = replace(entry, coordinator=_section(f"{name}.coordinator", people["coordinator"], PartySettings))
+
+    def path(p: str) -> str:
+        return str(base / p) if p and not os.path.isabs(p) else p
+
+    url = f"maildir:{path(entry.url[8:])}" if entry.url.startswith("maildir:") else entry.url
+    return replace(entry, url=url, password_file=path(entry.password_file), rules_file=path(entry.rules_file),
+                   answers_folder=path(entry.answers_folder))
 
 
 def _section(name: str, raw: Any, cls: type) -> Any:
@@ -177,7 +214,41 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
 
 
 def validate(settings: Settings, source: Path | None = None) -> Settings:
-    """Check values that have a type but not every value of it makes sense."""
+    """Check values that have a type but not every value of it makes sense: the top level, then
+    each [[mailboxes]] entry as the whole helpdesk it makes (``Settings.for_mailbox``)."""
+    if settings.mailbox.name != DEFAULT_MAILBOX:
+        raise ConfigError(f"mailbox.name: the top-level mailbox is always {DEFAULT_MAILBOX!r}; "
+                          "name the others in [[mailboxes]]")
+    _validate_one(settings)
+    _check_mailboxes(settings)
+    for entry in settings.mailboxes:
+        try:
+            # The top level's cli_actor acts for the top level; at a mailbox with its own
+            # people, `--as` names who acts there (checked when the command runs).
+            _validate_one(settings.for_mailbox(entry.name), check_actor=entry.staff is None)
+        except ConfigError as exc:
+            raise ConfigError(f"mailboxes[{entry.name}]: {exc}") from None
+    return replace(settings, source=source)
+
+
+def _check_mailboxes(settings: Settings) -> None:
+    """Names, tags and addresses tell the mailboxes apart: each must be its own."""
+    names, tags, addresses, sources = {DEFAULT_MAILBOX}, {settings.helpdesk.ticket_tag.lower()}, \
+        {settings.helpdesk.address.lower()}, {settings.mailbox.url}
+    for i, e in enumerate(settings.mailboxes):
+        key = f"mailboxes[{i}]"
+        if not e.name or not e.name.replace("_", "").replace("-", "").isalnum() or len(e.name) > 32:
+            raise ConfigError(f"{key}.name: {e.name!r} must be one word of letters, digits, - or _ (at most 32)")
+        for what, value, seen in (("name", e.name.lower(), names), ("ticket_tag", e.ticket_tag.lower(), tags),
+                                  ("address", e.address.lower(), addresses), ("url", e.url, sources)):
+            if not value:
+                raise ConfigError(f"{key}.{what}: must be set: each mailbox has its own")
+            if value in seen:
+                raise ConfigError(f"{key}.{what}: {value!r} is already another mailbox's")
+            seen.add(value)
+
+
+def _validate_one(settings: Settings, check_actor: bool = True) -> None:
     h = settings.helpdesk
     if "@" not in h.address:
         raise ConfigError(f"helpdesk.address: {h.address!r} is not an email address")
@@ -203,6 +274,8 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
     if settings.attachments.forward_max_bytes < 0:
         raise ConfigError("attachments.forward_max_bytes: must be 0 or more (0: attach nothing), "
                           f"got {settings.attachments.forward_max_bytes}")
+    if settings.database.lease_seconds < 3:
+        raise ConfigError(f"database.lease_seconds: must be at least 3, got {settings.database.lease_seconds:g}")
     if settings.mailbox.poll_interval <= 0:
         raise ConfigError("mailbox.poll_interval: must be more than 0 seconds")
     for i, party in enumerate(settings.staff):
@@ -212,7 +285,7 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
     if c.address and "@" not in c.address:
         raise ConfigError(f"coordinator.address: {c.address!r} is not an email address")
     actor = settings.helpdesk.cli_actor.strip().lower()
-    if actor and actor not in team_addresses(settings):
+    if check_actor and actor and actor not in team_addresses(settings):
         raise ConfigError(f"helpdesk.cli_actor: {actor!r} is not a [[staff]] address or the coordinator's")
     seen: set[str] = set()
     for i, g in enumerate(settings.groups):
@@ -240,7 +313,6 @@ def validate(settings: Settings, source: Path | None = None) -> Settings:
     settings.hmac_key  # noqa: B018 - evaluated for its check
     settings.mailbox_password  # noqa: B018
     settings.smtp_password  # noqa: B018
-    return replace(settings, source=source)
 
 
 _CATEGORY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")

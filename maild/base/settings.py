@@ -8,8 +8,10 @@ when asked for; they never reach a log line (``Secret`` masks itself).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from maild.base.errors import ConfigError
@@ -55,10 +57,22 @@ class HelpdeskSettings:
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str = "sqlite:///maild.db"
+    # Several daemons on one PostgreSQL database: a daemon that stops renewing its lease on a
+    # mailbox (it died or hangs) loses it after this many seconds, and another daemon reads
+    # that mailbox from then on. (SQLite serves one daemon.)
+    lease_seconds: float = 30.0
+
+
+# The name of the mailbox the top-level [helpdesk] and [mailbox] describe: the data of a
+# database from before several mailboxes belongs to it (migration 0008), so it is fixed.
+DEFAULT_MAILBOX = "default"
 
 
 @dataclass(frozen=True)
 class MailboxSettings:
+    # Which mailbox these settings describe: DEFAULT_MAILBOX for the top level, a
+    # [[mailboxes]] entry's name for the others (set by ``Settings.for_mailbox``, not configured here).
+    name: str = DEFAULT_MAILBOX
     url: str = "maildir:Maildir"
     password: str = ""
     password_file: str = ""
@@ -236,6 +250,38 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class MailboxEntry:
+    """One more helpdesk served by the same maild: a ``[[mailboxes]]`` table. What it does not set
+    comes from the top level (None or empty: inherited), so each mailbox is a whole helpdesk of
+    its own: its address, its ticket tag and numbers, its people and its rules."""
+
+    # A short stable id (letters, digits, - or _): tickets, the outbox and the leases are filed
+    # under it, and `maild ... --mailbox NAME` names it. Never rename one that holds tickets.
+    name: str = ""
+    # Where its mail comes from: imaps://user@host/INBOX, imap://... or maildir:PATH.
+    url: str = ""
+    password: str = ""
+    password_file: str = ""
+    password_env: str = ""
+    password_credential: str = ""
+    processed_folder: str = ""
+    quarantine_folder: str = ""
+    # Its own address, the name its mail is signed with, its tag ([VERIF #26-0001]) and language.
+    address: str = ""
+    helpdesk_name: str = ""
+    ticket_tag: str = ""
+    language: str = ""
+    # SMTP MAIL FROM for its mail (empty: its address). The SMTP relay is the top level's.
+    envelope_from: str = ""
+    rules_file: str = ""
+    answers_folder: str = ""
+    # Its own people; None: the top level's.
+    staff: tuple[PartySettings, ...] | None = None
+    groups: tuple[GroupSettings, ...] | None = None
+    coordinator: PartySettings | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration, with paths already resolved against the config file."""
 
@@ -258,7 +304,44 @@ class Settings:
     staff: tuple[PartySettings, ...] = ()
     groups: tuple[GroupSettings, ...] = ()
     coordinator: PartySettings = PartySettings()
+    mailboxes: tuple[MailboxEntry, ...] = ()
+    # Set by ``for_mailbox``: every mailbox served, as (ticket tag, name), the top level's first.
+    peers: tuple[tuple[str, str], ...] = ()
     source: Path | None = None
+
+    @property
+    def mailbox_names(self) -> tuple[str, ...]:
+        """Every mailbox this configuration serves: the top level's first."""
+        return (DEFAULT_MAILBOX, *(e.name for e in self.mailboxes))
+
+    def for_mailbox(self, name: str) -> Settings:
+        """The settings of one mailbox as a whole helpdesk: a [[mailboxes]] entry over the top
+        level, with no entries of its own (ConfigError for a name that is not configured)."""
+        peers = ((self.helpdesk.ticket_tag, DEFAULT_MAILBOX), *((e.ticket_tag, e.name) for e in self.mailboxes))
+        if name == DEFAULT_MAILBOX:
+            return replace(self, mailboxes=(), peers=peers)
+        entry = next((e for e in self.mailboxes if e.name == name), None)
+        if entry is None:
+            raise ConfigError(f"no mailbox called {name!r} (configured: {', '.join(self.mailbox_names)})")
+        h, m, s = self.helpdesk, self.mailbox, self.smtp
+        return replace(
+            self,
+            helpdesk=replace(h, address=entry.address or h.address, name=entry.helpdesk_name or h.name,
+                             ticket_tag=entry.ticket_tag or h.ticket_tag, language=entry.language or h.language),
+            mailbox=replace(m, name=entry.name, url=entry.url or m.url,
+                            password=entry.password, password_file=entry.password_file,
+                            password_env=entry.password_env, password_credential=entry.password_credential,
+                            processed_folder=entry.processed_folder or m.processed_folder,
+                            quarantine_folder=entry.quarantine_folder or m.quarantine_folder),
+            smtp=replace(s, envelope_from=entry.envelope_from or (entry.address if entry.address else s.envelope_from)),
+            rules=replace(self.rules, file=entry.rules_file or self.rules.file),
+            answers=replace(self.answers, folder=entry.answers_folder or self.answers.folder),
+            staff=self.staff if entry.staff is None else entry.staff,
+            groups=self.groups if entry.groups is None else entry.groups,
+            coordinator=self.coordinator if entry.coordinator is None else entry.coordinator,
+            mailboxes=(),
+            peers=peers,
+        )
 
     def group(self, name: str) -> GroupSettings | None:
         """The service group called ``name`` (case-insensitive), or None."""
@@ -274,10 +357,14 @@ class Settings:
 
     @property
     def hmac_key(self) -> bytes:
-        """The server secret that signs our Message-IDs."""
+        """The server secret that signs our Message-IDs; each further mailbox signs with a key
+        of its own, derived from it, so a reply to one helpdesk's mail proves nothing at another."""
         h = self.helpdesk
-        return resolve_secret("helpdesk.secret", h.secret, h.secret_file, h.secret_env,
-                              h.secret_credential).value.encode()
+        key = resolve_secret("helpdesk.secret", h.secret, h.secret_file, h.secret_env,
+                             h.secret_credential).value.encode()
+        if self.mailbox.name == DEFAULT_MAILBOX:
+            return key
+        return hmac.new(key, f"mailbox:{self.mailbox.name}".encode(), hashlib.sha256).hexdigest().encode()
 
     @property
     def mailbox_password(self) -> Secret:

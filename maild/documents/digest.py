@@ -129,7 +129,7 @@ class Digest:
 
     def _open_lines(self, session: Session, now: datetime) -> list[DigestLine]:
         s = self.settings
-        tickets = session.scalars(open_work()).all()
+        tickets = session.scalars(open_work(self.settings.identity.mailbox)).all()
         out = []
         for t in tickets:
             events = session.execute(

@@ -152,7 +152,8 @@ def _record(
     reporter, new_reporter = (get_or_create_party(session, report.reporter.address, now, report.reporter.name)
                               if report.reporter else (None, False))
     ticket = Ticket(
-        number=next_number(session, now.astimezone(ZoneInfo(settings.timezone)).year),
+        mailbox=mailer.settings.identity.mailbox,
+        number=next_number(session, now.astimezone(ZoneInfo(settings.timezone)).year, mailer.settings.identity.mailbox),
         subject=clean_line(report.subject, SUBJECT_CHARS), state=State.NEW, type=verdict.type, category=verdict.category,
         priority=verdict.priority, channel=Channel.IMPORT if report.quiet else report.channel,
         language=mailer.settings.language, reporter_id=reporter.id if reporter else None,

@@ -43,8 +43,10 @@ class Ingest:
         quarantine_folder: str = "Quarantine",
         batch_bytes: int = 64 * 1024 * 1024,
         max_message_bytes: int = 25 * 1024 * 1024,
+        mailbox_name: str = "default",
     ) -> None:
         self.mailbox = mailbox
+        self.mailbox_name = mailbox_name
         self.factory = factory
         self.clock = clock
         self.batch_size = batch_size
@@ -70,7 +72,7 @@ class Ingest:
         quarantined already, since the message itself goes to the quarantine folder."""
         now = self.clock()
         return {
-            "key": key, "message_id": message_id, "sender": sender, "sha256": sha256, "raw": fetched.raw,
+            "key": key, "mailbox": self.mailbox_name, "message_id": message_id, "sender": sender, "sha256": sha256, "raw": fetched.raw,
             "size": fetched.total_size, "source": self.mailbox.description[:200], "uidvalidity": fetched.uidvalidity,
             "uid": fetched.uid, "received_at": now, "state": MessageState.NEW, "attempts": 0,
             "quarantined_at": None if fetched.complete else now,

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SenderSettings:
     envelope_from: str
+    # The mailbox whose mail this sender sends (from its envelope address).
+    mailbox: str = "default"
     retry_min_seconds: int = 60
     retry_max_seconds: int = 3600
     give_up_after_hours: int = 96
@@ -59,7 +61,7 @@ class Sender:
         with transaction(self.factory) as session:
             return session.scalar(
                 select(OutgoingMail.next_attempt_at)
-                .where(OutgoingMail.state == MailState.QUEUED)
+                .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.mailbox == self.settings.mailbox)
                 .order_by(OutgoingMail.next_attempt_at)
                 .limit(1)
             )
@@ -79,7 +81,8 @@ class Sender:
                 with transaction(self.factory) as session:
                     rows = session.scalars(
                         select(OutgoingMail)
-                        .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.next_attempt_at <= self.clock())
+                        .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.next_attempt_at <= self.clock(),
+                               OutgoingMail.mailbox == self.settings.mailbox)
                         .order_by(OutgoingMail.id)
                         .limit(self.settings.commit_every)
                         .with_for_update(skip_locked=True)
@@ -131,7 +134,8 @@ class Sender:
         now = self.clock()
         session.execute(
             update(OutgoingMail)
-            .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.next_attempt_at <= now, OutgoingMail.id != tried_id)
+            .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.next_attempt_at <= now, OutgoingMail.id != tried_id,
+                   OutgoingMail.mailbox == self.settings.mailbox)
             .values(next_attempt_at=now + timedelta(seconds=self.settings.retry_min_seconds),
                     last_error=f"not tried: {error}"[:2000])
         )

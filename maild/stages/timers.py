@@ -83,7 +83,7 @@ class Timers:
         now = self.clock()
         with transaction(self.factory) as session:
             # Imported tickets (an old mailbox brought in) are history, not work that is late.
-            tickets = session.scalars(open_work()).all()
+            tickets = session.scalars(open_work(self.mailer.settings.identity.mailbox)).all()
             lives = self._lives(session, list(tickets))
             due = [level for ticket in tickets for level in self._due(ticket, lives[ticket.id], now)]
             fired: list[int] = []

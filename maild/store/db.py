@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -107,3 +110,42 @@ def require_current(engine: Engine) -> None:
         raise ConfigError(
             f"database schema is at {current or 'nothing'}, the code needs {head}: run 'maild db upgrade'"
         )
+
+
+class SqliteLock:
+    """An exclusive lock on a SQLite database's ``.lock`` file, held while one daemon runs.
+
+    SQLite serves one daemon: a second ``maild run`` on the same file is refused at its start.
+    The kernel lets go of the lock when the process dies, however it dies, so a daemon
+    restarted after a crash never finds its own old lock in the way."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._file: Any = None
+        database = engine.url.database
+        self.path = Path(f"{database}.lock") if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:") \
+            else None
+
+    def acquire(self) -> None:
+        """Take the lock, or ConfigError naming the process that holds it."""
+        if self.path is None:
+            return
+        handle = open(self.path, "a+")  # noqa: SIM115 - held for the daemon's life, closed by release
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ConfigError(f"another maild run ({holder}) is working on {self.path.with_suffix('')}: SQLite "
+                              "serves one daemon; for several daemons use PostgreSQL") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        """Let go of the lock (the daemon stops)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     and_,
     literal_column,
     or_,
@@ -80,10 +81,22 @@ class Party(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+# A mailbox's name (maild.base.settings.DEFAULT_MAILBOX for the top level's): the rows of a
+# database from before several mailboxes are the default mailbox's.
+MAILBOX_NAME = String(32)
+_DEFAULT_MAILBOX = literal_column("'default'")
+
+
+def _mailbox_column() -> Mapped[str]:
+    return mapped_column(MAILBOX_NAME, default="default", server_default=_DEFAULT_MAILBOX)
+
+
 class TicketCounter(Base):
-    """The last sequence number handed out per year (ticket numbers are YY-NNNN)."""
+    """The last sequence number handed out per mailbox and year (ticket numbers are YY-NNNN,
+    counted in each mailbox: the register of each helpdesk has no gaps)."""
 
     __tablename__ = "ticket_counters"
+    mailbox: Mapped[str] = mapped_column(MAILBOX_NAME, primary_key=True, server_default=_DEFAULT_MAILBOX)
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -91,7 +104,8 @@ class TicketCounter(Base):
 class Ticket(Base):
     __tablename__ = "tickets"
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(16), unique=True)
+    mailbox: Mapped[str] = _mailbox_column()
+    number: Mapped[str] = mapped_column(String(16))
     subject: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(20), index=True)
     type: Mapped[str | None] = mapped_column(String(20))
@@ -115,6 +129,9 @@ class Ticket(Base):
     # The reporter's name when there is no reporter party (a phone report without an address).
     reporter_name: Mapped[str | None] = mapped_column(String(200))
 
+    # A number names a ticket within its mailbox: [LPSE #26-0001] and [VERIF #26-0001] are two.
+    __table_args__ = (UniqueConstraint("mailbox", "number"),)
+
 
 # Every ticket not closed: the timers' and the digest's work, a few among years of closed ones.
 OPEN_TICKET = Ticket.state != _sql_constant(State.CLOSED)
@@ -136,6 +153,8 @@ class InboundMessage(Base):
     __tablename__ = "inbound_messages"
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(400), unique=True)
+    # The mailbox it was read from, or the one it was handed to: its ticket's mailbox.
+    mailbox: Mapped[str] = _mailbox_column()
     message_id: Mapped[str | None] = mapped_column(String(900), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
     raw: Mapped[bytes] = mapped_column(LargeBinary)
@@ -197,6 +216,8 @@ class OutgoingMail(Base):
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(400), unique=True)
+    # Whose mail it is: the SMTP envelope sender is that mailbox's.
+    mailbox: Mapped[str] = _mailbox_column()
     message_id: Mapped[str] = mapped_column(String(300), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     recipient: Mapped[str] = mapped_column(String(320))
@@ -273,3 +294,15 @@ class SurveyResponse(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str | None] = mapped_column(String(900))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class MailboxLease(Base):
+    """Which daemon reads a mailbox: one at a time. The holder renews ``expires_at``; a daemon
+    may take a lease that has expired (its holder died or hangs) or that a dead process on its
+    own host held. See maild.store.leases."""
+
+    __tablename__ = "mailbox_leases"
+    mailbox: Mapped[str] = mapped_column(MAILBOX_NAME, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -40,6 +40,8 @@ class Identity:
     mid_domain: str
     hmac_key: bytes = field(repr=False)
     timezone: str = "Asia/Makassar"
+    # The mailbox whose helpdesk this is (the outbox files its mail under it).
+    mailbox: str = "default"
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,7 @@ def enqueue(session: Session, identity: Identity, mail: Outgoing, now: datetime)
         OutgoingMail,
         {
             "key": mail.key,
+            "mailbox": identity.mailbox,
             "message_id": message_id,
             "ticket_id": mail.ticket_id,
             "recipient": mail.recipient,

@@ -37,11 +37,11 @@ from maild.sop.workflow import Transition
 from maild.sop.vocabulary import Channel, State
 
 
-def open_work() -> Select[tuple[Ticket]]:
-    """The open tickets the clock works on, oldest first; not the imported ones (an old mailbox
-    brought in is history, not work that is late). The partial index of open tickets answers
-    it; without it, it would read every ticket ever closed, once a minute."""
-    return (select(Ticket).where(OPEN_TICKET, Ticket.channel != Channel.IMPORT)
+def open_work(mailbox: str) -> Select[tuple[Ticket]]:
+    """The open tickets of ``mailbox`` the clock works on, oldest first; not the imported ones
+    (an old mailbox brought in is history, not work that is late). The partial index of open
+    tickets answers it; without it, it would read every ticket ever closed, once a minute."""
+    return (select(Ticket).where(OPEN_TICKET, Ticket.channel != Channel.IMPORT, Ticket.mailbox == mailbox)
             .order_by(Ticket.id))
 
 
@@ -72,7 +72,7 @@ _AUTOMATIC_SINCE = select(func.count(OutgoingMail.id)).where(
 _INSERT_EVENT = insert(Event)
 _BUMP_COUNTER = (
     update(TicketCounter)
-    .where(TicketCounter.year == bindparam("y"))
+    .where(TicketCounter.mailbox == bindparam("m"), TicketCounter.year == bindparam("y"))
     .values(last_seq=TicketCounter.last_seq + 1)
     .returning(TicketCounter.last_seq)
 )
@@ -107,12 +107,12 @@ def sync_staff(session: Session, members: Iterable[tuple[str, str, str]], now: d
         p.role, p.name = role, name or p.name
 
 
-def next_number(session: Session, year: int) -> str:
-    """Hand out the next ticket number of ``year``; safe under concurrent writers."""
-    seq = session.execute(_BUMP_COUNTER, {"y": year}).scalar_one_or_none()
-    if seq is None:  # the first ticket of the year
-        insert_ignore(session, TicketCounter, {"year": year, "last_seq": 0}, ["year"])
-        seq = session.execute(_BUMP_COUNTER, {"y": year}).scalar_one()
+def next_number(session: Session, year: int, mailbox: str) -> str:
+    """Hand out the next ticket number of ``year`` in ``mailbox``; safe under concurrent writers."""
+    seq = session.execute(_BUMP_COUNTER, {"m": mailbox, "y": year}).scalar_one_or_none()
+    if seq is None:  # the mailbox's first ticket of the year
+        insert_ignore(session, TicketCounter, {"mailbox": mailbox, "year": year, "last_seq": 0}, ["mailbox", "year"])
+        seq = session.execute(_BUMP_COUNTER, {"m": mailbox, "y": year}).scalar_one()
     return format_number(year, seq)
 
 
@@ -122,8 +122,9 @@ def add_ticket_party(session: Session, ticket_id: int, party_id: int, role: str)
     )
 
 
-def ticket_by_number(session: Session, number: str) -> Ticket | None:
-    return session.scalars(select(Ticket).where(Ticket.number == number)).first()
+def ticket_by_number(session: Session, number: str, mailbox: str) -> Ticket | None:
+    """The ticket ``number`` of ``mailbox`` (a number names a ticket within its mailbox)."""
+    return session.scalars(select(Ticket).where(Ticket.mailbox == mailbox, Ticket.number == number)).first()
 
 
 def ticket_by_references(session: Session, message_ids: Sequence[str]) -> tuple[Ticket, str] | None:

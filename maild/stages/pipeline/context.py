@@ -32,6 +32,19 @@ class PipelineSettings:
     max_message_bytes: int = 25 * 1024 * 1024
     batch_bytes: int = 64 * 1024 * 1024  # raw bytes claimed in one batch (at least one message)
     survey_mode: str = "off"  # [survey] mode: whether a reporter's reply to a closed ticket may be a rating
+    mailbox: str = "default"  # the mailbox whose messages this pipeline takes
+    # Every mailbox this maild serves, by its ticket tag (this one's first): a reply naming
+    # another one's ticket is handed to that mailbox.
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def served(self) -> frozenset[str]:
+        return frozenset({self.mailbox, *(m for _, m in self.tags)})
+
+    @property
+    def tokens(self) -> tuple[tuple[str, str], ...]:
+        """(tag, mailbox) to look for in a subject, this mailbox's first."""
+        return ((self.tag, self.mailbox), *((t, m) for t, m in self.tags if m != self.mailbox))
 
     @property
     def team(self) -> frozenset[str]:
@@ -47,6 +60,9 @@ class Outcome:
     disposition: str
     ticket_id: int | None
     reason: str
+    # Set when the message is about another mailbox's ticket: it goes to that mailbox's
+    # pipeline, which decides everything (its people, its rules, its tag).
+    hand_to: str | None = None
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class Pipeline:
         counts as received at its own Date, and its tickets are marked as imported (channel
         ``import``), which the SLA clock leaves alone."""
         with transaction(self.factory) as session:
-            claimed = self._claim(session, limit, self.clock(), self.settings.batch_bytes)
+            claimed = self._claim(session, limit, self.clock(), self.settings.batch_bytes, self.settings.mailbox)
             if not claimed:
                 return 0
             # Each message's raw bytes are read when it is processed and let go after it: with
@@ -81,12 +81,12 @@ class Pipeline:
             return len(claimed)
 
     @staticmethod
-    def _claim(session: Session, limit: int, now: datetime, max_bytes: int = 0) -> list[int]:
+    def _claim(session: Session, limit: int, now: datetime, max_bytes: int, mailbox: str) -> list[int]:
         # Senders take turns: each sender's first waiting message, then each one's second...
         # so a flood from one address does not hold back everyone else's reports.
         turn = func.row_number().over(partition_by=InboundMessage.sender, order_by=InboundMessage.id)
         waiting = (select(InboundMessage.id, InboundMessage.size, turn.label("turn"))
-                   .where(InboundMessage.state == MessageState.NEW)
+                   .where(InboundMessage.state == MessageState.NEW, InboundMessage.mailbox == mailbox)
                    .order_by(InboundMessage.id).limit(limit * 20).subquery())
         ids = _within(session.execute(select(waiting.c.id, waiting.c.size)
                                       .order_by(waiting.c.turn, waiting.c.id).limit(limit)).all(), max_bytes)
@@ -108,6 +108,9 @@ class Pipeline:
         with session.no_autoflush:
             outcome = self.process(session, row, self.clock(), quiet)
         row.disposition, row.ticket_id, row.reason = outcome.disposition, outcome.ticket_id, outcome.reason
+        if outcome.hand_to is not None:
+            row.mailbox, row.state, row.processed_at = outcome.hand_to, MessageState.NEW, None
+            log.info("message %s (Message-ID %s): %s", row.id, row.message_id, outcome.reason)
         session.expire(row, ["raw"])  # unchanged; read again only if asked for
 
     @staticmethod
@@ -139,6 +142,9 @@ class Pipeline:
 
         decision = threads.decide(facts.sender, self._candidates(session, facts), s.team, now, s.reopen_window)
         target = session.get(Ticket, decision.ticket.id) if decision.ticket else None
+        if target is not None and target.mailbox != s.mailbox:
+            return Outcome("handed_over", None, f"about ticket {target.number} of mailbox {target.mailbox}: "
+                           "handed to that mailbox", hand_to=target.mailbox)
         if facts.bounce is not None or facts.screening.kind == screening.BOUNCE:
             return bounce.handle(self.services, msg, target)
         if not facts.screening.may_answer and (target is None or decision.action == threads.NEW_LINKED):
@@ -152,14 +158,18 @@ class Pipeline:
         return new_report.handle(self.services, msg, decision)
 
     def _candidates(self, session: Session, facts: Facts) -> threads.Candidates:
-        mail = facts.mail
+        mail, served = facts.mail, self.settings.served
         found = ticket_by_references(session, [*mail.in_reply_to, *reversed(mail.references)])
+        if found and found[0].mailbox not in served:
+            found = None  # a mailbox no longer configured: nobody here may act on its tickets
         by_ref = ticket_ref(session, _merged_target(session, found[0])) if found else None
-        number = find_number(mail.subject, self.settings.tag)
-        by_token = None
-        if number:
-            ticket = ticket_by_number(session, number)
-            by_token = ticket_ref(session, _merged_target(session, ticket)) if ticket else None
+        number, by_token = None, None
+        for tag, mailbox in self.settings.tokens:
+            number = find_number(mail.subject, tag)
+            if number:
+                ticket = ticket_by_number(session, number, mailbox)
+                by_token = ticket_ref(session, _merged_target(session, ticket)) if ticket else None
+                break
         return threads.Candidates(by_ref, found[1] if found else "", by_token, number)
 
 
