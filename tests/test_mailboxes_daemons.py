@@ -189,3 +189,43 @@ def test_two_daemons_share_three_mailboxes_and_one_survives_a_sigkill(
     assert not list((tmp_path / "in-ktt" / "new").iterdir())
     print(f"survivor held every mailbox {took:.1f}s after the kill (lease {LEASE_SECONDS}s); "
           f"{done_then} tickets before the kill; {resent} mails resent")
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_hung_daemon_loses_its_mailboxes_when_its_leases_run_out(
+    tmp_path: Path, db_url: str, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """A daemon that hangs (SIGSTOP: alive, but renewing nothing) is not dead to its host, so
+    the other waits out the lease, then reads its mailboxes; woken, the first reads none of them."""
+    lpse, verif = dovecot.add_user(), dovecot.add_user()
+    path = config(tmp_path, db_url, lpse, verif, smtp_sink)
+    factory = session_factory(make_engine(db_url))
+
+    def leases() -> dict[str, MailboxLease]:
+        with factory() as s:
+            return {r.mailbox: r for r in s.scalars(select(MailboxLease))}
+
+    first = maild(path, "run")
+    second = None
+    try:
+        wait_for("the first daemon to hold the leases", lambda: len(leases()) == 3
+                 and all(f":{first.pid}:" in r.holder for r in leases().values()), path)
+        second = maild(path, "run")
+        first.send_signal(signal.SIGSTOP)
+        held_until = max(r.expires_at for r in leases().values())
+        wait_for("the second daemon to take the leases", lambda: all(
+            f":{second.pid}:" in r.holder for r in leases().values()), path)
+        assert all(r.taken_at >= held_until for r in leases().values())  # never while the first's held
+        first.send_signal(signal.SIGCONT)
+        append(lpse, report(sender="sesudah@cv.id", subject="Setelah pengambilalihan").raw)
+        wait_for("the report to be acknowledged", lambda: any(
+            b"sesudah@cv.id" in r.rcpt_tos[0].encode() for r in smtp_sink.messages), path)
+        wait_for("the woken daemon to see it lost them", lambda: "is read by another daemon now" in daemon_log(path),
+                 path)
+        assert all(f":{second.pid}:" in r.holder for r in leases().values())
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.kill()
+                proc.wait()
