@@ -873,6 +873,7 @@ class OAuthServer:
         self.app_user, self.consent_user = app_user, consent_user
         self.lifetime, self.rotate = lifetime, rotate
         self.requests: dict[str, int] = {}
+        self.scopes: list[str] = []  # the scope of each token request that named one
         self._access: dict[str, _Grant] = {}
         self._refresh: dict[str, str] = {}  # refresh token -> username
         self._codes: dict[str, tuple[str, str, str]] = {}  # code -> (username, challenge, redirect_uri)
@@ -937,6 +938,8 @@ class OAuthServer:
         grant_type = form.get("grant_type", "")
         with self._lock:
             self.requests[grant_type] = self.requests.get(grant_type, 0) + 1
+            if "scope" in form:
+                self.scopes.append(form["scope"])
         client_id, secret = basic or (form.get("client_id", ""), form.get("client_secret", ""))
         if client_id != self.client_id or (secret != self.client_secret and grant_type == "client_credentials"):
             return 401, {"error": "invalid_client"}

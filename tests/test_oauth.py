@@ -52,6 +52,7 @@ def account(oauth_dovecot: OAuthServer, oauth_server: OAuthServer) -> ImapAccoun
     oauth_server.app_user = oauth_server.consent_user = user.user
     oauth_server.rotate = False
     oauth_server.requests.clear()
+    oauth_server.scopes.clear()
     return user
 
 
@@ -88,6 +89,7 @@ def test_client_credentials_sign_in_to_imap_and_smtp(tmp_path: Path, account: Im
     assert ack.rcpt_tos == ("budi@cv-maju.co.id",)
     assert sink.signed_in == [("XOAUTH2", account.user)]
     assert oauth_server.count("client_credentials") == 1  # one token for IMAP and SMTP
+    assert oauth_server.scopes == ["mail"]
     cache = tmp_path / "oauth-mailbox.json"  # beside the SQLite database
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
 

@@ -12,7 +12,6 @@ hash: after a new ``maild oauth login`` the configured token wins again.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -113,7 +112,6 @@ class TokenSource:
         self._token: AccessToken | None = None
         self._lifetime = timedelta(0)
         self._rotated = ""  # a refresh token the server handed back instead of the configured one
-        self.requests = 0  # token requests made by this source (the doctor and tests read it)
         self._load_cache()
 
     # -- the cache ---------------------------------------------------------------------------
@@ -179,7 +177,6 @@ class TokenSource:
         c = self.client
         session = OAuth2Session(c.client_id, c.client_secret.value or None, scope=c.scope or None,
                                 token_endpoint_auth_method="client_secret_post" if c.client_secret else "none")
-        self.requests += 1
         try:
             with session:
                 if c.flow is Flow.CLIENT_CREDENTIALS:
@@ -250,9 +247,9 @@ class SaslResponder:
 
     def __call__(self, challenge: bytes) -> str:
         self._calls += 1
-        if self._calls == 1 and not challenge:
+        if self._calls == 1:  # the server's empty "+ " (imaplib sends no initial response)
             return self._initial
-        self.error = sasl_error(challenge, encoded=False)
+        self.error = sasl_error(challenge)
         return "\x01" if self._mechanism is Mechanism.OAUTHBEARER else ""
 
 
@@ -268,15 +265,9 @@ def oauthbearer(user: str, token: str, host: str, port: int) -> str:
     return f"n,a={authzid},\x01host={host}\x01port={port}\x01auth=Bearer {token}\x01\x01"
 
 
-def sasl_error(challenge: bytes, encoded: bool = True) -> str:
+def sasl_error(raw: bytes) -> str:
     """What a failing server says in its error challenge (RFC 7628 3.2.2: JSON with a
-    ``status``, base64 unless ``encoded`` is False), as text; the raw text when it is not that."""
-    raw = challenge
-    if encoded:
-        try:
-            raw = base64.b64decode(challenge, validate=True) if challenge else b""
-        except ValueError:
-            pass
+    ``status``, base64 already taken off), as text; the raw text when it is not that."""
     try:
         data = json.loads(raw)
         return str(data.get("status", raw.decode(errors="replace"))) if isinstance(data, dict) else raw.decode()
