@@ -253,3 +253,25 @@ def test_smtp_without_its_own_oauth_section_uses_the_mailboxes(tmp_path: Path) -
                                             "username": "helpdesk@mail.example"}})
     with pytest.raises(ConfigError, match="smtp.oauth.token_url: not set"):
         load_settings(bare)
+
+
+def test_smtp_with_its_own_client_and_a_revoked_grant_stops_with_exit_75(
+        tmp_path: Path, account: ImapAccount, sink: SmtpSink, oauth_server: OAuthServer) -> None:
+    refresh_file = tmp_path / "smtp-refresh.token"
+    refresh_file.write_text(oauth_server.issue_refresh_token(account.user) + "\n")
+    config = oauth_config(tmp_path, account, sink, oauth_server)
+    with config.open("a", encoding="utf-8") as fh:  # SMTP's own client: the refresh_token flow
+        fh.write(f'[smtp.oauth]\ntoken_url = "{oauth_server.token_url}"\nclient_id = "{oauth_server.client_id}"\n'
+                 f'refresh_token_file = "{refresh_file}"\nuser = "{account.user}"\n')
+    oauth_server.revoke_refresh_tokens()
+    append(account, report().raw)
+
+    proc = run_cli(config, "run", "--once", ok=False)
+    assert proc.returncode == 75
+    [line] = proc.stderr.splitlines()
+    assert line.startswith(f"maild: temporary failure: smtp: OAuth2 token refused by {oauth_server.token_url}: "
+                           "invalid_grant")
+    assert line.endswith("run `maild oauth login --for smtp`")
+    assert sink.messages == []
+    assert oauth_server.count("client_credentials") == 1  # the mailbox signed in with its own client
+    assert (tmp_path / "oauth-mailbox.json").exists() and not (tmp_path / "oauth-smtp.json").exists()
