@@ -58,8 +58,9 @@ class Mechanism(StrEnum):
 class TokenRefused(TransientError):
     """The token endpoint refused the grant (``invalid_grant`` and the like): a person must act.
 
-    A TransientError, so ``maild run --once`` and ``maild doctor`` exit 75 (the daemon keeps
-    trying: a new ``maild oauth login`` is picked up at the next attempt)."""
+    A TransientError, so ``maild run`` and ``maild doctor`` exit 75 with its one line; the
+    transports pass it on as it is (not as a MailboxError or DeliveryDeferred), so the daemon
+    does not retry it every few seconds."""
 
 
 class TokenUnavailable(TransientError):
