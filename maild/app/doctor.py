@@ -27,8 +27,8 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from maild.app.factory import (answers, digest_settings, envelope_from, imap_mailbox, load_checked, load_ruleset,
-                               smtp_transport, work_calendar)
+from maild.app.factory import (TokenSources, answers, digest_settings, envelope_from, imap_mailbox, load_checked,
+                               load_ruleset, smtp_transport, token_sources, work_calendar)
 from maild.base.clock import Clock
 from maild.base.config import Endpoint, mask_url
 from maild.base.settings import Settings
@@ -40,9 +40,10 @@ from maild.sop.sla import policy_from
 from maild.sop.vocabulary import MailState
 from maild.store.db import make_engine, revisions, session_factory
 from maild.transport.imap import ImapError, ImapStep
+from maild.transport.oauth import TokenRefused, TokenUnavailable
 from maild.transport.smtp import ClearTextRefused, Hello, SmtpDeferred, SmtpRefused, SmtpStep
 
-EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 78
+EXIT_OK, EXIT_FAIL, EXIT_TEMPFAIL, EXIT_CONFIG = 0, 1, 75, 78
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -58,6 +59,9 @@ class Check:
     detail: str
     fix: str = ""
     warning: bool = False
+    # A FAIL that is mended outside maild's config, then cleared by trying again (an OAuth2
+    # grant the provider refused: `maild oauth login`): exit 75, as `maild run --once` does.
+    tempfail: bool = False
 
 
 def run_checks(
@@ -81,8 +85,9 @@ def run_checks(
                       "fix the config file")]
     checks = [Check("config", True, f"{settings.source or config_path} is valid")]
     engine_ok, engine = _guard("database", checks, lambda: _database(settings, timeout))
-    checks.extend(_guarded("mailbox", lambda: _mailbox(settings, timeout)))
-    checks.extend(_guarded("smtp", lambda: _smtp(settings, timeout)))
+    tokens = token_sources(settings, clock, timeout)  # IMAP and SMTP share a client's token, as in the daemon
+    checks.extend(_guarded("mailbox", lambda: _mailbox(settings, timeout, tokens)))
+    checks.extend(_guarded("smtp", lambda: _smtp(settings, timeout, tokens)))
     checks.extend(_guarded("templates", lambda: [_templates(templates_dir)]))
     checks.extend(_guarded("answers", lambda: [_answers(settings)]))
     checks.extend(_guarded("rules", lambda: [_rules(settings)]))
@@ -114,10 +119,14 @@ def format_checks(checks: Sequence[Check]) -> str:
 
 
 def exit_status(checks: Sequence[Check]) -> int:
-    """0 when everything is OK, 78 when the config itself is broken, 1 otherwise."""
+    """0 when everything is OK, 78 when the config itself is broken, 75 when what failed is
+    all of the try-again kind (a refused OAuth2 grant), 1 otherwise."""
     if any(c.name == "config" and not c.ok for c in checks):
         return EXIT_CONFIG
-    return EXIT_OK if all(c.ok for c in checks) else EXIT_FAIL
+    failed = [c for c in checks if not c.ok]
+    if failed and all(c.tempfail for c in failed if not c.detail.startswith("not checked:")):
+        return EXIT_TEMPFAIL
+    return EXIT_OK if not failed else EXIT_FAIL
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -194,11 +203,11 @@ def _queues(engine: Engine) -> list[Check]:
 
 
 # -- the mailbox ----------------------------------------------------------------------------
-def _mailbox(settings: Settings, timeout: float) -> list[Check]:
+def _mailbox(settings: Settings, timeout: float, tokens: TokenSources) -> list[Check]:
     m = settings.mailbox
     if m.url.startswith("maildir:"):
         return _maildir_source(Path(m.url[8:]), m.processed_folder, m.quarantine_folder)
-    return _imap(settings, min(timeout, m.timeout))
+    return _imap(settings, min(timeout, m.timeout), tokens)
 
 
 def _maildir_source(root: Path, processed: str, quarantine: str) -> list[Check]:
@@ -224,9 +233,9 @@ def _folder_note(name: str, exists: bool, first: str) -> str:
     return f"{name} exists" if exists else f"{name} will be created on first {first}"
 
 
-def _imap(settings: Settings, timeout: float) -> list[Check]:
+def _imap(settings: Settings, timeout: float, tokens: TokenSources) -> list[Check]:
     m = settings.mailbox
-    mailbox = imap_mailbox(settings, min(timeout, m.timeout))
+    mailbox = imap_mailbox(settings, min(timeout, m.timeout), tokens)
     ep = mailbox.endpoint
     not_checked = Check("imap folders", False, "not checked: no IMAP session (see the imap line)",
                         "fix the imap line first")
@@ -234,10 +243,13 @@ def _imap(settings: Settings, timeout: float) -> list[Check]:
         seen = mailbox.probe([m.quarantine_folder])  # as the daemon logs in, but EXAMINE: changes nothing
     except ImapError as exc:
         return [_imap_failure(exc, ep, m.ca_file), not_checked]
+    except TokenRefused as exc:  # its message says what to do
+        return [Check("imap", False, str(exc), tempfail=True), not_checked]
     except ConfigError:  # the server offers no STARTTLS, off loopback
         return [Check("imap", False, f"{ep.host}:{ep.port} offers no STARTTLS; maild will not send the password "
                       "in clear text", "use imaps:// in mailbox.url"), not_checked]
-    line = Check("imap", True, f"logged in as {ep.user} at {ep.host}:{ep.port} "
+    how = f" with an OAuth2 token ({m.oauth.mechanism})" if m.auth == "oauth2" else ""
+    line = Check("imap", True, f"logged in as {ep.user}{how} at {ep.host}:{ep.port} "
                  f"({'TLS' if seen.secured else 'no TLS, loopback'}), {ep.path} has {seen.waiting} message(s)")
     folders = Check("imap folders", True, "; ".join(
         _folder_note(name, seen.folders[name], first)
@@ -250,6 +262,8 @@ def _imap_failure(exc: ImapError, ep: Endpoint, ca_file: str) -> Check:
     cause = exc.__cause__ or exc
     where = f"{ep.host}:{ep.port}"
     tls_fix = "check mailbox.ca_file and the server's certificate"
+    if isinstance(cause, TokenUnavailable):
+        return Check("imap", False, str(cause), "check the token_url of the OAuth2 client and that it is reachable")
     match exc.step:
         case ImapStep.TLS_SETUP:
             return Check("imap", False, f"cannot load mailbox.ca_file {ca_file}: {_error(cause)}",
@@ -272,11 +286,11 @@ def _imap_failure(exc: ImapError, ep: Endpoint, ca_file: str) -> Check:
 
 
 # -- the mail server ------------------------------------------------------------------------
-def _smtp(settings: Settings, timeout: float) -> list[Check]:
+def _smtp(settings: Settings, timeout: float, tokens: TokenSources) -> list[Check]:
     s = settings.smtp
     if s.url.startswith("maildir:"):
         return [_maildir_target(Path(s.url[8:]))]
-    transport = smtp_transport(settings, min(timeout, s.timeout))
+    transport = smtp_transport(settings, min(timeout, s.timeout), tokens)
     ep, sender = transport.endpoint, envelope_from(settings)
     not_checked = Check("smtp auth", False, "not checked: no SMTP session (see the smtp line)",
                         "fix the smtp line first")
@@ -288,13 +302,17 @@ def _smtp(settings: Settings, timeout: float) -> list[Check]:
                       "check smtp.url and that the SMTP server runs"), not_checked]
     except ClearTextRefused as exc:
         return [Check("smtp", False, str(exc), "use smtp+starttls:// or smtps:// in smtp.url"), not_checked]
+    except TokenRefused as exc:  # the server answered; the provider refused the grant
+        return [Check("smtp", True, f"{ep.scheme}://{ep.host}:{ep.port} answers"),
+                Check("smtp auth", False, str(exc), tempfail=True)]
     except ConfigError as exc:
         return [Check("smtp", False, str(exc), "check smtp.ca_file"), not_checked]
     except (SmtpDeferred, SmtpRefused) as exc:
         if exc.hello is None or exc.step is SmtpStep.SESSION:
             return [_smtp_failure(exc, ep), not_checked]
-        return [_hello(ep, exc.hello), _smtp_auth_failure(exc, settings, sender)]
-    who = f"logged in as {s.username}" if s.username else "no login configured"
+        return [_hello(ep, exc.hello), _smtp_auth_failure(exc, settings, sender, transport.username)]
+    how = f" with an OAuth2 token ({settings.smtp_oauth[1].mechanism})" if s.auth == "oauth2" else ""
+    who = f"logged in as {transport.username}{how}" if transport.username else "no login configured"
     return [_hello(ep, hello), Check("smtp auth", True, f"{who}; the server takes mail from {sender} "
                                      "(tested without sending)")]
 
@@ -317,14 +335,17 @@ def _smtp_failure(exc: SmtpDeferred | SmtpRefused, ep: Endpoint) -> Check:
                  "check smtp.url (host and port) and that the SMTP server runs")
 
 
-def _smtp_auth_failure(exc: SmtpDeferred | SmtpRefused, settings: Settings, sender: str) -> Check:
+def _smtp_auth_failure(exc: SmtpDeferred | SmtpRefused, settings: Settings, sender: str, user: str) -> Check:
     """The smtp auth line when the server answered but refused the login or the sender."""
     s, cause = settings.smtp, exc.__cause__ or exc
     if exc.step is SmtpStep.AUTH:
         if isinstance(cause, aiosmtplib.SMTPAuthenticationError):
-            return Check("smtp auth", False, f"AUTH as {s.username} refused: {cause.code} {cause.message}",
-                         "check smtp.username and smtp.password")
-        return Check("smtp auth", False, f"cannot log in as {s.username}: {_error(cause)}",
+            fix = ("check smtp.username and smtp.password" if s.auth == "password"
+                   else "check the user and the scope of the OAuth2 client")
+            return Check("smtp auth", False, f"AUTH as {user} refused: {cause.code} {cause.message}", fix)
+        if s.auth == "oauth2" and exc.__cause__ is not None and not isinstance(cause, aiosmtplib.SMTPException):
+            return Check("smtp auth", False, str(cause), "check the token endpoint ([*.oauth] token_url)")
+        return Check("smtp auth", False, f"cannot log in as {user}: {_error(cause)}",
                      "the server offers no AUTH here; it may need TLS (smtp+starttls:// or smtps://)")
     fix = "check smtp.envelope_from" if s.username else "set smtp.username and the password"
     answer = f"{cause.code} {cause.message}" if isinstance(cause, aiosmtplib.SMTPResponseException) else _error(cause)

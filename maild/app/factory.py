@@ -9,6 +9,7 @@ the same ``Services`` for every part, so the daemon and the commands are wired a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import time, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -16,9 +17,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from maild.base.clock import Clock
+from maild.base.clock import Clock, system_clock
 from maild.base.config import endpoint, load_settings
-from maild.base.settings import Settings
+from maild.base.settings import OAuthSettings, Settings, oauth_secrets
 from maild.base.errors import ConfigError, TransientError
 from maild.base.resources import resource_dir
 from maild.documents.digest import Digest, DigestSettings
@@ -45,6 +46,7 @@ from maild.store.db import make_engine, require_current, session_factory, transa
 from maild.store.outbox import Identity
 from maild.transport.imap import ImapMailbox
 from maild.transport.maildir import MaildirMailbox
+from maild.transport.oauth import Flow, Mechanism, OAuthClient, OAuthSignIn, TokenSource
 from maild.transport.smtp import MaildirTransport, SmtpTransport, Transport
 from maild.transport.sources import Mailbox
 
@@ -55,44 +57,83 @@ SMTP_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
 
 # -- the transports ---------------------------------------------------------------------------
-def open_mailbox(settings: Settings) -> Mailbox:
-    """The mailbox named by ``mailbox.url``."""
+TokenSources = Mapping[str, TokenSource]  # "mailbox" / "smtp" -> the OAuth2 client of that section
+
+
+def oauth_section(settings: Settings, account: str) -> tuple[str, OAuthSettings]:
+    """The [ACCOUNT.oauth] section ``account`` signs in with: SMTP's is the mailbox's when
+    [smtp.oauth] names no token endpoint."""
+    return settings.smtp_oauth if account == "smtp" else ("mailbox", settings.mailbox.oauth)
+
+
+def token_sources(settings: Settings, clock: Clock, timeout: float | None = None) -> dict[str, TokenSource]:
+    """One TokenSource per [*.oauth] section in use: the mailbox and SMTP share one (one token,
+    one cache) when SMTP uses the mailbox's client."""
+    sources: dict[str, TokenSource] = {}
+    for account, auth in (("mailbox", settings.mailbox.auth), ("smtp", settings.smtp.auth)):
+        section, o = oauth_section(settings, account)
+        if auth != "oauth2" or section in sources:
+            continue
+        client_secret, refresh_token = oauth_secrets(section, o)
+        client = OAuthClient(section, o.token_url, o.client_id, client_secret, refresh_token, o.scope, Flow(o.flow),
+                             timeout=settings.mailbox.timeout if timeout is None else timeout)
+        sources[section] = TokenSource(client, Path(o.cache_file) if o.cache_file else None, clock)
+    return sources
+
+
+def _sign_in(settings: Settings, account: str, user: str, tokens: TokenSources | None) -> OAuthSignIn | None:
+    """How ``account`` signs in with a token, or None for a password."""
+    if (settings.mailbox.auth if account == "mailbox" else settings.smtp.auth) != "oauth2":
+        return None
+    section, o = oauth_section(settings, account)
+    own = settings.mailbox.oauth if account == "mailbox" else settings.smtp.oauth
+    sources = tokens if tokens is not None else token_sources(settings, system_clock)
+    return OAuthSignIn(sources[section], Mechanism(o.mechanism), own.user or user)
+
+
+def open_mailbox(settings: Settings, tokens: TokenSources | None = None) -> Mailbox:
+    """The mailbox named by ``mailbox.url`` (``tokens``: the OAuth2 token sources to share)."""
     m = settings.mailbox
     if m.url.startswith("maildir:"):
         return MaildirMailbox(Path(m.url[8:]), m.processed_folder, poll_interval=min(2.0, m.poll_interval))
-    return imap_mailbox(settings)
+    return imap_mailbox(settings, tokens=tokens)
 
 
-def imap_mailbox(settings: Settings, timeout: float | None = None) -> ImapMailbox:
+def imap_mailbox(settings: Settings, timeout: float | None = None, tokens: TokenSources | None = None) -> ImapMailbox:
     """The IMAP mailbox of ``mailbox.url``; ``timeout`` shortens the configured one (the doctor)."""
     m = settings.mailbox
+    where = endpoint(m.url, IMAP_PORTS)
     return ImapMailbox(
-        endpoint(m.url, IMAP_PORTS),
+        where,
         settings.mailbox_password,
         processed_folder=m.processed_folder,
         use_idle=m.idle,
         ca_file=m.ca_file,
         timeout=m.timeout if timeout is None else timeout,
+        oauth=_sign_in(settings, "mailbox", where.user, tokens),
     )
 
 
-def open_transport(settings: Settings) -> Transport:
-    """The mail transport named by ``smtp.url``."""
+def open_transport(settings: Settings, tokens: TokenSources | None = None) -> Transport:
+    """The mail transport named by ``smtp.url`` (``tokens``: the OAuth2 token sources to share)."""
     s = settings.smtp
     if s.url.startswith("maildir:"):
         return MaildirTransport(Path(s.url[8:]))
-    return smtp_transport(settings)
+    return smtp_transport(settings, tokens=tokens)
 
 
-def smtp_transport(settings: Settings, timeout: float | None = None) -> SmtpTransport:
+def smtp_transport(settings: Settings, timeout: float | None = None, tokens: TokenSources | None = None) -> SmtpTransport:
     """The SMTP transport of ``smtp.url``; ``timeout`` shortens the configured one (the doctor)."""
     s = settings.smtp
+    m = settings.mailbox
+    mailbox_user = m.oauth.user or ("" if m.url.startswith("maildir:") else endpoint(m.url, IMAP_PORTS).user)
     return SmtpTransport(
         endpoint(s.url, SMTP_PORTS),
         s.username,
         settings.smtp_password,
         ca_file=s.ca_file,
         timeout=s.timeout if timeout is None else timeout,
+        oauth=_sign_in(settings, "smtp", s.username or mailbox_user, tokens),
     )
 
 
@@ -381,14 +422,19 @@ class Services:
         return factory
 
     @cached_property
+    def tokens(self) -> dict[str, TokenSource]:
+        """The OAuth2 token sources, one per [*.oauth] section in use, shared by IMAP and SMTP."""
+        return token_sources(self.settings, self.clock)
+
+    @cached_property
     def mailbox(self) -> Mailbox:
         """Where mail comes in (not connected until first used)."""
-        return self._given_mailbox or open_mailbox(self.settings)
+        return self._given_mailbox or open_mailbox(self.settings, self.tokens)
 
     @cached_property
     def transport(self) -> Transport:
         """Where mail goes out (not connected until the sender opens it)."""
-        return self._given_transport or open_transport(self.settings)
+        return self._given_transport or open_transport(self.settings, self.tokens)
 
     @cached_property
     def ingest(self) -> Ingest:

@@ -34,6 +34,7 @@ from maild.base.settings import (
     MailboxSettings,
     DEFAULT_MAILBOX,
     MetricsSettings,
+    OAuthSettings,
     PartySettings,
     ReportSettings,
     RulesSettings,
@@ -41,9 +42,13 @@ from maild.base.settings import (
     Settings,
     SlaSettings,
     SURVEY_MODES,
+    AUTH_KINDS,
+    OAUTH_FLOWS,
+    OAUTH_MECHANISMS,
     SmtpSettings,
     SurveySettings,
     ThreadingSettings,
+    oauth_secrets,
 )
 
 _SECTIONS = {
@@ -161,6 +166,8 @@ def _section(name: str, raw: Any, cls: type) -> Any:
 
 
 def _coerce(key: str, value: Any, kind: Any) -> Any:
+    if is_dataclass(kind):  # a sub-table, e.g. [mailbox.oauth]
+        return _section(key, value, kind)
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -202,6 +209,15 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     if db.startswith("sqlite:///") and not db.startswith("sqlite:////") and db != "sqlite:///:memory:":
         db = f"sqlite:///{path(db[10:])}"
     h, m, s = settings.helpdesk, settings.mailbox, settings.smtp
+    sqlite = db[10:] if db.startswith("sqlite:///") and db != "sqlite:///:memory:" else ""
+    beside = Path(sqlite).parent if sqlite else base  # where the token caches go unless told
+
+    def oauth(o: OAuthSettings, account: str) -> OAuthSettings:
+        return replace(o, client_secret_file=path(o.client_secret_file), refresh_token_file=path(o.refresh_token_file),
+                       cache_file=path(o.cache_file) or str(beside / f"oauth-{account}.json"))
+
+    m = replace(m, oauth=oauth(m.oauth, "mailbox"))
+    s = replace(s, oauth=oauth(s.oauth, "smtp"))
     return replace(
         settings,
         helpdesk=replace(h, secret_file=path(h.secret_file), logo_file=path(h.logo_file)),
@@ -262,6 +278,7 @@ def _validate_one(settings: Settings, check_actor: bool = True) -> None:
         raise ConfigError(f"helpdesk.timezone: unknown time zone {h.timezone!r}") from None
     _check_mailbox_url(settings.mailbox.url)
     _check_smtp_url(settings.smtp.url)
+    _check_auth(settings)
     for key, value in (
         ("limits.max_attempts", settings.limits.max_attempts),
         ("mailbox.batch_size", settings.mailbox.batch_size),
@@ -313,6 +330,10 @@ def _validate_one(settings: Settings, check_actor: bool = True) -> None:
     settings.hmac_key  # noqa: B018 - evaluated for its check
     settings.mailbox_password  # noqa: B018
     settings.smtp_password  # noqa: B018
+    if settings.mailbox.auth == "oauth2":
+        oauth_secrets("mailbox", settings.mailbox.oauth)
+    if settings.smtp.auth == "oauth2":
+        oauth_secrets(*settings.smtp_oauth)
 
 
 _CATEGORY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
@@ -349,6 +370,57 @@ def _check_categories(categories: tuple[str, ...]) -> None:
         if name in seen:
             raise ConfigError(f"rules.categories: {name!r} appears twice")
         seen.add(name)
+
+
+def _check_auth(settings: Settings) -> None:
+    """``auth`` of [mailbox] and [smtp], and the OAuth2 section each one that says "oauth2" uses."""
+    m, s = settings.mailbox, settings.smtp
+    for account, auth in (("mailbox", m.auth), ("smtp", s.auth)):
+        if auth not in AUTH_KINDS:
+            raise ConfigError(f"{account}.auth: {auth!r} is not one of {', '.join(map(repr, AUTH_KINDS))}"
+                              f"{_did_you_mean(auth, list(AUTH_KINDS))}")
+    if m.auth == "oauth2":
+        if m.url.startswith("maildir:"):
+            raise ConfigError("mailbox.auth: 'oauth2' needs an imap:// or imaps:// mailbox.url")
+        _check_oauth("mailbox", m.oauth)
+    if s.auth == "oauth2":
+        if s.url.startswith("maildir:"):
+            raise ConfigError("smtp.auth: 'oauth2' needs an smtp:// URL in smtp.url")
+        section, o = settings.smtp_oauth
+        if not o.token_url:
+            raise ConfigError("smtp.oauth.token_url: not set (set [smtp.oauth], or [mailbox.oauth] to share "
+                              "the mailbox's client)")
+        _check_oauth(section, o)
+        if not (s.oauth.user or s.username or section == "mailbox"):
+            raise ConfigError("smtp.username: needed with smtp.auth = 'oauth2' (the account signed in as)")
+
+
+def _check_oauth(account: str, o: OAuthSettings) -> None:
+    key = f"{account}.oauth"
+    if not o.token_url:
+        raise ConfigError(f"{key}.token_url: not set (the identity provider's token endpoint)")
+    for name, url in (("token_url", o.token_url), ("authorize_url", o.authorize_url)):
+        parts = urlsplit(url)
+        if url and not (parts.scheme == "https" and parts.hostname
+                        or parts.scheme == "http" and _loopback(parts.hostname or "")):
+            raise ConfigError(f"{key}.{name}: {mask_url(url)!r} must be an https:// URL "
+                              "(it carries the client secret and the tokens)")
+    if not o.client_id:
+        raise ConfigError(f"{key}.client_id: not set")
+    if o.flow not in OAUTH_FLOWS:
+        raise ConfigError(f"{key}.flow: {o.flow!r} is not one of {', '.join(map(repr, OAUTH_FLOWS))}"
+                          f"{_did_you_mean(o.flow, list(OAUTH_FLOWS))}")
+    if o.mechanism not in OAUTH_MECHANISMS:
+        raise ConfigError(f"{key}.mechanism: {o.mechanism!r} is not one of "
+                          f"{', '.join(map(repr, OAUTH_MECHANISMS))}{_did_you_mean(o.mechanism, list(OAUTH_MECHANISMS))}")
+    if o.flow == "client_credentials" and not (o.client_secret or o.client_secret_file or o.client_secret_env
+                                               or o.client_secret_credential):
+        raise ConfigError(f"{key}.client_secret: the client_credentials flow needs the client secret "
+                          "(client_secret, client_secret_file, _env or _credential)")
+    if o.flow == "refresh_token" and not (o.refresh_token or o.refresh_token_file or o.refresh_token_env
+                                          or o.refresh_token_credential):
+        raise ConfigError(f"{key}.refresh_token_file: the refresh_token flow needs where the refresh token is "
+                          "('maild oauth login' writes it into refresh_token_file)")
 
 
 def _check_mailbox_url(url: str) -> None:
@@ -450,7 +522,7 @@ def masked(settings: Settings) -> dict[str, Any]:
             return [walk(o) for o in obj]
         if isinstance(obj, Path):
             return str(obj)
-        if key in ("password", "secret") and obj:
+        if key in ("password", "secret", "client_secret", "refresh_token") and obj:
             return "****"
         if key == "url" and isinstance(obj, str):
             return mask_url(obj)

@@ -68,12 +68,60 @@ class DatabaseSettings:
 DEFAULT_MAILBOX = "default"
 
 
+# The values of auth, oauth.flow and oauth.mechanism (maild.transport.oauth has their enums;
+# base may not import transport).
+AUTH_KINDS = ("password", "oauth2")
+OAUTH_FLOWS = ("refresh_token", "client_credentials")
+OAUTH_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    """The OAuth2 client of an account whose ``auth = "oauth2"`` ([mailbox.oauth], [smtp.oauth])."""
+
+    # The identity provider's token endpoint, e.g.
+    # https://login.microsoftonline.com/TENANT/oauth2/v2.0/token or https://oauth2.googleapis.com/token.
+    token_url: str = ""
+    # Its authorization endpoint, for `maild oauth login` (the refresh_token flow only), e.g.
+    # https://login.microsoftonline.com/TENANT/oauth2/v2.0/authorize or https://accounts.google.com/o/oauth2/v2/auth.
+    authorize_url: str = ""
+    # "refresh_token": a person consents once (`maild oauth login`), maild refreshes since;
+    # "client_credentials": the application's own identity (Microsoft 365 app-only access).
+    flow: str = "refresh_token"
+    client_id: str = ""
+    # The client secret: inline, from a file, an environment variable or a systemd credential
+    # (as mailbox.password). Empty for a public client.
+    client_secret: str = ""
+    client_secret_file: str = ""
+    client_secret_env: str = ""
+    client_secret_credential: str = ""
+    # The refresh token (refresh_token flow): `maild oauth login` writes it into refresh_token_file.
+    refresh_token: str = ""
+    refresh_token_file: str = ""
+    refresh_token_env: str = ""
+    refresh_token_credential: str = ""
+    # Space-separated, e.g. "https://outlook.office365.com/.default" (client credentials),
+    # "offline_access https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send",
+    # or "https://mail.google.com/".
+    scope: str = ""
+    # The SASL mechanism: "XOAUTH2" (Microsoft, Google) or "OAUTHBEARER" (RFC 7628).
+    mechanism: str = "XOAUTH2"
+    # The identity signed in as; empty: the user of mailbox.url, or smtp.username.
+    user: str = ""
+    # Where access tokens (and a refresh token the provider rotated) are kept between runs,
+    # readable by the owner only; empty: oauth-ACCOUNT.json beside the SQLite database (or
+    # beside the config file with another database).
+    cache_file: str = ""
+
+
 @dataclass(frozen=True)
 class MailboxSettings:
     # Which mailbox these settings describe: DEFAULT_MAILBOX for the top level, a
     # [[mailboxes]] entry's name for the others (set by ``Settings.for_mailbox``, not configured here).
     name: str = DEFAULT_MAILBOX
     url: str = "maildir:Maildir"
+    # "password", or "oauth2" (the token of [mailbox.oauth], for servers without password sign-in).
+    auth: str = "password"
     password: str = ""
     password_file: str = ""
     password_env: str = ""
@@ -85,11 +133,15 @@ class MailboxSettings:
     batch_size: int = 200
     ca_file: str = ""
     timeout: float = 30.0
+    oauth: OAuthSettings = OAuthSettings()
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
     url: str = "maildir:sent"
+    # "password", or "oauth2": the token of [smtp.oauth], or of [mailbox.oauth] when
+    # [smtp.oauth] has no token_url (one client and one token for both).
+    auth: str = "password"
     username: str = ""
     password: str = ""
     password_file: str = ""
@@ -98,6 +150,7 @@ class SmtpSettings:
     ca_file: str = ""
     timeout: float = 30.0
     envelope_from: str = ""
+    oauth: OAuthSettings = OAuthSettings()
 
 
 @dataclass(frozen=True)
@@ -266,6 +319,10 @@ class MailboxEntry:
     password_credential: str = ""
     processed_folder: str = ""
     quarantine_folder: str = ""
+    # "password" or "oauth2"; empty: as the top-level [mailbox] signs in (a Maildir: no sign-in).
+    # With "oauth2" it uses the top level's [mailbox.oauth] client (with client credentials,
+    # one application allowed on every mailbox, as Microsoft 365 and Google Workspace allow).
+    auth: str = ""
     # Its own address, the name its mail is signed with, its tag ([VERIF #26-0001]) and language.
     address: str = ""
     helpdesk_name: str = ""
@@ -329,6 +386,7 @@ class Settings:
             helpdesk=replace(h, address=entry.address or h.address, name=entry.helpdesk_name or h.name,
                              ticket_tag=entry.ticket_tag or h.ticket_tag, language=entry.language or h.language),
             mailbox=replace(m, name=entry.name, url=entry.url or m.url,
+                            auth="password" if entry.url.startswith("maildir:") else entry.auth or m.auth,
                             password=entry.password, password_file=entry.password_file,
                             password_env=entry.password_env, password_credential=entry.password_credential,
                             processed_folder=entry.processed_folder or m.processed_folder,
@@ -377,6 +435,26 @@ class Settings:
         s = self.smtp
         return resolve_secret("smtp.password", s.password, s.password_file, s.password_env,
                               s.password_credential)
+
+    @property
+    def smtp_oauth(self) -> tuple[str, OAuthSettings]:
+        """The section SMTP's OAuth2 client comes from: ("smtp", [smtp.oauth]), or
+        ("mailbox", [mailbox.oauth]) when [smtp.oauth] names no token endpoint."""
+        if self.smtp.oauth.token_url:
+            return "smtp", self.smtp.oauth
+        return "mailbox", self.mailbox.oauth
+
+
+def oauth_secrets(account: str, o: OAuthSettings) -> tuple[Secret, Secret]:
+    """The client secret and the refresh token of ``[ACCOUNT.oauth]``, resolved."""
+    key = f"{account}.oauth"
+    client_secret = resolve_secret(f"{key}.client_secret", o.client_secret, o.client_secret_file,
+                                   o.client_secret_env, o.client_secret_credential)
+    if o.refresh_token_file and not Path(o.refresh_token_file).exists() and not o.refresh_token_credential:
+        # Not written yet: `maild oauth login` writes it; until then signing in says so.
+        return client_secret, Secret("")
+    return client_secret, resolve_secret(f"{key}.refresh_token", o.refresh_token, o.refresh_token_file,
+                                         o.refresh_token_env, o.refresh_token_credential)
 
 
 def resolve_secret(key: str, inline: str, file: str, env: str, credential: str = "") -> Secret:

@@ -24,7 +24,8 @@ from imapclient.exceptions import IMAPClientError
 
 from maild.base.config import Endpoint
 from maild.base.settings import Secret
-from maild.base.errors import ConfigError, MailboxError
+from maild.base.errors import ConfigError, MailboxError, TransientError
+from maild.transport.oauth import Mechanism, OAuthSignIn, SaslResponder, TokenRefused, oauthbearer, xoauth2
 from maild.transport.sources import HEAD_BYTES, Fetched
 from maild.transport.loopback import is_loopback
 
@@ -97,9 +98,11 @@ class ImapMailbox:
         use_idle: bool = True,
         ca_file: str = "",
         timeout: float = 30.0,
+        oauth: OAuthSignIn | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._password = password
+        self._oauth = oauth  # sign in with an OAuth2 token instead of the password
         self.processed = processed_folder
         self.use_idle = use_idle
         self.ca_file = ca_file
@@ -147,11 +150,14 @@ class ImapMailbox:
                     secured = True
                 elif not is_loopback(ep.host):
                     raise ConfigError(
-                        f"mailbox.url: {ep.host} offers no STARTTLS; refusing to send the password in clear "
-                        "text (use imaps://)"
+                        f"mailbox.url: {ep.host} offers no STARTTLS; refusing to send the "
+                        f"{'token' if self._oauth else 'password'} in clear text (use imaps://)"
                     )
             step = ImapStep.LOGIN
-            client.login(ep.user, self._password.value)
+            if self._oauth is None:
+                client.login(ep.user, self._password.value)
+            else:
+                self._token_login(client, self._oauth)
             step = ImapStep.FOLDER
             selected = client.select_folder(self.folder, readonly=readonly)
         except ssl.SSLError as exc:
@@ -165,10 +171,51 @@ class ImapMailbox:
         except _NETWORK_ERRORS as exc:
             _shutdown(client)
             raise ImapError(f"IMAP {ep.host}:{ep.port} unreachable: {exc}", step) from exc
-        except ConfigError:
+        except (ConfigError, ImapError, TokenRefused):
             _shutdown(client)
             raise
         return _Session(client, selected, secured)
+
+    def _token_login(self, client: IMAPClient, oauth: OAuthSignIn) -> None:
+        """AUTHENTICATE with the token; when the server refuses one the cache thought valid
+        (revoked, or expired early), renew it once and try once more.
+
+        Raises TokenRefused as it is when the provider refused the grant: not a MailboxError,
+        so the daemon does not retry what only a person can mend (``run --once`` exits 75 with
+        its one line); ImapError (step LOGIN) when the token endpoint cannot be asked;
+        IMAPClientError when the server refuses the new token too.
+        """
+        ep = self.endpoint
+        try:
+            token = oauth.source.token()
+        except TokenRefused:
+            raise
+        except TransientError as exc:
+            raise ImapError(str(exc), ImapStep.LOGIN) from exc
+        try:
+            self._authenticate(client, oauth, token)
+            return
+        except IMAPClientError as exc:
+            log.info("IMAP %s refused the OAuth2 token of %s (%s); asking for a new one", ep.host, oauth.user, exc)
+        try:
+            token = oauth.source.renew()
+        except TokenRefused:
+            raise
+        except TransientError as exc:
+            raise ImapError(str(exc), ImapStep.LOGIN) from exc
+        self._authenticate(client, oauth, token)
+
+    def _authenticate(self, client: IMAPClient, oauth: OAuthSignIn, token: str) -> None:
+        ep = self.endpoint
+        initial = (oauthbearer(oauth.user, token, ep.host, ep.port) if oauth.mechanism is Mechanism.OAUTHBEARER
+                   else xoauth2(oauth.user, token))
+        responder = SaslResponder(initial, oauth.mechanism)
+        try:
+            client.sasl_login(str(oauth.mechanism), responder)
+        except IMAPClientError as exc:
+            if responder.error:  # the server's own reason (RFC 7628 JSON status)
+                raise type(exc)(f"{exc} (server said: {responder.error})") from exc
+            raise
 
     def probe(self, folders: Sequence[str] = ()) -> ImapProbe:
         """Open a session exactly as fetching does, but EXAMINE the folder so nothing changes;

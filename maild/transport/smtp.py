@@ -6,6 +6,9 @@ Failures are classified here, once: 4xx answers and network trouble are ``Delive
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import logging
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,9 +20,12 @@ import aiosmtplib
 
 from maild.base.config import Endpoint
 from maild.base.settings import Secret
-from maild.base.errors import ConfigError, DeliveryDeferred, DeliveryRefused
+from maild.base.errors import ConfigError, DeliveryDeferred, DeliveryRefused, TransientError
 from maild.transport.maildir import deliver
 from maild.transport.loopback import is_loopback
+from maild.transport.oauth import Mechanism, OAuthSignIn, TokenRefused, oauthbearer
+
+log = logging.getLogger(__name__)
 
 
 class SmtpStep(StrEnum):
@@ -94,9 +100,11 @@ class SmtpTransport:
     def __init__(
         self, endpoint: Endpoint, username: str = "", password: Secret | None = None,
         ca_file: str = "", timeout: float = 30.0, loopback: Callable[[str], bool] = is_loopback,
+        oauth: OAuthSignIn | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.username = username
+        self._oauth = oauth  # sign in with an OAuth2 token instead of the password
+        self.username = oauth.user if oauth is not None else username
         self._password = password or Secret("")
         self.ca_file = ca_file
         self.timeout = timeout
@@ -142,7 +150,13 @@ class SmtpTransport:
                 client.close()
                 raise
             try:
-                await client.login(self.username, self._password.value)
+                if self._oauth is None:
+                    await client.login(self.username, self._password.value)
+                else:
+                    await self._token_login(client, self._oauth, hello)
+            except TokenRefused:
+                client.close()
+                raise
             except aiosmtplib.SMTPAuthenticationError as exc:
                 client.close()
                 raise SmtpDeferred(f"SMTP AUTH as {self.username} refused: {exc.code} {exc.message}",
@@ -155,6 +169,46 @@ class SmtpTransport:
                 raise SmtpDeferred(f"SMTP AUTH as {self.username} at {ep.host}:{ep.port} not possible: {exc}",
                                    SmtpStep.AUTH, hello) from exc
         return client, hello
+
+    async def _token_login(self, client: aiosmtplib.SMTP, oauth: OAuthSignIn, hello: Hello) -> None:
+        """AUTH with the token; when the server refuses one the cache thought valid, renew it
+        once and try once more (a second refusal is SMTPAuthenticationError). TokenRefused as
+        it is when the provider refused the grant (not a DeliveryDeferred: no mail is retried
+        for what only a person can mend); SmtpDeferred (step AUTH) when the token endpoint
+        cannot be asked."""
+        try:
+            # The token endpoint is HTTP through requests: off the event loop.
+            token = await asyncio.to_thread(oauth.source.token)
+        except TokenRefused:
+            raise
+        except TransientError as exc:
+            raise SmtpDeferred(str(exc), SmtpStep.AUTH, hello) from exc
+        try:
+            await self._authenticate(client, oauth, token)
+            return
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            log.info("SMTP %s refused the OAuth2 token of %s (%s %s); asking for a new one",
+                     self.endpoint.host, oauth.user, exc.code, exc.message)
+        try:
+            token = await asyncio.to_thread(oauth.source.renew)
+        except TokenRefused:
+            raise
+        except TransientError as exc:
+            raise SmtpDeferred(str(exc), SmtpStep.AUTH, hello) from exc
+        await self._authenticate(client, oauth, token)
+
+    async def _authenticate(self, client: aiosmtplib.SMTP, oauth: OAuthSignIn, token: str) -> None:
+        if oauth.mechanism is Mechanism.XOAUTH2:
+            await client.auth_xoauth2(oauth.user, token)  # answers a 334 error challenge with an empty line
+            return
+        ep = self.endpoint
+        initial = base64.b64encode(oauthbearer(oauth.user, token, ep.host, ep.port).encode()).decode()
+        answer = await client.execute_command(b"AUTH", b"OAUTHBEARER", initial.encode())
+        if answer.code == 334:
+            # RFC 7628 3.2.3: the server refused and sent its reason; a single %x01 ends the exchange.
+            answer = await client.execute_command(base64.b64encode(b"\x01"))
+        if answer.code != 235:
+            raise aiosmtplib.SMTPAuthenticationError(answer.code, answer.message)
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:  # loading the CA store costs ~20 ms: once per process

@@ -4,7 +4,7 @@ Exit codes: 0 success, 1 a failed action (or, for ``status``, something needing 
 (try again later), 78 bad configuration. Errors are one line on stderr, never a traceback.
 
 The commands live in one module per group (``setup``, ``running``, ``tickets``,
-``attachments``, ``answers``, ``ledger``, ``records``, ``people``, ``status``); this module is the root group that holds them together and turns
+``attachments``, ``answers``, ``ledger``, ``records``, ``people``, ``status``, ``oauth``); this module is the root group that holds them together and turns
 maild's errors into exit codes.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from maild.app.cli import answers, attachments, ledger, people, records, running, setup, status, tickets
+from maild.app.cli import answers, attachments, ledger, oauth, people, records, running, setup, status, tickets
 from maild.app.cli.context import Context
 from maild.base.config import mask_url
 from maild.base.errors import ConfigError, MaildError, TransientError
@@ -87,4 +87,4 @@ def _add_commands(group: click.Group, *modules: Any) -> None:
             group.add_command(command)
 
 
-_add_commands(main, setup, running, status, tickets, attachments, answers, ledger, records, people)
+_add_commands(main, setup, running, status, tickets, attachments, answers, ledger, records, people, oauth)
