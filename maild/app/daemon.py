@@ -11,6 +11,7 @@ import logging
 import time as monotonic_time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,12 +25,14 @@ from maild.base.errors import MailboxError
 from maild.documents.digest import Digest
 from maild.documents.report_mail import ReportMail
 from maild.render.renderer import Renderer
+from maild.stages.alerts import Alerts, MailboxLook
 from maild.stages.ingest import Ingest
 from maild.stages.pipeline import Pipeline
 from maild.stages.sender import Sender
 from maild.stages.timers import Timers
 from maild.transport.smtp import Transport
 from maild.transport.sources import Mailbox
+from maild.sop.vocabulary import DEFAULT_MAILBOX
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +72,10 @@ class Daemon:
     report_mail: ReportMail
     sender: Sender
     renderer: Renderer
+    alerts: Alerts
     backoff: Backoff = field(default_factory=Backoff)
     mailbox_error: str = ""
+    mailbox_failing_since: datetime | None = None  # the first failed read since the last good one
     metrics: Metrics | None = None
 
     def tick(self, stopping: Callable[[], bool] = lambda: False) -> int:
@@ -95,6 +100,8 @@ class Daemon:
         work += self.timers.run_once()
         work += self.digest.run_once()
         work += self.report_mail.run_once()
+        work += self.alerts.run_once(MailboxLook(DEFAULT_MAILBOX, self.mailbox.description,
+                                                 self.mailbox_failing_since, self.mailbox_error))
         work += self.sender.run_once()
         return work
 
@@ -143,6 +150,8 @@ class Daemon:
                 self._mailbox_seen()
 
     def _mailbox_seen(self) -> None:
+        failing = self.mailbox_failing_since or self.clock()
+        self.mailbox_failing_since = failing if self.mailbox_error else None
         if self.metrics is not None:
             self.metrics.mailbox_up.set(0 if self.mailbox_error else 1)
 
@@ -180,6 +189,7 @@ def build(
     parts = Services(settings, clock, mailbox=mailbox, transport=transport, renderer=renderer).prepare()
     if metrics is not None:
         metrics.factory = parts.factory  # the scrape reads the database this daemon works on
+        parts.sender.on_delivered = metrics.delivered
     return Daemon(
         settings=settings,
         clock=clock,
@@ -194,5 +204,6 @@ def build(
         digest=parts.digest,
         report_mail=parts.report_mail,
         sender=parts.sender,
+        alerts=parts.alerts,
         metrics=metrics,
     )

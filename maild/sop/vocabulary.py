@@ -80,6 +80,19 @@ class MailState(StrEnum):
     FAILED = "failed"
 
 
+class Alarm(StrEnum):
+    """What the admin is mailed about (``[alerts]``): a mailbox that cannot be read, or an
+    outbox whose oldest mail waits unsent too long."""
+
+    MAILBOX = "mailbox"
+    OUTBOX = "outbox"
+
+
+# The name of the one mailbox maild serves today, in alert keys and mail; several mailboxes
+# will each have a name of their own.
+DEFAULT_MAILBOX = "default"
+
+
 class Role(StrEnum):
     """Who someone is to the helpdesk, from the configuration."""
 

@@ -23,6 +23,8 @@ _ADVICE = {
     health.Problem.MESSAGES_DEAD: "look with 'maild dead list', then 'maild dead requeue ID' once the cause is fixed",
     health.Problem.OUTBOX_STUCK: "the SMTP server refuses or cannot be reached: see 'maild doctor' and the log",
     health.Problem.SCHEMA_BEHIND: "run 'maild db upgrade'",
+    health.Problem.ALERT_OPEN: "the admin was mailed ([alerts]); see 'maild doctor' and the log, a mail follows "
+                               "when it recovers",
 }
 
 
@@ -65,6 +67,8 @@ def status(ctx: click.Context, as_json: bool, max_outbox_age: int) -> None:
             ("last received", cell("_at", f.last_received_at.isoformat() if f.last_received_at else "-", tz)),
             ("last sent", cell("_at", f.last_sent_at.isoformat() if f.last_sent_at else "-", tz)),
             ("database", f"revision {f.db_revision or '(empty)'}, newest {f.db_newest}"),
+            ("alerts", "; ".join(f"{a.alarm} of mailbox {a.mailbox} in trouble since "
+                                 f"{cell('_at', a.since.isoformat(), tz)}" for a in f.alerts) or "none open"),
         ]
         for name, text in lines:
             click.echo(f"{name:<14} {text}")
