@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import json
+import threading
 import time
 from datetime import timedelta
 from email import policy
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
+from sqlalchemy import select, text as sql_text
 
 from harness import imap_sections, report, run_cli, start, write_config
 from maild.app.daemon import Daemon
@@ -27,9 +28,10 @@ from maild.base.config import load_settings
 from maild.base.errors import ConfigError
 from maild.service import health
 from maild.sop.vocabulary import Alarm
+from maild.stages.alerts import MailboxLook
 from maild.store.models import OutgoingMail
 from maild.transport.maildir import deliver
-from servers import Dovecot, ImapAccount, SmtpSink
+from servers import Dovecot, ImapAccount, SmtpSink, pg_schema
 
 ADMIN = "admin@diskominfo.example"
 
@@ -257,3 +259,51 @@ def test_no_admin_address_no_alert(tmp_path: Path, db_url: str, smtp_sink: SmtpS
 def test_alert_settings_are_checked(tmp_path: Path, alerts: dict[str, Any], error: str) -> None:
     with pytest.raises(ConfigError, match=error):
         load_settings(write_config(tmp_path, {"alerts": alerts}))
+
+
+def test_two_daemons_at_the_same_moment_mail_one_alert_and_one_recovery(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+    """Two daemons on one PostgreSQL database both see the mailbox failing, at the same moment:
+    a lock the test holds on timer_firings lets both read "no alert open" before either writes,
+    so only the UNIQUE key decides who mails. Then both see it read again, at the same moment."""
+    with pg_schema() as url:
+        config = write_config(tmp_path, {
+            "database": {"url": url}, "mailbox": {"url": f"maildir:{tmp_path / 'Maildir'}"},
+            "smtp": {"url": f"smtp://127.0.0.1:{smtp_sink.port}"}, "digest": {"enabled": False},
+            "alerts": alerts_section(),
+        })
+        clock = FrozenClock()
+        first, _ = start(config, clock)
+        second, _ = start(config, clock)
+        try:
+            def together(looks: tuple[MailboxLook, MailboxLook]) -> list[int]:
+                results: list[int] = []
+                with first.engine.connect() as holder:
+                    holder.execute(sql_text("LOCK TABLE timer_firings IN EXCLUSIVE MODE"))
+                    threads = [threading.Thread(target=lambda d=d, look=look: results.append(d.alerts.run_once(look)))
+                               for d, look in zip((first, second), looks)]
+                    for t in threads:
+                        t.start()
+                    deadline = time.monotonic() + 60
+                    with first.engine.connect() as watcher:
+                        while watcher.scalar(sql_text("SELECT count(*) FROM pg_locks WHERE NOT granted "
+                                                  "AND relation = 'timer_firings'::regclass")) < 2:
+                            assert time.monotonic() < deadline and all(t.is_alive() for t in threads)
+                            time.sleep(0.05)
+                    holder.commit()
+                for t in threads:
+                    t.join(timeout=60)
+                return sorted(results)
+
+            source = "maildir:Maildir"
+            clock.advance(minutes=30)
+            failing = (MailboxLook("default", source, clock() - timedelta(minutes=20), "down"),
+                       MailboxLook("default", source, clock() - timedelta(minutes=16), "down"))
+            assert together(failing) == [0, 1]
+            assert [o.template for o in queued_alerts(first)] == ["alert"]
+            clock.advance(minutes=10)  # (the alert mail waits unsent: 30 minutes would be a stuck outbox)
+            assert together((MailboxLook("default", source, None), MailboxLook("default", source, None))) == [0, 1]
+            assert [o.template for o in queued_alerts(first)] == ["alert", "alert_recovered"]
+            assert open_alerts(first) == ()
+        finally:
+            first.close()
+            second.close()

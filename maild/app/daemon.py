@@ -1,6 +1,6 @@
 """The daemon: the stages, wired by ``factory.Services``, run ``tick`` until told to stop.
 
-One tick is ingest -> pipeline -> timers, the digest and the monthly report -> sender. Between ticks the daemon waits on the mailbox
+One tick is ingest -> pipeline -> timers, the digest, the monthly report and the admin's alerts -> sender. Between ticks the daemon waits on the mailbox
 (IMAP IDLE where offered, polling otherwise) no longer than until the next queued mail is due.
 A mailbox that fails is retried with backoff while the other stages go on.
 """

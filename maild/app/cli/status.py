@@ -1,7 +1,8 @@
 """``maild status``: the daemon's health on one screen, and an exit code scripts can test.
 
 Exit 0 when nothing needs a person; 1 when something does (failed mail, dead messages, mail
-queued longer than ``--max-outbox-age``, a schema behind the code), as ``maild doctor`` does.
+queued longer than ``--max-outbox-age``, a schema behind the code, an ``[alerts]`` alert the
+admin was mailed about and that has not recovered), as ``maild doctor`` does.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def _age(seconds: float | None) -> str:
               help="Minutes queued mail may wait before the outbox counts as stuck.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, max_outbox_age: int) -> None:
-    """The health in one screen: outbox, messages, tickets, last mail in and out, schema.
-    Exit 1 when something needs attention."""
+    """The health in one screen: outbox, messages, tickets, last mail in and out, schema, open
+    alerts. Exit 1 when something needs attention."""
     obj: Context = ctx.obj
     settings = obj.settings()
     now = system_clock()
