@@ -72,6 +72,8 @@ class Trouble:
 
 
 class Verdict(Enum):
+    """What one look decides for one alarm."""
+
     NOTHING = "nothing"
     OPEN = "open"
     CLOSE = "close"
@@ -159,7 +161,8 @@ class Alerts:
     def _close(self, session: Session, mailbox: str, alarm: Alarm, since: datetime, source: str,
                now: datetime) -> int:
         key = alert_key(mailbox, alarm)
-        # Only the transaction that deletes the row mails: a second daemon finds it gone.
+        # Only the transaction that deletes the row mails: a second daemon finds it gone. Matching
+        # fired_at too, a daemon that looked before a newer outage opened never closes that one.
         if session.execute(delete(TimerFiring).where(TimerFiring.key == key, TimerFiring.fired_at == since)
                            .returning(TimerFiring.id)).first() is None:
             return 0

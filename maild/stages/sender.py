@@ -126,10 +126,11 @@ class Sender:
         except DeliveryRefused as exc:
             self._failed(session, row, str(exc))
         else:
-            row.state, row.sent_at, row.attempts, row.last_error = MailState.SENT, self.clock(), row.attempts + 1, None
+            sent_at = self.clock()
+            row.state, row.sent_at, row.attempts, row.last_error = MailState.SENT, sent_at, row.attempts + 1, None
             log.info("outbox %s: sent to %s <%s>: %s", row.id, row.recipient, row.message_id, answer.strip()[:120])
             if self.on_delivered is not None:
-                self.on_delivered(Delivered(row.template, row.sent_at, self._report_received(session, row)))
+                self.on_delivered(Delivered(row.template, sent_at, self._report_received(session, row)))
 
     def _report_received(self, session: Session, row: OutgoingMail) -> datetime | None:
         """When the report an acknowledgement answers came in: the ticket's first message."""
