@@ -15,6 +15,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness import report, run_cli, write_config
+from maild.app.daemon import build
+from maild.app.metrics import Metrics
+from maild.base.clock import FrozenClock
 from maild.base.errors import ConfigError
 from maild.base.config import load_settings
 from maild.transport.maildir import deliver
@@ -70,6 +73,7 @@ def test_the_figures_change_as_mail_flows(tmp_path: Path, db_url: str, smtp_sink
         assert before["maild_database_up"] == 1 and before["maild_outbox_queued"] == 0
         assert "maild_messages_total{disposition=new_ticket}" not in before
         assert before["maild_pipeline_batch_seconds_count"] == 0
+        assert before["maild_ack_latency_seconds_count"] == 0
 
         smtp_sink.mode = "tempfail"  # the acknowledgements cannot leave: the outbox fills and ages
         for i in range(3):
@@ -79,6 +83,7 @@ def test_the_figures_change_as_mail_flows(tmp_path: Path, db_url: str, smtp_sink
         assert during["maild_outbox_queued"] >= 3 and during["maild_outbox_oldest_queued_seconds"] > 0
         assert during["maild_pipeline_batch_seconds_count"] >= 1
         assert during["maild_messages_dead"] == 0 and during["maild_messages_waiting"] == 0
+        assert during["maild_ack_latency_seconds_count"] == 0  # not acknowledged until handed to SMTP
 
         smtp_sink.mode = "ok"
         subprocess.run([sys.executable, "-m", "maild", "--config", str(config), "outbox", "retry"],
@@ -87,11 +92,40 @@ def test_the_figures_change_as_mail_flows(tmp_path: Path, db_url: str, smtp_sink
         after = scrape(port)
         assert after["maild_outbox_oldest_queued_seconds"] == 0 and after["maild_outbox_failed"] == 0
         assert len(smtp_sink.messages) >= 6  # an acknowledgement and a staff notice per report
+        assert after["maild_ack_latency_seconds_count"] == 3  # the acknowledgements only, not the staff notices
+        assert after["maild_ack_latency_seconds_sum"] > 0
         assert daemon.poll() is None
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
         log.close()
+
+
+def test_ack_latency_runs_from_receipt_to_smtp(tmp_path: Path, db_url: str, smtp_sink: SmtpSink) -> None:
+    """Received at 09:00, the relay refuses (4xx) until 09:10: one acknowledgement, 600 s."""
+    maildir, clock = tmp_path / "Maildir", FrozenClock()
+    config = write_config(tmp_path, {
+        "database": {"url": db_url}, "mailbox": {"url": f"maildir:{maildir}"},
+        "smtp": {"url": f"smtp://127.0.0.1:{smtp_sink.port}"}, "digest": {"enabled": False},
+    }, staff=True)
+    run_cli(config, "db", "upgrade")
+    metrics = Metrics(clock)
+    daemon = build(load_settings(config), clock, metrics=metrics)
+    try:
+        smtp_sink.mode = "tempfail"
+        deliver(maildir, report().raw)
+        daemon.run_once()
+        assert metrics.registry.get_sample_value("maild_ack_latency_seconds_count") == 0
+        smtp_sink.mode = "ok"
+        clock.advance(minutes=10)
+        daemon.run_once()
+        assert len(smtp_sink.messages) == 2  # the acknowledgement and the staff notice
+        value = metrics.registry.get_sample_value
+        assert value("maild_ack_latency_seconds_count") == 1 and value("maild_ack_latency_seconds_sum") == 600
+        assert value("maild_ack_latency_seconds_bucket", {"le": "300.0"}) == 0
+        assert value("maild_ack_latency_seconds_bucket", {"le": "900.0"}) == 1
+    finally:
+        daemon.close()
 
 
 @pytest.mark.parametrize(("listen", "remote", "error"), [

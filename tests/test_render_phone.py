@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email import policy
 from email.message import EmailMessage
@@ -34,6 +34,7 @@ from maild.service import actions, survey
 from maild.service.actions import Act
 from maild.sop.codes import Done, Phrase, Refused, Why
 from maild.sop.skm import Rating
+from maild.stages.alerts import MailboxLook
 from maild.store.models import OutgoingMail, Ticket
 from maild.transport.sources import FilesMailbox
 
@@ -80,6 +81,7 @@ def _story(directory: Path, language: str) -> list[OutgoingMail]:
         "database": {"url": f"sqlite:///{directory}/maild.db"}, "smtp": {"url": f"maildir:{directory}/sent"},
         "coordinator": {"name": "Koordinator Helpdesk", "address": COORDINATOR},
         "sla": {"check_every": 0},
+        "alerts": {"admin_address": "admin@diskominfo.example"},
     }, staff=True)
     # A second staff member, who is told when the first takes the ticket ("taken").
     config.write_text(config.read_text() + f'[[groups]]\nname = "infrastruktur"\ntitle = "Tim Infrastruktur '
@@ -134,6 +136,14 @@ def _story(directory: Path, language: str) -> list[OutgoingMail]:
             assert daemon.digest.queue(s, view, COORDINATOR, "Koordinator Helpdesk", "story:digest", clock()) == 1
             # The month so far, with the story's ticket in its tables, as the daemon mails a month.
             assert daemon.report_mail.queue(s, "2026-11", clock()).queued == (COORDINATOR,)
+        # The admin's alerts: the mailbox cannot be read (with the error as logged), and the story's
+        # outbox, never sent, is stuck; then the mailbox's recovery.
+        failing = MailboxLook("default", "imap://helpdesk@mail.lpse.example:993/INBOX", clock(),
+                              f"IMAP login on imap://helpdesk@mail.lpse.example:993/INBOX failed: {LONG_WORD} {HOSTILE}")
+        clock.advance(minutes=20)
+        assert daemon.alerts.run_once(failing) == 2
+        clock.advance(minutes=40)
+        assert daemon.alerts.run_once(replace(failing, failing_since=None, error="")) == 1
         with daemon.factory() as s:
             return list(s.scalars(select(OutgoingMail).order_by(OutgoingMail.id)))
     finally:

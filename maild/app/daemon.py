@@ -1,7 +1,8 @@
 """The daemon: the stages, wired by ``factory.Services``, run ``tick`` until told to stop.
 
 One desk per configured mailbox. One tick reads the mailboxes this daemon holds the lease of,
-then runs each desk's pipeline -> timers, the digest and the monthly report -> sender. Between
+then runs each desk's pipeline -> timers, the digest, the monthly report and the admin's
+alerts -> sender. Between
 ticks the daemon waits on its mailboxes (IMAP IDLE where offered, polling otherwise) no longer
 than until the next queued mail is due or the leases are to be renewed. A mailbox that fails
 is retried with backoff while everything else goes on.
@@ -15,6 +16,7 @@ import threading
 import time as monotonic_time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +30,7 @@ from maild.base.errors import MailboxError
 from maild.documents.digest import Digest
 from maild.documents.report_mail import ReportMail
 from maild.render.renderer import Renderer
+from maild.stages.alerts import Alerts, MailboxLook
 from maild.stages.ingest import Ingest
 from maild.stages.pipeline import Pipeline
 from maild.stages.sender import Sender
@@ -71,8 +74,11 @@ class Desk:
     report_mail: ReportMail
     sender: Sender
     renderer: Renderer
+    alerts: Alerts
+    clock: Clock
     backoff: Backoff = field(default_factory=Backoff)
     mailbox_error: str = ""
+    failing_since: datetime | None = None  # the first failed read since the last good one
 
     def read(self) -> int:
         """One ingest of this desk's mailbox, unless it is backing off after failures."""
@@ -84,7 +90,7 @@ class Desk:
             self.failed(exc)
             return 0
         self.backoff.ok()
-        self.mailbox_error = ""
+        self.mailbox_error, self.failing_since = "", None
         return done
 
     def failed(self, exc: MailboxError) -> None:
@@ -92,10 +98,12 @@ class Desk:
         self.mailbox.close()
         delay = self.backoff.failed(monotonic_time.monotonic())
         self.mailbox_error = str(exc)
+        self.failing_since = self.failing_since or self.clock()
         log.error("mailbox %s: %s (retry in %.0fs)", self.name, exc, delay)
 
-    def work(self, stopping: Callable[[], bool], metrics: Metrics | None) -> int:
-        """Everything but reading the mailbox: pipeline, clock, documents, outbox."""
+    def work(self, stopping: Callable[[], bool], metrics: Metrics | None, reading: bool) -> int:
+        """Everything but reading the mailbox: pipeline, clock, documents, outbox; and, when
+        this daemon reads the mailbox (only its reader knows how it is doing), the alerts."""
         started = monotonic_time.monotonic()
         done = self.pipeline.run_once(stopping=stopping)
         if done and metrics is not None:
@@ -103,6 +111,9 @@ class Desk:
         done += self.timers.run_once()
         done += self.digest.run_once()
         done += self.report_mail.run_once()
+        if reading:
+            done += self.alerts.run_once(MailboxLook(self.name, self.mailbox.description, self.failing_since,
+                                                     self.mailbox_error))
         return done + self.sender.run_once()
 
 
@@ -158,6 +169,14 @@ class Daemon:
         return self.desks[0].renderer
 
     @property
+    def alerts(self) -> Alerts:
+        return self.desks[0].alerts
+
+    @property
+    def mailbox_failing_since(self) -> datetime | None:
+        return self.desks[0].failing_since
+
+    @property
     def mailbox_error(self) -> str:
         """The errors of the mailboxes this daemon reads that fail now, one line."""
         return "; ".join(f"{d.name}: {d.mailbox_error}" if len(self.desks) > 1 else d.mailbox_error
@@ -190,7 +209,7 @@ class Daemon:
         for desk in self.desks:
             if stopping():
                 break
-            work += desk.work(stopping, self.metrics)
+            work += desk.work(stopping, self.metrics, desk.name in self.leases.held)
         return work
 
     def run_once(self, stopping: Callable[[], bool] = lambda: False, mailbox_tries: int = 3) -> bool:
@@ -340,6 +359,8 @@ def build(
         raise
     if metrics is not None:
         metrics.factory = first.factory  # the scrape reads the database this daemon works on
+        for p in parts:
+            p.sender.on_delivered = metrics.delivered
     holder = this_process(token or secrets.token_hex(4))
     return Daemon(
         settings=settings,
@@ -347,7 +368,7 @@ def build(
         engine=first.engine,
         factory=first.factory,
         desks=[Desk(p.settings.mailbox.name, p.mailbox, p.ingest, p.pipeline, p.timers, p.digest, p.report_mail,
-                    p.sender, p.renderer) for p in parts],
+                    p.sender, p.renderer, p.alerts, clock) for p in parts],
         leases=Leases(first.factory, clock, holder, settings.database.lease_seconds, exclusive=lock.path is not None),
         lock=lock,
         metrics=metrics,

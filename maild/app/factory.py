@@ -37,6 +37,7 @@ from maild.sop.sla import Policy, policy_from
 from maild.sop.vocabulary import Role
 from maild.sop.workcal import WorkCalendar
 from maild.sop.workcal_config import calendar_for
+from maild.stages.alerts import Alerts, AlertSettings
 from maild.stages.ingest import Ingest
 from maild.stages.pipeline import Pipeline, PipelineSettings
 from maild.stages.sender import Sender, SenderSettings
@@ -288,15 +289,25 @@ def digest_settings(settings: Settings) -> DigestSettings:
                           policy_from(settings.sla), work_calendar(settings))
 
 
-def sender_settings(settings: Settings) -> SenderSettings:
-    """Who sends, and how long the sender keeps trying."""
+def alert_settings(settings: Settings, relay: str) -> AlertSettings:
+    """Who is told when the mailbox or the outbox is in trouble, and after how long."""
+    a = settings.alerts
+    return AlertSettings(a.admin_address.lower(), timedelta(minutes=a.mailbox_after_minutes),
+                         timedelta(minutes=a.outbox_after_minutes), relay)
+
+
+def sender_settings(settings: Settings, ruleset: RuleSet | None = None) -> SenderSettings:
+    """Who sends, how long the sender keeps trying, and which mails are acknowledgements (for
+    the latency metric: "ack" and the ``ack_template`` of any rule in ``ruleset``)."""
     limits = settings.limits
+    acks = {r.actions.ack_template for r in ruleset.rules if r.actions.ack_template} if ruleset else set()
     return SenderSettings(
         envelope_from=envelope_from(settings),
         mailbox=settings.mailbox.name,
         retry_min_seconds=limits.retry_min_seconds,
         retry_max_seconds=limits.retry_max_seconds,
         give_up_after_hours=limits.give_up_after_hours,
+        ack_templates=frozenset({"ack", *acks}),
     )
 
 
@@ -465,9 +476,14 @@ class Services:
         return ReportMail(self.factory, self.mailer, report_mail_settings(self.settings), self.clock)
 
     @cached_property
+    def alerts(self) -> Alerts:
+        """The admin's mail when the mailbox or the outbox is in trouble for too long."""
+        return Alerts(self.factory, self.mailer, alert_settings(self.settings, self.transport.description), self.clock)
+
+    @cached_property
     def sender(self) -> Sender:
         """The stage that sends queued mail."""
-        return Sender(self.factory, self.transport, sender_settings(self.settings), self.clock)
+        return Sender(self.factory, self.transport, sender_settings(self.settings, self.ruleset), self.clock)
 
     def prepare(self) -> Services:
         """Build now what handling mail needs, in the order a broken set-up is reported:

@@ -3,7 +3,8 @@
 What the database knows (the outbox, dead and waiting messages, messages by disposition, SLA
 levels missed) is read at scrape time by ``DatabaseCollector``, so it is always current and
 the same whichever process did the work; a restart loses nothing. What only the running loop
-knows (the pipeline's latency, whether the mailbox answers) is kept in ``Metrics``.
+knows (the pipeline's latency, the acknowledgements' latency, whether the mailbox answers) is
+kept in ``Metrics``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from maild.base.config import metrics_address
 from maild.base.errors import ConfigError
 from maild.base.settings import Settings
 from maild.service import health
+from maild.base.settings import DEFAULT_MAILBOX
+from maild.sop.vocabulary import Alarm
+from maild.stages.sender import Delivered
 from maild.store.db import transaction
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,9 @@ log = logging.getLogger(__name__)
 # A batch of the pipeline takes from a few milliseconds (one reply) to minutes (hundreds of
 # reports with attachments after an outage).
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+# A report is acknowledged within seconds while the servers answer; minutes when the mailbox
+# is polled; hours when the relay refuses mail.
+ACK_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
 
 
 class DatabaseCollector(Collector):
@@ -77,6 +84,13 @@ class DatabaseCollector(Collector):
         for level, count in sorted(q.sla_breaches.items()):
             breaches.add_metric([level], count)
         yield breaches
+        alerts = GaugeMetricFamily("maild_alert_open", "1 while the admin has been mailed about trouble that has "
+                                   "not recovered ([alerts]), by mailbox and alarm (mailbox, outbox).",
+                                   labels=["mailbox", "alarm"])
+        opened = {(a.mailbox, str(a.alarm)) for a in q.alerts}
+        for mailbox, alarm in sorted(opened | {(DEFAULT_MAILBOX, str(a)) for a in Alarm}):
+            alerts.add_metric([mailbox, alarm], 1 if (mailbox, alarm) in opened else 0)
+        yield alerts
 
 
 @dataclass
@@ -92,9 +106,17 @@ class Metrics:
         self.pipeline_seconds = Histogram("maild_pipeline_batch_seconds", "Time the pipeline took for one batch "
                                           "of messages (batches with work only).", buckets=LATENCY_BUCKETS,
                                           registry=self.registry)
+        self.ack_seconds = Histogram("maild_ack_latency_seconds", "From a report's arrival (received_at) to its "
+                                     "acknowledgement handed to the SMTP server.", buckets=ACK_BUCKETS,
+                                     registry=self.registry)
         self.mailbox_up = Gauge("maild_mailbox_up", "1 when the mailbox answered at the last look, 0 while it fails.",
                                 registry=self.registry)
         self.registry.register(DatabaseCollector(lambda: self.factory, self.clock))
+
+    def delivered(self, mail: Delivered) -> None:
+        """The sender's word that the SMTP server took a mail: acknowledgements are timed."""
+        if mail.report_received_at is not None:
+            self.ack_seconds.observe(max(0.0, (mail.sent_at - mail.report_received_at).total_seconds()))
 
 
 @dataclass

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from maild.base.errors import ConfigError
 from maild.base.suggest import closest
 from maild.base.settings import (
+    AlertSettings,
     AnswersSettings,
     AttachmentSettings,
     CalendarSettings,
@@ -68,6 +69,7 @@ _SECTIONS = {
     "answers": AnswersSettings,
     "report": ReportSettings,
     "metrics": MetricsSettings,
+    "alerts": AlertSettings,
 }
 
 
@@ -319,6 +321,7 @@ def _validate_one(settings: Settings, check_actor: bool = True) -> None:
             raise ConfigError(f"report.also_to: {a!r} is not an email address")
     _check_categories(settings.rules.categories)
     metrics_address(settings)
+    _check_alerts(settings.alerts)
     mode = settings.survey.mode
     if mode not in SURVEY_MODES:
         raise ConfigError(f"survey.mode: {mode!r} is not one of {', '.join(map(repr, SURVEY_MODES))}"
@@ -337,6 +340,15 @@ def _validate_one(settings: Settings, check_actor: bool = True) -> None:
 
 
 _CATEGORY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
+
+
+def _check_alerts(a: AlertSettings) -> None:
+    if a.admin_address and "@" not in a.admin_address:
+        raise ConfigError(f"alerts.admin_address: {a.admin_address!r} is not an email address")
+    for key, value in (("alerts.mailbox_after_minutes", a.mailbox_after_minutes),
+                       ("alerts.outbox_after_minutes", a.outbox_after_minutes)):
+        if value < 1:
+            raise ConfigError(f"{key}: must be at least 1, got {value}")
 
 
 def metrics_address(settings: Settings) -> tuple[str, int]:

@@ -303,6 +303,18 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    # Who gets one mail when a mailbox cannot be read or the outbox is stuck for too long, and
+    # one when it recovers (the admin of the server, not the helpdesk team). Empty: no alerts.
+    admin_address: str = ""
+    # Minutes a mailbox may fail to be read (login refused, server down) before the alert.
+    mailbox_after_minutes: int = 15
+    # Minutes the oldest queued mail may wait unsent (the relay refuses it or cannot be
+    # reached) before the alert.
+    outbox_after_minutes: int = 30
+
+
+@dataclass(frozen=True)
 class MailboxEntry:
     """One more helpdesk served by the same maild: a ``[[mailboxes]]`` table. What it does not set
     comes from the top level (None or empty: inherited), so each mailbox is a whole helpdesk of
@@ -358,6 +370,7 @@ class Settings:
     answers: AnswersSettings = AnswersSettings()
     report: ReportSettings = ReportSettings()
     metrics: MetricsSettings = MetricsSettings()
+    alerts: AlertSettings = AlertSettings()
     staff: tuple[PartySettings, ...] = ()
     groups: tuple[GroupSettings, ...] = ()
     coordinator: PartySettings = PartySettings()

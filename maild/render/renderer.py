@@ -30,7 +30,7 @@ LANGUAGES = ("id", "en")
 KINDS = (
     "ack", "new_ticket", "answer", "assigned", "escalation", "escalated", "coordinator", "recommendation",
     "group_reply", "reporter_reply", "reopened", "closing", "confirm", "unverified", "sla_reminder", "sla_head", "digest", "too_large", "bounce_notice",
-    "taken", "closed_notice", "survey_thanks", "monthly_report",
+    "taken", "closed_notice", "survey_thanks", "monthly_report", "alert", "alert_recovered",
 )
 
 

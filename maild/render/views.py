@@ -173,3 +173,20 @@ class MonthlyReportView:
     # stylesheet and the inside of its body, both markup from maild's own autoescaped template.
     report_style: str = ""
     report_body: str = ""
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """The admin's mail about a mailbox or outbox in trouble (``alert``) or recovered
+    (``alert_recovered``). ``error`` is the technical line as maild logged it, not translated."""
+
+    helpdesk_name: str
+    helpdesk_address: str
+    recipient_name: str
+    mailbox: str  # the mailbox's name ("default")
+    what: str  # sop.vocabulary.Alarm: "mailbox" or "outbox"
+    since: str  # when the trouble began, local time
+    lasted: str  # how long it has lasted (alert) or lasted (recovery), in words
+    error: str  # the last error, verbatim ("" when none is known)
+    queued: int  # mail waiting in the outbox now
+    source: str  # what the mailbox is (imap://host/user, maildir:...) or the relay (smtp://host)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from maild.service import admin
 from maild.sop import sla
-from maild.sop.vocabulary import MailState
+from maild.sop.vocabulary import Alarm, MailState
 from maild.sop.workcal import WorkCalendar
 from maild.store.models import InboundMessage, OutgoingMail, TimerFiring
 
@@ -32,6 +32,35 @@ class Problem(StrEnum):
     MESSAGES_DEAD = "messages_dead"
     OUTBOX_STUCK = "outbox_stuck"
     SCHEMA_BEHIND = "schema_behind"
+    ALERT_OPEN = "alert_open"
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """An alert the admin was mailed about and that has not recovered (``stages.alerts``)."""
+
+    mailbox: str
+    alarm: Alarm
+    since: datetime  # when the trouble began
+
+
+def alert_key(mailbox: str, alarm: Alarm) -> str:
+    """The ``timer_firings`` key present while the alert is open: one per mailbox and alarm."""
+    return f"alert:{mailbox}:{alarm}"
+
+
+def alert_kind(alarm: Alarm) -> str:
+    """The ``timer_firings`` kind of an open alert."""
+    return f"alert_{alarm}"
+
+
+def open_alerts(session: Session) -> tuple[OpenAlert, ...]:
+    """Every open alert, by mailbox and alarm."""
+    kinds = {alert_kind(a): a for a in Alarm}
+    rows = session.execute(select(TimerFiring.key, TimerFiring.kind, TimerFiring.fired_at)
+                           .where(TimerFiring.kind.in_(kinds)).order_by(TimerFiring.key))
+    return tuple(OpenAlert(key.removeprefix("alert:").rpartition(":")[0], kinds[kind], since)
+                 for key, kind, since in rows)
 
 
 @dataclass(frozen=True)
@@ -50,6 +79,7 @@ class Health:
     db_revision: str | None
     db_newest: str
     problems: tuple[Problem, ...] = field(default=())
+    alerts: tuple[OpenAlert, ...] = field(default=())
 
     @property
     def healthy(self) -> bool:
@@ -62,6 +92,8 @@ class Health:
         for key in ("last_received_at", "last_sent_at"):
             data[key] = data[key].isoformat() if data[key] else None
         data["problems"] = [str(p) for p in self.problems]
+        data["alerts"] = [{"mailbox": a.mailbox, "alarm": str(a.alarm), "since": a.since.isoformat()}
+                          for a in self.alerts]
         data["healthy"] = self.healthy
         return data
 
@@ -77,6 +109,7 @@ class Queues:
     messages_dead: int
     dispositions: dict[str, int]
     sla_breaches: dict[str, int]
+    alerts: tuple[OpenAlert, ...] = ()
 
 
 def _count(session: Session, q: Any) -> int:
@@ -101,7 +134,7 @@ def queues(session: Session, now: datetime) -> Queues:
     return Queues(n["mail_queued"], n["mail_failed"], oldest_queued_seconds(session, now) or 0.0,
                   n["messages_waiting"], n["messages_dead"],
                   {str(k): int(v) for k, v in dispositions.items()},
-                  {str(k).removeprefix("sla_"): int(v) for k, v in breaches.items()})
+                  {str(k).removeprefix("sla_"): int(v) for k, v in breaches.items()}, open_alerts(session))
 
 
 def gather(session: Session, now: datetime, policy: sla.Policy, calendar: WorkCalendar,
@@ -122,11 +155,14 @@ def gather(session: Session, now: datetime, policy: sla.Policy, calendar: WorkCa
         problems.append(Problem.OUTBOX_STUCK)
     if current != newest:
         problems.append(Problem.SCHEMA_BEHIND)
+    alerts = open_alerts(session)
+    if alerts:
+        problems.append(Problem.ALERT_OPEN)
     return Health(
         mail_queued=n["mail_queued"], mail_failed=n["mail_failed"], oldest_queued_seconds=age,
         messages_waiting=n["messages_waiting"], messages_dead=n["messages_dead"],
         tickets_open=len(open_rows), tickets_overdue=len(overdue),
         last_received_at=session.scalar(select(func.max(InboundMessage.received_at))),
         last_sent_at=session.scalar(select(func.max(OutgoingMail.sent_at))),
-        db_revision=current, db_newest=newest, problems=tuple(problems),
+        db_revision=current, db_newest=newest, problems=tuple(problems), alerts=alerts,
     )

@@ -80,6 +80,14 @@ class MailState(StrEnum):
     FAILED = "failed"
 
 
+class Alarm(StrEnum):
+    """What the admin is mailed about (``[alerts]``): a mailbox that cannot be read, or an
+    outbox whose oldest mail waits unsent too long."""
+
+    MAILBOX = "mailbox"
+    OUTBOX = "outbox"
+
+
 class Role(StrEnum):
     """Who someone is to the helpdesk, from the configuration."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from maild.base.clock import Clock
 from maild.store.db import transaction
 from maild.base.errors import DeliveryDeferred, DeliveryRefused
-from maild.store.models import OutgoingMail, Ticket
+from maild.store.models import InboundMessage, OutgoingMail, Ticket
 from maild.transport.smtp import Transport
 from maild.store.queries import note_event
 from maild.sop.vocabulary import MailState
@@ -43,18 +44,32 @@ class SenderSettings:
     # Results are committed every this many mails: a crash resends at most these (with the
     # same Message-IDs), and commits stay cheap.
     commit_every: int = 20
+    # The kinds of mail that acknowledge a report ("ack" and the rules' ack_template names).
+    ack_templates: frozenset[str] = frozenset({"ack"})
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A mail the SMTP server took, for whoever watches the sender (the daemon's metrics)."""
+
+    template: str
+    sent_at: datetime
+    # For an acknowledgement: when the report it acknowledges was received (None otherwise).
+    report_received_at: datetime | None = None
 
 
 class Sender:
-    """Delivers due outbox rows."""
+    """Delivers due outbox rows; ``on_delivered`` (optional) hears of each mail the server took."""
 
     def __init__(
-        self, factory: sessionmaker[Session], transport: Transport, settings: SenderSettings, clock: Clock
+        self, factory: sessionmaker[Session], transport: Transport, settings: SenderSettings, clock: Clock,
+        on_delivered: Callable[[Delivered], None] | None = None,
     ) -> None:
         self.factory = factory
         self.transport = transport
         self.settings = settings
         self.clock = clock
+        self.on_delivered = on_delivered
 
     def next_due(self) -> datetime | None:
         """When the earliest queued mail falls due (for the daemon's sleep)."""
@@ -114,8 +129,18 @@ class Sender:
         except DeliveryRefused as exc:
             self._failed(session, row, str(exc))
         else:
-            row.state, row.sent_at, row.attempts, row.last_error = MailState.SENT, self.clock(), row.attempts + 1, None
+            sent_at = self.clock()
+            row.state, row.sent_at, row.attempts, row.last_error = MailState.SENT, sent_at, row.attempts + 1, None
             log.info("outbox %s: sent to %s <%s>: %s", row.id, row.recipient, row.message_id, answer.strip()[:120])
+            if self.on_delivered is not None:
+                self.on_delivered(Delivered(row.template, sent_at, self._report_received(session, row)))
+
+    def _report_received(self, session: Session, row: OutgoingMail) -> datetime | None:
+        """When the report an acknowledgement answers came in: the ticket's first message."""
+        if row.template not in self.settings.ack_templates or row.ticket_id is None:
+            return None
+        return session.scalar(select(InboundMessage.received_at).where(InboundMessage.ticket_id == row.ticket_id)
+                              .order_by(InboundMessage.id).limit(1))
 
     def _deferred(self, session: Session, row: OutgoingMail, error: str) -> None:
         now = self.clock()

@@ -1,7 +1,8 @@
 """``maild status``: the daemon's health on one screen, and an exit code scripts can test.
 
 Exit 0 when nothing needs a person; 1 when something does (failed mail, dead messages, mail
-queued longer than ``--max-outbox-age``, a schema behind the code), as ``maild doctor`` does.
+queued longer than ``--max-outbox-age``, a schema behind the code, an ``[alerts]`` alert the
+admin was mailed about and that has not recovered), as ``maild doctor`` does.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _ADVICE = {
     health.Problem.MESSAGES_DEAD: "look with 'maild dead list', then 'maild dead requeue ID' once the cause is fixed",
     health.Problem.OUTBOX_STUCK: "the SMTP server refuses or cannot be reached: see 'maild doctor' and the log",
     health.Problem.SCHEMA_BEHIND: "run 'maild db upgrade'",
+    health.Problem.ALERT_OPEN: "the admin was mailed ([alerts]); see 'maild doctor' and the log, a mail follows "
+                               "when it recovers",
 }
 
 
@@ -40,8 +43,8 @@ def _age(seconds: float | None) -> str:
               help="Minutes queued mail may wait before the outbox counts as stuck.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, max_outbox_age: int) -> None:
-    """The health in one screen: outbox, messages, tickets, last mail in and out, schema.
-    Exit 1 when something needs attention."""
+    """The health in one screen: outbox, messages, tickets, last mail in and out, schema, open
+    alerts. Exit 1 when something needs attention."""
     obj: Context = ctx.obj
     settings = obj.settings()
     now = system_clock()
@@ -65,6 +68,8 @@ def status(ctx: click.Context, as_json: bool, max_outbox_age: int) -> None:
             ("last received", cell("_at", f.last_received_at.isoformat() if f.last_received_at else "-", tz)),
             ("last sent", cell("_at", f.last_sent_at.isoformat() if f.last_sent_at else "-", tz)),
             ("database", f"revision {f.db_revision or '(empty)'}, newest {f.db_newest}"),
+            ("alerts", "; ".join(f"{a.alarm} of mailbox {a.mailbox} in trouble since "
+                                 f"{cell('_at', a.since.isoformat(), tz)}" for a in f.alerts) or "none open"),
         ]
         for name, text in lines:
             click.echo(f"{name:<14} {text}")
