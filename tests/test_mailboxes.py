@@ -321,3 +321,19 @@ def test_a_single_mailbox_database_upgrades_into_the_default_mailbox(db_url: str
                      updated_at=when.astimezone()))
         s.flush()  # the same number in another mailbox is another ticket
     engine.dispose()
+
+
+def test_the_doctor_checks_each_mailbox_by_name(tmp_path: Path) -> None:
+    from maild.app.doctor import run_checks
+
+    path = write(tmp_path, "sqlite:///maild.db")
+    engine = make_engine(load_settings(path).database.url)
+    upgrade(engine)
+    engine.dispose()
+    for name in ("lpse", "verif"):  # the KTT Maildir is missing
+        for sub in ("new", "cur", "tmp"):
+            (inbox(tmp_path, name) / sub).mkdir(parents=True)
+    checks = {c.name: c for c in run_checks(path, FrozenClock())}
+    assert checks["mailbox"].ok and checks["mailbox [verif]"].ok
+    assert not checks["mailbox [ktt]"].ok and "in-ktt does not exist" in checks["mailbox [ktt]"].detail
+    assert checks["answers [ktt]"].detail.endswith("answers/en)")  # KTT writes in English

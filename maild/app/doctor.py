@@ -16,7 +16,7 @@ import asyncio
 import os
 import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -93,6 +93,8 @@ def run_checks(
     checks.extend(_guarded("rules", lambda: [_rules(settings)]))
     checks.extend(_guarded("sla", lambda: [_sla(settings)]))
     checks.extend(_guarded("people", lambda: [_people(settings)]))
+    for name in settings.mailbox_names[1:]:
+        checks.extend(_mailbox_checks(settings.for_mailbox(name), clock, timeout))
     if engine_ok and engine is not None:
         checks.extend(_guarded("outbox", lambda: _queues(engine)))
     else:
@@ -104,6 +106,17 @@ def run_checks(
     checks.extend(_guarded("clock", lambda: [_clock(settings, clock)]))
     checks.extend(_guarded("calendar", lambda: [_calendar(settings, clock)]))
     return checks
+
+
+def _mailbox_checks(settings: Settings, clock: Clock, timeout: float) -> list[Check]:
+    """What a [[mailboxes]] entry has of its own, each line named with the mailbox."""
+    name = settings.mailbox.name
+    tokens = token_sources(settings, clock, timeout)
+    checks = [*_guarded("mailbox", lambda: _mailbox(settings, timeout, tokens)),
+              *_guarded("answers", lambda: [_answers(settings)]),
+              *_guarded("rules", lambda: [_rules(settings)]),
+              *_guarded("people", lambda: [_people(settings)])]
+    return [replace(c, name=f"{c.name} [{name}]") for c in checks]
 
 
 def format_checks(checks: Sequence[Check]) -> str:

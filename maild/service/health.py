@@ -127,10 +127,10 @@ def queues(session: Session, now: datetime) -> Queues:
     n = admin.counts(session)
     dispositions = dict(session.execute(
         select(InboundMessage.disposition, func.count(InboundMessage.id))
-        .where(InboundMessage.disposition.is_not(None)).group_by(InboundMessage.disposition)).tuples().all())
+        .where(InboundMessage.disposition.is_not(None)).group_by(InboundMessage.disposition)).all())
     breaches = dict(session.execute(
         select(TimerFiring.kind, func.count(TimerFiring.id))
-        .where(TimerFiring.kind.like("sla_%")).group_by(TimerFiring.kind)).tuples().all())
+        .where(TimerFiring.kind.like("sla_%")).group_by(TimerFiring.kind)).all())
     return Queues(n["mail_queued"], n["mail_failed"], oldest_queued_seconds(session, now) or 0.0,
                   n["messages_waiting"], n["messages_dead"],
                   {str(k): int(v) for k, v in dispositions.items()},
