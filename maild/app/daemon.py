@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maild.app.factory import Services
 from maild.app.metrics import Metrics
+from maild.app.sending import SendingThread
 from maild.base.memory import return_large_blocks
 from maild.base.clock import Clock
 from maild.base.settings import DEFAULT_MAILBOX, Settings
@@ -101,9 +102,10 @@ class Desk:
         self.failing_since = self.failing_since or self.clock()
         log.error("mailbox %s: %s (retry in %.0fs)", self.name, exc, delay)
 
-    def work(self, stopping: Callable[[], bool], metrics: Metrics | None, reading: bool) -> int:
-        """Everything but reading the mailbox: pipeline, clock, documents, outbox; and, when
-        this daemon reads the mailbox (only its reader knows how it is doing), the alerts."""
+    def work(self, stopping: Callable[[], bool], metrics: Metrics | None, reading: bool, send: bool) -> int:
+        """Everything but reading the mailbox: pipeline, clock, documents, and the outbox when
+        ``send`` (else the sending thread does); and, when this daemon reads the mailbox (only
+        its reader knows how it is doing), the alerts."""
         started = monotonic_time.monotonic()
         done = self.pipeline.run_once(stopping=stopping)
         if done and metrics is not None:
@@ -114,7 +116,7 @@ class Desk:
         if reading:
             done += self.alerts.run_once(MailboxLook(self.name, self.mailbox.description, self.failing_since,
                                                      self.mailbox_error))
-        return done + self.sender.run_once()
+        return done + (self.sender.run_once() if send else 0)
 
 
 @dataclass
@@ -199,8 +201,9 @@ class Daemon:
                 lost.mailbox.close()
                 lost.mailbox_error = ""  # its reader now says how it is doing
 
-    def tick(self, stopping: Callable[[], bool] = lambda: False) -> int:
-        """Run every stage of every desk once; return how much work was done."""
+    def tick(self, stopping: Callable[[], bool] = lambda: False, send: bool = True) -> int:
+        """Run every stage of every desk once; return how much work was done. ``send=False``
+        leaves the outbox to the sending thread (``app.sending``)."""
         self._claim_leases()
         work = 0
         for desk in self._reading():
@@ -209,23 +212,34 @@ class Daemon:
         for desk in self.desks:
             if stopping():
                 break
-            work += desk.work(stopping, self.metrics, desk.name in self.leases.held)
+            work += desk.work(stopping, self.metrics, desk.name in self.leases.held, send)
         return work
 
     def run_once(self, stopping: Callable[[], bool] = lambda: False, mailbox_tries: int = 3) -> bool:
-        """Work until nothing is left to do. False if a mailbox stayed unreachable."""
-        tries = 0
+        """Work until nothing is left to do, the outbox sending beside the rest. False if a
+        mailbox stayed unreachable."""
+        tries, tried = 0, 0
         self._claim_leases(force=True)
-        while not stopping():
-            if self.tick(stopping) > 0:
-                continue
-            if not self.mailbox_error:
-                return True
-            tries += 1
-            if tries >= mailbox_tries:
-                return False
-            self._sleep_until(min(d.backoff.retry_at for d in self._reading() if d.mailbox_error), stopping)
-        return not self.mailbox_error
+        sending = SendingThread([d.sender for d in self.desks], self.clock).start()
+        try:
+            while not stopping():
+                if self.tick(stopping, send=False) > 0:
+                    sending.nudge()
+                    continue
+                if not sending.drained(timeout=0.5):
+                    continue  # new mail may have come meanwhile: read again, then wait again
+                if sending.tried != tried:
+                    tried = sending.tried  # the outbox moved: what looks at it (the alerts) looks again
+                    continue
+                if not self.mailbox_error:
+                    return True
+                tries += 1
+                if tries >= mailbox_tries:
+                    return False
+                self._sleep_until(min(d.backoff.retry_at for d in self._reading() if d.mailbox_error), stopping)
+            return not self.mailbox_error
+        finally:
+            sending.close()
 
     def run_forever(self, stopping: Callable[[], bool], alive: Callable[[], None] = lambda: None) -> None:
         """The long-running loop; returns when ``stopping()`` turns true (after a commit).
@@ -242,21 +256,23 @@ class Daemon:
             log.info("maild running: mailbox %s (%s), transport %s", desk.name, desk.mailbox.description,
                      desk.sender.transport.description)
         self._claim_leases(force=True)
-        while not stopping():
-            if self.tick(stopping) > 0:
-                continue
-            self._wait(stopping)
+        sending = SendingThread([d.sender for d in self.desks], self.clock).start()
+        try:
+            while not stopping():
+                sending.raise_failure()
+                if self.tick(stopping, send=False) > 0:
+                    sending.nudge()
+                    continue
+                self._wait(stopping)
+        finally:
+            sending.close()
 
     def _wait(self, stopping: Callable[[], bool]) -> None:
-        """Wait for new mail in the mailboxes this daemon reads, no longer than until queued
-        mail falls due, a failing mailbox is tried again, or the leases are renewed."""
+        """Wait for new mail in the mailboxes this daemon reads, no longer than until a failing
+        mailbox is tried again or the leases are renewed (the sending thread keeps its own time)."""
         timeout = self.settings.mailbox.poll_interval
         if not self.leases.exclusive:
             timeout = min(timeout, self.leases.renew_every)
-        for desk in self.desks:
-            due = desk.sender.next_due()
-            if due is not None:
-                timeout = min(timeout, (due - self.clock()).total_seconds())
         reading = self._reading()
         failing = [d.backoff.retry_at for d in reading if d.mailbox_error]
         if failing:
@@ -266,20 +282,12 @@ class Daemon:
         if not waiting:
             self._sleep_until(monotonic_time.monotonic() + timeout, stopping)
             return
-        wait_any(waiting, timeout, lambda: stopping() or self._mail_due())
+        wait_any(waiting, timeout, stopping)
         self._mailbox_seen()
 
     def _mailbox_seen(self) -> None:
         if self.metrics is not None:
             self.metrics.mailbox_up.set(0 if self.mailbox_error else 1)
-
-    def _mail_due(self) -> bool:
-        """Mail someone else queued while we wait (the CLI's `tickets new` or `reply`, an
-        import, a second daemon) is sent now, not at the next poll: the wait checks the outbox
-        every second or so, one indexed query, which works on SQLite and PostgreSQL alike and
-        across machines, where a signal or a socket would not."""
-        now = self.clock()
-        return any(due is not None and due <= now for due in (d.sender.next_due() for d in self.desks))
 
     def _sleep_until(self, deadline: float, stopping: Callable[[], bool]) -> None:
         while not stopping() and monotonic_time.monotonic() < deadline:

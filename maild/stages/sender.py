@@ -3,7 +3,8 @@
 Mail is taken twenty rows at a time with ``SELECT ... FOR UPDATE SKIP LOCKED``: two daemons
 on one PostgreSQL database never send the same row, and a daemon that dies releases its rows
 at once (its connection goes, and the locks with it; a lease column would keep the mail
-waiting until it expired). The results of those rows are committed together:
+waiting until it expired). On SQLite (one daemon) the rows are sent outside a transaction, so
+the pipeline can write meanwhile. The results of those rows are committed together:
 ``sent``; ``queued`` again with exponential backoff for 4xx and network trouble; ``failed``
 for 5xx or after ``give_up_after_hours``, recorded as an event on the ticket. The one
 at-least-once window: SMTP accepted a mail but the process died before its batch was
@@ -14,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild.base.clock import Clock
@@ -58,6 +59,25 @@ class Delivered:
     report_received_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class _Mail:
+    """A due mail as read for sending outside a transaction (SQLite)."""
+
+    id: int
+    recipient: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class _Unreachable:
+    """The server could not be reached: no mail of the batch was tried."""
+
+    error: DeliveryDeferred
+
+
+_Result = str | DeliveryDeferred | DeliveryRefused | _Unreachable
+
+
 class Sender:
     """Delivers due outbox rows; ``on_delivered`` (optional) hears of each mail the server took."""
 
@@ -91,49 +111,85 @@ class Sender:
     async def _deliver_due(self) -> int:
         tried = 0
         opened = False
+        # PostgreSQL locks the rows being sent (SKIP LOCKED keeps another daemon off them) and
+        # lets the pipeline write beside them. SQLite has one writer for the whole file: a
+        # transaction open through twenty SMTP conversations would hold the pipeline up, so
+        # there the rows are read, sent outside any transaction, and their results recorded in
+        # a short one after (one daemon per SQLite file: nobody else sends them meanwhile).
+        hold_rows = self.factory.kw["bind"].dialect.name != "sqlite"
         try:
             while tried < self.settings.batch_size:
                 with transaction(self.factory) as session:
-                    rows = session.scalars(
-                        select(OutgoingMail)
-                        .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.next_attempt_at <= self.clock(),
-                               OutgoingMail.mailbox == self.settings.mailbox)
-                        .order_by(OutgoingMail.id)
-                        .limit(self.settings.commit_every)
-                        .with_for_update(skip_locked=True)
-                    ).all()
+                    rows = session.scalars(self._due_rows(hold_rows)).all()
                     if not rows:
                         break
-                    for row in rows:
-                        tried += 1
-                        if not opened:
-                            try:
-                                await self.transport.open()
-                                opened = True
-                            except DeliveryDeferred as exc:
-                                self._deferred(session, row, str(exc))
-                                self._postpone_rest(session, row.id, str(exc))
-                                log.warning("outbox: %s unreachable: %s", self.transport.description, exc)
-                                return tried
-                        await self._send(session, row)
+                    tried += len(rows)
+                    if hold_rows:
+                        results = await self._try(rows, opened)
+                        opened = opened or bool(results) and not isinstance(results[0], _Unreachable)
+                        if self._record(session, rows, results):
+                            return tried
+                        continue
+                    batch = [_Mail(r.id, r.recipient, r.raw) for r in rows]
+                results = await self._try(batch, opened)
+                opened = opened or bool(results) and not isinstance(results[0], _Unreachable)
+                with transaction(self.factory) as session:
+                    again = [session.get_one(OutgoingMail, m.id) for m in batch]
+                    if self._record(session, again, results):
+                        return tried
         finally:
             if opened:
                 await self.transport.close()
         return tried
 
-    async def _send(self, session: Session, row: OutgoingMail) -> None:
-        try:
-            answer = await self.transport.send(self.settings.envelope_from, row.recipient, row.raw)
-        except DeliveryDeferred as exc:
-            self._deferred(session, row, str(exc))
-        except DeliveryRefused as exc:
-            self._failed(session, row, str(exc))
-        else:
-            sent_at = self.clock()
-            row.state, row.sent_at, row.attempts, row.last_error = MailState.SENT, sent_at, row.attempts + 1, None
-            log.info("outbox %s: sent to %s <%s>: %s", row.id, row.recipient, row.message_id, answer.strip()[:120])
-            if self.on_delivered is not None:
-                self.on_delivered(Delivered(row.template, sent_at, self._report_received(session, row)))
+    def _due_rows(self, lock: bool) -> Select[tuple[OutgoingMail]]:
+        query = (select(OutgoingMail)
+                 .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.next_attempt_at <= self.clock(),
+                        OutgoingMail.mailbox == self.settings.mailbox)
+                 .order_by(OutgoingMail.id)
+                 .limit(self.settings.commit_every))
+        return query.with_for_update(skip_locked=True) if lock else query
+
+    async def _try(self, mails: Sequence[_Mail | OutgoingMail], opened: bool) -> list[_Result]:
+        """Hand each mail to the server over one connection: the server's answer, or why not.
+        An unreachable server ends the batch at its first mail."""
+        if not opened:
+            try:
+                await self.transport.open()
+            except DeliveryDeferred as exc:
+                log.warning("outbox: %s unreachable: %s", self.transport.description, exc)
+                return [_Unreachable(exc)]
+        results: list[_Result] = []
+        for mail in mails:
+            try:
+                results.append(await self.transport.send(self.settings.envelope_from, mail.recipient, mail.raw))
+            except (DeliveryDeferred, DeliveryRefused) as exc:
+                results.append(exc)
+        return results
+
+    def _record(self, session: Session, rows: Sequence[OutgoingMail], results: list[_Result]) -> bool:
+        """Write what became of each mail; True when the server could not be reached (the rest
+        of the due mail then waits too, without counting an attempt)."""
+        if results and isinstance(results[0], _Unreachable):
+            error = str(results[0].error)
+            self._deferred(session, rows[0], error)
+            self._postpone_rest(session, rows[0].id, error)
+            return True
+        for row, result in zip(rows, results):
+            if isinstance(result, DeliveryDeferred):
+                self._deferred(session, row, str(result))
+            elif isinstance(result, DeliveryRefused):
+                self._failed(session, row, str(result))
+            elif isinstance(result, str):
+                self._sent(session, row, result)
+        return False
+
+    def _sent(self, session: Session, row: OutgoingMail, answer: str) -> None:
+        sent_at = self.clock()
+        row.state, row.sent_at, row.attempts, row.last_error = MailState.SENT, sent_at, row.attempts + 1, None
+        log.info("outbox %s: sent to %s <%s>: %s", row.id, row.recipient, row.message_id, answer.strip()[:120])
+        if self.on_delivered is not None:
+            self.on_delivered(Delivered(row.template, sent_at, self._report_received(session, row)))
 
     def _report_received(self, session: Session, row: OutgoingMail) -> datetime | None:
         """When the report an acknowledgement answers came in: the ticket's first message."""

@@ -54,7 +54,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # IMMEDIATE: the write lock is taken at BEGIN, waiting (busy_timeout) for the writer before.
+    # A deferred transaction that read first and writes later fails at once, without waiting,
+    # when another writer (the sending thread) committed in between: SQLite cannot move its
+    # snapshot forward. maild's transactions write; its readers (the CLI) wait a moment.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
