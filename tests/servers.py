@@ -626,6 +626,8 @@ class _SinkHandler:
     ) -> str:
         if self._sink.mode == "tempfail":
             return "451 4.3.0 Temporary failure (SmtpSink tempfail mode)"
+        while self._sink.holding.is_set():  # a slow server: the answer to DATA waits
+            await asyncio.sleep(0.05)
         data = envelope.original_content
         if data is None:
             content = envelope.content
@@ -658,6 +660,8 @@ class SmtpSink:
         self.port: int = port if port is not None else free_port()
         self.auth: tuple[str, str] | None = auth
         self.introspection_url = introspection_url
+        # While set, the answer to DATA waits (a slow or stuck server); clear it to answer.
+        self.holding = threading.Event()
         self.signed_in: list[tuple[str, str]] = []  # (mechanism, user) of each accepted token
         self.refused: list[tuple[str, str]] = []  # (mechanism, user) of each refused token
         self._mode: SinkMode = "ok"
