@@ -65,7 +65,7 @@ def test_the_figures_change_as_mail_flows(tmp_path: Path, db_url: str, smtp_sink
     try:
         def up() -> bool:
             try:
-                return scrape(port).get("maild_mailbox_up") == 1
+                return scrape(port).get("maild_mailbox_up{mailbox=default}") == 1
             except OSError:
                 return False
         wait_until(up)

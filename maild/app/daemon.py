@@ -10,6 +10,7 @@ is retried with backoff while everything else goes on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
@@ -286,8 +287,14 @@ class Daemon:
         self._mailbox_seen()
 
     def _mailbox_seen(self) -> None:
-        if self.metrics is not None:
-            self.metrics.mailbox_up.set(0 if self.mailbox_error else 1)
+        if self.metrics is None:
+            return
+        for desk in self.desks:
+            if desk.name in self.leases.held:
+                self.metrics.mailbox_up.labels(mailbox=desk.name).set(0 if desk.mailbox_error else 1)
+            else:
+                with contextlib.suppress(KeyError):  # read by another daemon: its figure, not ours
+                    self.metrics.mailbox_up.remove(desk.name)
 
     def _sleep_until(self, deadline: float, stopping: Callable[[], bool]) -> None:
         while not stopping() and monotonic_time.monotonic() < deadline:

@@ -109,8 +109,9 @@ class Metrics:
         self.ack_seconds = Histogram("maild_ack_latency_seconds", "From a report's arrival (received_at) to its "
                                      "acknowledgement handed to the SMTP server.", buckets=ACK_BUCKETS,
                                      registry=self.registry)
-        self.mailbox_up = Gauge("maild_mailbox_up", "1 when the mailbox answered at the last look, 0 while it fails.",
-                                registry=self.registry)
+        self.mailbox_up = Gauge("maild_mailbox_up", "1 when the mailbox answered at the last look, 0 while it "
+                                "fails; by mailbox, for the mailboxes this daemon reads (holds the lease of).",
+                                ["mailbox"], registry=self.registry)
         self.registry.register(DatabaseCollector(lambda: self.factory, self.clock))
 
     def delivered(self, mail: Delivered) -> None:
