@@ -263,16 +263,49 @@ def test_a_dead_process_of_this_host_gives_up_its_lease_at_once(db_url: str) -> 
 
 
 def test_a_second_daemon_on_sqlite_is_refused_with_one_line(tmp_path: Path) -> None:
-    daemon, _ = started(tmp_path, "sqlite:///maild.db")
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_crash import maild
+
+    path = write(tmp_path, "sqlite:///maild.db")
+    engine = make_engine(load_settings(path).database.url)
+    upgrade(engine)
+    engine.dispose()
+    for name in ("lpse", "verif", "ktt"):
+        for sub in ("new", "cur", "tmp"):
+            (inbox(tmp_path, name) / sub).mkdir(parents=True)
+    first = maild(path, "run")
     try:
-        with pytest.raises(ConfigError) as caught:
-            build(load_settings(tmp_path / "maild.toml"), FrozenClock())
-        assert "SQLite serves one daemon; for several daemons use PostgreSQL" in str(caught.value)
-        assert f"pid {__import__('os').getpid()}" in str(caught.value)
+        lock = tmp_path / "maild.db.lock"
+        deadline = time.monotonic() + 60
+        while not (lock.exists() and lock.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for args in (("run",), ("run", "--once")):
+            second = subprocess.run([sys.executable, "-m", "maild", "--config", str(path), *args],
+                                    capture_output=True, text=True, timeout=120)
+            assert second.returncode == 78
+            assert second.stderr.strip() == (
+                f"maild: config error: another maild run (pid {first.pid}) is working on {tmp_path / 'maild.db'}: "
+                "SQLite serves one daemon; for several daemons use PostgreSQL")
+        first.send_signal(signal.SIGHUP)  # a reload builds a new daemon under the same lock
+        while "config reloaded" not in (tmp_path / "daemon.log").read_text() and time.monotonic() < deadline + 60:
+            assert "reload failed" not in (tmp_path / "daemon.log").read_text()
+            time.sleep(0.1)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60) == 0
     finally:
-        daemon.close()
-    again = build(load_settings(tmp_path / "maild.toml"), FrozenClock())  # the lock went with the first
-    again.close()
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    log = (tmp_path / "daemon.log").read_text()
+    assert "config reloaded" in log and "reload failed" not in log
+    # The lock went with the first: the next daemon starts.
+    again = subprocess.run([sys.executable, "-m", "maild", "--config", str(path), "run", "--once"],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
 
 
 def test_the_daemon_holds_every_mailbox_it_serves_on_sqlite(tmp_path: Path) -> None:

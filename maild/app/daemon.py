@@ -37,7 +37,6 @@ from maild.stages.ingest import Ingest
 from maild.stages.pipeline import Pipeline
 from maild.stages.sender import Sender
 from maild.stages.timers import Timers
-from maild.store.db import SqliteLock
 from maild.store.leases import Leases, this_process
 from maild.transport.smtp import Transport
 from maild.transport.sources import Mailbox
@@ -134,7 +133,6 @@ class Daemon:
     factory: sessionmaker[Session]
     desks: list[Desk]
     leases: Leases
-    lock: SqliteLock
     metrics: Metrics | None = None
     _leases_at: float = -1e9
 
@@ -308,7 +306,6 @@ class Daemon:
             self.leases.release()
         except Exception as exc:  # noqa: BLE001 - a database gone at shutdown: the leases expire by themselves
             log.warning("could not release the mailbox leases: %s", exc)
-        self.lock.release()
         self.engine.dispose()
 
 
@@ -358,18 +355,15 @@ def build(
     (random when not given).
 
     Templates, rules and the database are checked here, in that order, so a daemon that
-    cannot work stops at the start rather than at the first mail; on SQLite a second daemon
-    stops here too."""
+    cannot work stops at the start rather than at the first mail. (``maild run`` holds the
+    SQLite lock, ``store.db.SqliteLock``, around it.)"""
     return_large_blocks()  # a message's bytes go back to the system when done with (base.memory)
     first = Services(settings.for_mailbox(DEFAULT_MAILBOX), clock, mailbox=mailbox, transport=transport,
                      renderer=renderer).prepare()
-    lock = SqliteLock(first.engine)
-    lock.acquire()
     try:
         parts = [first, *(Services(settings.for_mailbox(name), clock, renderer=renderer, engine=first.engine).prepare()
                           for name in settings.mailbox_names[1:])]
     except BaseException:
-        lock.release()
         first.close()
         raise
     if metrics is not None:
@@ -384,7 +378,8 @@ def build(
         factory=first.factory,
         desks=[Desk(p.settings.mailbox.name, p.mailbox, p.ingest, p.pipeline, p.timers, p.digest, p.report_mail,
                     p.sender, p.renderer, p.alerts, clock) for p in parts],
-        leases=Leases(first.factory, clock, holder, settings.database.lease_seconds, exclusive=lock.path is not None),
-        lock=lock,
+        # On SQLite there is one daemon (``maild run`` holds the lock): any lease is its own to take.
+        leases=Leases(first.factory, clock, holder, settings.database.lease_seconds,
+                      exclusive=first.engine.dialect.name == "sqlite"),
         metrics=metrics,
     )

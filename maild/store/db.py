@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -121,13 +121,15 @@ class SqliteLock:
 
     SQLite serves one daemon: a second ``maild run`` on the same file is refused at its start.
     The kernel lets go of the lock when the process dies, however it dies, so a daemon
-    restarted after a crash never finds its own old lock in the way."""
+    restarted after a crash never finds its own old lock in the way. Held by the process
+    (``maild run``), not by a daemon object: a reload builds a new daemon under the same lock."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, url: str) -> None:
         self._file: Any = None
-        database = engine.url.database
-        self.path = Path(f"{database}.lock") if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:") \
-            else None
+        parsed = make_url(url)
+        database = parsed.database
+        self.path = (Path(f"{database}.lock") if parsed.get_backend_name() == "sqlite"
+                     and database not in (None, "", ":memory:") else None)
 
     def acquire(self) -> None:
         """Take the lock, or ConfigError naming the process that holds it."""

@@ -18,8 +18,9 @@ from maild.app.notify import Notifier
 from maild.app.factory import load_ruleset, work_calendar
 from maild.base.clock import system_clock
 from maild.base.errors import MaildError, TransientError
+from maild.base.settings import Settings
 from maild.service import admin
-from maild.store.db import transaction
+from maild.store.db import SqliteLock, transaction
 from maild.transport.sources import FilesMailbox
 
 log = logging.getLogger("maild")
@@ -48,6 +49,15 @@ def run(obj: Context, once: bool) -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, hup)
     settings = obj.settings()
+    lock = SqliteLock(settings.database.url)
+    lock.acquire()  # a second daemon on one SQLite file stops here, with one line
+    try:
+        _start(obj, settings, once, flags)
+    finally:
+        lock.release()
+
+
+def _start(obj: Context, settings: Settings, once: bool, flags: _Flags) -> None:
     if once:
         daemon = build(settings, system_clock)
         ok = daemon.run_once(stopping=lambda: flags.stop)
