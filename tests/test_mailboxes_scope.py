@@ -30,6 +30,9 @@ from maild.documents.form_data import form_data
 from maild.documents.register import register_rows
 from maild.documents.report_figures import month_bounds, monthly_report
 from maild.documents.settings import form_settings
+from maild.mail.tokens import key_hash
+from maild.service import actions
+from maild.service.actions import Act
 from maild.store.models import InboundMessage, OutgoingMail, Ticket, TimerFiring
 from maild.transport.maildir import deliver
 
@@ -122,6 +125,12 @@ def test_each_digest_lists_its_own_tickets_and_goes_to_its_own_coordinator(helpd
     assert "[VERIF #26-0001]" in verif and "LPSE #" not in verif
     assert VERIF_SUBJECT in verif and VERIF_SUBJECT not in lpse and LPSE_SUBJECTS[0] not in verif
     with h.daemon.factory() as s:
+        # A reply to a digest proves its sender for the tickets it listed: its own mailbox's.
+        for name, o in mails.items():
+            listed = set(s.scalars(select(TimerFiring.ticket_id)
+                                   .where(TimerFiring.key.startswith(f"listed:{key_hash(o.key)}:"))))
+            mine = set(s.scalars(select(Ticket.id).where(Ticket.mailbox == name)))
+            assert listed == mine
         views = {d.name: d.digest.compose(s, h.clock()) for d in h.daemon.desks}
     assert (views["default"].open_count, views["verif"].open_count) == (2, 1)
     assert views["default"].failed_mail == () and len(views["verif"].failed_mail) == 1
@@ -151,14 +160,23 @@ def test_one_coordinator_of_two_mailboxes_gets_both_digests(tmp_path: Path, db_u
 
 def test_each_monthly_report_and_register_counts_its_own_tickets(helpdesks: Helpdesks) -> None:
     h = helpdesks
+    verif = h.desk("verif")
+    with h.daemon.factory() as s, s.begin():
+        h.clock.now = datetime(2026, 11, 3, 2, 0, tzinfo=timezone.utc)
+        actions.resolve(Act(s, verif.pipeline.mailer, verif.pipeline.settings.intake.roles,
+                            s.get(Ticket, h.mailbox_of_ticket("verif", "26-0001").id), VERIFIER, "t:close",
+                            h.clock()), "Akun sudah diverifikasi.")
     h.clock.now = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)  # Tuesday 1 December, 09:00 WITA
     start, end = month_bounds("2026-11", "Asia/Makassar")
     with h.daemon.factory() as s:
-        for name, intake, subjects in (("default", 2, set(LPSE_SUBJECTS)), ("verif", 1, {VERIF_SUBJECT})):
+        for name, intake, closed, rows in (
+                ("default", 2, 0, [("26-0001", LPSE_SUBJECTS[0]), ("26-0002", LPSE_SUBJECTS[1])]),
+                ("verif", 1, 1, [("26-0001", VERIF_SUBJECT)])):
             documents = form_settings(h.settings.for_mailbox(name))
-            assert monthly_report(s, "2026-11", documents, h.clock()).intake == intake
-            rows = register_rows(s, start, end, documents)
-            assert {r.subject for r in rows} == subjects
+            month = monthly_report(s, "2026-11", documents, h.clock())
+            assert (month.intake, month.closed, month.open_at_end) == (intake, closed, intake - closed)
+            assert month.survey is not None and month.survey.closed == closed  # each asked its own for a rating
+            assert [(r.number, r.subject) for r in register_rows(s, start, end, documents)] == rows
         verif_form = form_data(s, "26-0001", form_settings(h.settings.for_mailbox("verif")))
         lpse_form = form_data(s, "26-0001", form_settings(h.settings.for_mailbox("default")))
     assert verif_form is not None and verif_form.subject == VERIF_SUBJECT
