@@ -212,7 +212,7 @@ def test_cli_names_the_ticket_of_another_mailbox(helpdesks: Helpdesks) -> None:
     assert clash.returncode == 2 and "is a ticket of mailbox verif, but --mailbox says default" in clash.stderr
     missing = run_cli(config, "tickets", "show", "26-0002", "--mailbox", "verif", ok=False)
     assert missing.returncode == 1
-    assert missing.stderr.strip() == "maild: error: no ticket 26-0002 in mailbox verif (but default#26-0002)"
+    assert missing.stderr.strip() == "maild: error: no ticket 26-0002 in mailbox verif (there is LPSE#26-0002)"
 
     listed = json.loads(run_cli(config, "tickets", "list", "--json").stdout)
     assert sorted((t["mailbox"], t["number"]) for t in listed) == [
@@ -269,4 +269,4 @@ def test_status_and_metrics_show_each_mailbox_and_its_lease(helpdesks: Helpdesks
     assert (boxes["default"]["tickets_open"], boxes["verif"]["tickets_open"]) == (2, 1)
     assert boxes["verif"]["lease_holder"] == holder and boxes["verif"]["lease_expires_at"]
     screen = run_cli(h.config, "status").stdout
-    assert "mailbox verif" in screen and "verifikasi@lpse.example [VERIF]: 1 open" in screen
+    assert "mailbox        verif verifikasi@lpse.example [VERIF]: 1 open, " in screen

@@ -72,11 +72,14 @@ class Context:
             raise click.UsageError(f"{text} is a ticket of mailbox {named}, but --mailbox says {self.mailbox_name()}")
         return named, number
 
-    def ticket_label(self, mailbox: str, number: str) -> str:
-        """How the CLI names a ticket: its number at the top level, ``TAG#NUMBER`` elsewhere."""
-        if mailbox == DEFAULT_MAILBOX:
+    def ticket_label(self, mailbox: str, number: str, qualified: bool = False) -> str:
+        """How the CLI names a ticket: its number at the top level (unless ``qualified``),
+        ``TAG#NUMBER`` elsewhere (a mailbox no longer configured: ``NAME#NUMBER``)."""
+        if mailbox == DEFAULT_MAILBOX and not qualified:
             return number
-        return format_ticket_name(self.settings().for_mailbox(mailbox).helpdesk.ticket_tag, number)
+        settings = self.settings()
+        tag = settings.for_mailbox(mailbox).helpdesk.ticket_tag if mailbox in settings.mailbox_names else mailbox
+        return format_ticket_name(tag, number)
 
     @staticmethod
     def _named(settings: Settings, word: str, where: str) -> str:
@@ -118,13 +121,13 @@ class Context:
 def no_ticket(number: str, mailbox: str = DEFAULT_MAILBOX, elsewhere: Sequence[str] = ()) -> MaildError:
     """The error for an unknown ticket of ``mailbox``; a bare count (``1``) is shown the form of
     a ticket number, year and count (``26-0001``, this year's first ticket); ``elsewhere``: the
-    mailboxes that have a ticket of that number (named ``NAME#NUMBER``)."""
+    tickets of that number in other mailboxes, as named (``LPSE#26-0001``)."""
     where = "" if mailbox == DEFAULT_MAILBOX else f" in mailbox {mailbox}"
     if number.strip().isdigit():
         year = system_clock().year
         return MaildError(f"no ticket {number}{where}: ticket numbers look like {format_number(year, int(number))} "
                           f"(year-number)")
-    hint = f" (but {', '.join(format_ticket_name(m, number) for m in elsewhere)})" if elsewhere else ""
+    hint = f" (there is {', '.join(elsewhere)})" if elsewhere else ""
     return MaildError(f"no ticket {number}{where}{hint}")
 
 

@@ -35,7 +35,7 @@ def _age(seconds: float | None) -> str:
 
 def _mailbox_line(m: health.MailboxHealth, now: datetime, tz: ZoneInfo) -> str:
     """A mailbox on the status screen: who it is, its tickets and mail, and who reads it."""
-    who = f"{m.address} [{m.tag}]" if m.tag else "(not configured)"
+    who = f"{m.name} {m.address} [{m.tag}]" if m.tag else f"{m.name} (not configured)"
     if m.lease_holder is None or m.lease_expires_at is None:
         reader = "no daemon has read it yet"
     elif m.lease_expires_at < now:
@@ -82,7 +82,7 @@ def status(ctx: click.Context, as_json: bool, max_outbox_age: int) -> None:
             ("last sent", cell("_at", f.last_sent_at.isoformat() if f.last_sent_at else "-", tz)),
             ("database", f"revision {f.db_revision or '(empty)'}, newest {f.db_newest}"),
         ]
-        lines += [(f"mailbox {m.name}", _mailbox_line(m, now, tz)) for m in f.mailboxes]
+        lines += [("mailbox", _mailbox_line(m, now, tz)) for m in f.mailboxes]
         for name, text in lines:
             click.echo(f"{name:<14} {text}")
         click.echo(f"{'status':<14} " + ("ok" if f.healthy else "NEEDS ATTENTION"))

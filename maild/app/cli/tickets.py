@@ -108,7 +108,7 @@ def tickets_show(obj: Context, number: str, as_json: bool) -> None:
     with obj.session() as s:
         data = admin.show_ticket(s, number, mailbox)
         if data is None:
-            raise _no_ticket(s, number, mailbox)
+            raise _no_ticket(obj, s, number, mailbox)
     if as_json:
         print_json(data)
         return
@@ -155,11 +155,11 @@ def tickets_new(obj: Context, subject: str, text: str, channel: str, reporter_na
     print_json({"number": number, "mailbox": settings.mailbox.name}) if as_json else click.echo(f"ticket {name} recorded")
 
 
-def _no_ticket(session: Session, number: str, mailbox: str) -> MaildError:
-    """No ticket ``number`` in ``mailbox``: saying which other mailboxes have one."""
+def _no_ticket(obj: Context, session: Session, number: str, mailbox: str) -> MaildError:
+    """No ticket ``number`` in ``mailbox``: naming the tickets of that number in other mailboxes."""
     elsewhere = session.scalars(select(Ticket.mailbox).where(Ticket.number == number, Ticket.mailbox != mailbox)
                                 .order_by(Ticket.mailbox)).all()
-    return no_ticket(number, mailbox, elsewhere)
+    return no_ticket(number, mailbox, [obj.ticket_label(m, number, qualified=True) for m in elsewhere])
 
 
 @contextmanager
@@ -173,7 +173,7 @@ def _ticket_action(obj: Context, name: str, given_actor: str | None) -> Iterator
         with obj.services(settings) as services, transaction(services.factory) as session:
             ticket = ticket_by_number(session, number, mailbox)
             if ticket is None:
-                raise _no_ticket(session, number, mailbox)
+                raise _no_ticket(obj, session, number, mailbox)
             now = system_clock()
             yield Act(session, services.mailer, services.roles, ticket, who, f"cli:{who}:{now.isoformat()}", now)
     except (IllegalTransition, ActionRefused) as exc:
@@ -237,7 +237,7 @@ def tickets_merge(obj: Context, number: str, into: str, actor: str | None) -> No
         mailbox, into_number = obj.ticket(into, act.ticket.mailbox)
         target = ticket_by_number(act.session, into_number, mailbox)
         if target is None:
-            raise _no_ticket(act.session, into_number, mailbox)
+            raise _no_ticket(obj, act.session, into_number, mailbox)
         done = actions.merge(act, target)
     click.echo(f"{number}: {done}")
 
