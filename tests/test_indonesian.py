@@ -72,6 +72,7 @@ REFUSALS: dict[Why, tuple[str, ...]] = {
     Why.NOT_NOW: ("closed", "escalated"),
     Why.NOT_HERE: ("internal",),
     Why.CANNOT_MERGE: ("26-0002", "26-0001"),
+    Why.OTHER_MAILBOX: ("26-0002", "VERIF#26-0001", "verif"),
     Why.UNKNOWN_ANSWER: ("reset-pasword", "reset-password", "gagal-unggah", "reset-password"),
     Why.ANSWER_FAILED: ("reset-password",),
 }

@@ -109,11 +109,11 @@ def _pg_scans(engine: Engine, statement: Executable) -> list[tuple[str, str | No
 STATEMENTS = {
     "quarantine": (lambda: to_quarantine(), "inbound_messages", "ix_inbound_messages_to_quarantine"),
     "open_work": (lambda: open_work("default"), "tickets", "ix_tickets_open"),
-    "week_closings": (lambda: week_closings(NOW - timedelta(days=7)), "events", "ix_events_event_created_at"),
-    "week_intake": (lambda: week_intake(NOW - timedelta(days=7)), "tickets", "ix_tickets_created_at"),
+    "week_closings": (lambda: week_closings(NOW - timedelta(days=7), "default"), "events", "ix_events_event_created_at"),
+    "week_intake": (lambda: week_intake(NOW - timedelta(days=7), "default"), "tickets", "ix_tickets_created_at"),
     "coordinator": (lambda: coordinator_party(), "parties", "ix_parties_role"),
-    "month_tickets": (lambda: month_tickets(*MONTH), "tickets", "ix_tickets_closed_at"),
-    "month_events": (lambda: month_events(*MONTH), "tickets", "ix_tickets_closed_at"),
+    "month_tickets": (lambda: month_tickets(*MONTH, "default"), "tickets", "ix_tickets_closed_at"),
+    "month_events": (lambda: month_events(*MONTH, "default"), "tickets", "ix_tickets_closed_at"),
 }
 
 

@@ -160,7 +160,7 @@ def _one(into: Importing, session: Session, message: _Old, now: datetime) -> str
     row: InboundMessage | None = None
     try:
         raw = message.read()
-        row = _store(session, raw, message, now)
+        row = _store(session, raw, message, now, into.pipeline.settings.mailbox)
         if row is None:
             savepoint.commit()
             return None
@@ -183,8 +183,9 @@ def _one(into: Importing, session: Session, message: _Old, now: datetime) -> str
         raise _Failed(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _store(session: Session, raw: bytes, message: _Old, now: datetime) -> InboundMessage | None:
-    """The ledger row, written already claimed; None when the database has the message."""
+def _store(session: Session, raw: bytes, message: _Old, now: datetime, mailbox: str) -> InboundMessage | None:
+    """The ledger row of ``mailbox`` (the one imported into), written already claimed; None
+    when the database has the message."""
     k = key_for(raw)
     alternative = f"{k.key}/sha256:{k.sha256}"[:400]
     known = session.scalars(select(InboundMessage).where(InboundMessage.key.in_((k.key, alternative)))).all()
@@ -196,6 +197,7 @@ def _store(session: Session, raw: bytes, message: _Old, now: datetime) -> Inboun
     key = alternative if any(r.key == k.key for r in known) else k.key
     values = {
         "key": key,
+        "mailbox": mailbox,
         "message_id": k.message_id,
         "sha256": k.sha256,
         "raw": raw,

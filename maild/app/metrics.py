@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
@@ -58,6 +59,7 @@ class DatabaseCollector(Collector):
         try:
             with transaction(factory) as session:
                 q = health.queues(session, self._clock())
+                boxes = health.mailbox_health(session, ())
         except SQLAlchemyError as exc:
             log.warning("metrics: database unreachable: %s", getattr(exc, "orig", None) or exc)
             up.add_metric([], 0)
@@ -91,6 +93,23 @@ class DatabaseCollector(Collector):
         for mailbox, alarm in sorted(opened | {(DEFAULT_MAILBOX, str(a)) for a in Alarm}):
             alerts.add_metric([mailbox, alarm], 1 if (mailbox, alarm) in opened else 0)
         yield alerts
+        yield from mailbox_families(boxes, self._clock())
+
+
+def mailbox_families(boxes: tuple[health.MailboxHealth, ...], now: datetime) -> Iterator[Metric]:
+    """Per mailbox: its open tickets, its queued mail (the totals stay ``maild_outbox_queued``),
+    and which daemon holds its lease (1 while held, the holder as a label)."""
+    tickets = GaugeMetricFamily("maild_mailbox_tickets_open", "Open tickets, by mailbox.", labels=["mailbox"])
+    queued = GaugeMetricFamily("maild_mailbox_outbox_queued", "Outgoing mail waiting to be sent, by mailbox.",
+                               labels=["mailbox"])
+    lease = GaugeMetricFamily("maild_mailbox_lease", "1 for the daemon holding the mailbox's lease (it reads "
+                              "the mailbox); no sample while nobody holds it.", labels=["mailbox", "holder"])
+    for box in boxes:
+        tickets.add_metric([box.name], box.tickets_open)
+        queued.add_metric([box.name], box.mail_queued)
+        if box.lease_holder is not None and box.lease_expires_at is not None and box.lease_expires_at >= now:
+            lease.add_metric([box.name, box.lease_holder], 1)
+    yield from (tickets, queued, lease)
 
 
 @dataclass

@@ -384,6 +384,13 @@ class Settings:
         """Every mailbox this configuration serves: the top level's first."""
         return (DEFAULT_MAILBOX, *(e.name for e in self.mailboxes))
 
+    def mailbox_named(self, word: str) -> str | None:
+        """The name of the mailbox ``word`` names, by its name or its ticket tag
+        (case-insensitive); None when no configured mailbox is called so."""
+        word = word.strip().lower()
+        found = [(DEFAULT_MAILBOX, self.helpdesk.ticket_tag), *((e.name, e.ticket_tag) for e in self.mailboxes)]
+        return next((name for name, tag in found if word in (name.lower(), tag.lower())), None)
+
     def for_mailbox(self, name: str) -> Settings:
         """The settings of one mailbox as a whole helpdesk: a [[mailboxes]] entry over the top
         level, with no entries of its own (ConfigError for a name that is not configured)."""

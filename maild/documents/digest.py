@@ -6,6 +6,11 @@ action; escalations awaiting an answer; tickets with the coordinator; failed out
 and quarantined messages, so a broken pipeline is seen; and the week's intake and closings
 per category, as a chart in the HTML part and as numbers in the text part. Each firing is
 keyed ``digest:{recipient}:{date}``: once a day, whatever restarts or daemons.
+
+Each mailbox has its own digest, of its own tickets, failed mail and dead messages, for its
+own coordinator; a mailbox other than the top level's keys its firings
+``{mailbox}:digest:{recipient}:{date}`` (``cause_key``), so one coordinator of two mailboxes
+gets both digests, and the top level's keys stay those of a database from before.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from maild.sop import sla
 from maild.documents.chart import Bar, bar_chart_png
 from maild.base.clock import Clock
+from maild.base.settings import DEFAULT_MAILBOX
 from maild.store.db import transaction
 from maild.store.models import Event, InboundMessage, OutgoingMail, Ticket, TimerFiring
 from maild.service.mailer import Mailer
@@ -73,7 +79,7 @@ class Digest:
         with transaction(self.factory) as session:
             view: DigestView | None = None
             for address, name in s.recipients:
-                key = f"digest:{address}:{local.date().isoformat()}"
+                key = cause_key(s.identity.mailbox, f"digest:{address}:{local.date().isoformat()}")
                 if not insert_ignore(session, TimerFiring, {"key": key, "ticket_id": None, "kind": "digest",
                                                             "fired_at": now}, ["key"]):
                     continue
@@ -90,7 +96,8 @@ class Digest:
                                         automatic=False, images=self.images(view)):
             return 0
         # A reply to this digest proves its recipient only for the tickets it lists (sop.proof).
-        record_digest_listing(session, key_hash(outgoing_key(cause, "digest", address)), listed(view), now)
+        record_digest_listing(session, key_hash(outgoing_key(cause, "digest", address)), listed(view), now,
+                              self.settings.identity.mailbox)
         return 1
 
     def images(self, view: DigestView) -> tuple[tuple[str, bytes], ...]:
@@ -120,9 +127,9 @@ class Digest:
             groups=tuple(g for g in groups if g.lines),
             awaiting_group=tuple(l for l in lines if l.state == State.ESCALATED),
             awaiting_coordinator=tuple(l for l in lines if l.state == State.WITH_COORDINATOR),
-            failed_mail=self._failed_mail(session),
-            dead_messages=self._dead(session),
-            week=self._week(session, now),
+            failed_mail=self._failed_mail(session, s.identity.mailbox),
+            dead_messages=self._dead(session, s.identity.mailbox),
+            week=self._week(session, now, s.identity.mailbox),
             open_count=len(lines),
             overdue_count=sum(l.overdue for l in lines),
         )
@@ -149,42 +156,51 @@ class Digest:
         return out
 
     @staticmethod
-    def _failed_mail(session: Session) -> tuple[str, ...]:
+    def _failed_mail(session: Session, mailbox: str) -> tuple[str, ...]:
         rows = session.execute(select(OutgoingMail.recipient, OutgoingMail.subject, OutgoingMail.last_error)
-                               .where(OutgoingMail.state == MailState.FAILED)
+                               .where(OutgoingMail.state == MailState.FAILED, OutgoingMail.mailbox == mailbox)
                                .order_by(OutgoingMail.id.desc()).limit(20))
         return tuple(f"{r} | {subj[:60]} | {(err or '')[:80]}" for r, subj, err in rows)
 
     @staticmethod
-    def _dead(session: Session) -> tuple[str, ...]:
+    def _dead(session: Session, mailbox: str) -> tuple[str, ...]:
         rows = session.execute(select(InboundMessage.id, InboundMessage.sender, InboundMessage.last_error)
-                               .where(InboundMessage.state == MessageState.DEAD)
+                               .where(InboundMessage.state == MessageState.DEAD, InboundMessage.mailbox == mailbox)
                                .order_by(InboundMessage.id.desc()).limit(20))
         return tuple(f"#{i} {sender or '-'} | {(err or '')[:80]}" for i, sender, err in rows)
 
     @staticmethod
-    def _week(session: Session, now: datetime) -> tuple[WeekRow, ...]:
+    def _week(session: Session, now: datetime, mailbox: str) -> tuple[WeekRow, ...]:
         since = now - timedelta(days=7)
         intake: Counter[str] = Counter()
-        for category, n in session.execute(week_intake(since)):
+        for category, n in session.execute(week_intake(since, mailbox)):
             intake[category or "lainnya"] += n
         closed: Counter[str] = Counter()
-        for category, n in session.execute(week_closings(since)):
+        for category, n in session.execute(week_closings(since, mailbox)):
             closed[category or "lainnya"] += n
         categories = sorted(set(intake) | set(closed), key=lambda c: (-intake[c] - closed[c], c))
         return tuple(WeekRow(c, intake[c], closed[c]) for c in categories)
 
 
-def week_intake(since: datetime) -> Select[tuple[str | None, int]]:
-    """Tickets received since ``since`` per category (the index on tickets.created_at)."""
-    return select(Ticket.category, func.count(Ticket.id)).where(Ticket.created_at >= since).group_by(Ticket.category)
+def week_intake(since: datetime, mailbox: str) -> Select[tuple[str | None, int]]:
+    """Tickets of ``mailbox`` received since ``since`` per category (the index on tickets.created_at)."""
+    return (select(Ticket.category, func.count(Ticket.id)).where(Ticket.created_at >= since, Ticket.mailbox == mailbox)
+            .group_by(Ticket.category))
 
 
-def week_closings(since: datetime) -> Select[tuple[str | None, int]]:
-    """Tickets resolved since ``since`` per category: the index on (event, created_at) reads
-    the week's closings, not every event ever recorded."""
+def week_closings(since: datetime, mailbox: str) -> Select[tuple[str | None, int]]:
+    """Tickets of ``mailbox`` resolved since ``since`` per category: the index on (event,
+    created_at) reads the week's closings, not every event ever recorded."""
     return (select(Ticket.category, func.count(Event.id)).join(Ticket, Ticket.id == Event.ticket_id)
-            .where(Event.event == "resolved", Event.created_at >= since).group_by(Ticket.category))
+            .where(Event.event == "resolved", Event.created_at >= since, Ticket.mailbox == mailbox)
+            .group_by(Ticket.category))
+
+
+def cause_key(mailbox: str, key: str) -> str:
+    """A digest's firing and outbox cause ``key`` as ``mailbox`` files it: the top level's
+    unchanged (the keys of a database from before several mailboxes), the others' prefixed
+    with their name, so two mailboxes with one coordinator do not take each other's day."""
+    return key if mailbox == DEFAULT_MAILBOX else f"{mailbox}:{key}"
 
 
 def listed(view: DigestView) -> set[str]:

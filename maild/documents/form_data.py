@@ -49,6 +49,7 @@ from maild.service.attachments import stored_files
 from maild.service.forwarding import is_signature_image
 from maild.sop.vocabulary import Role, Status, label
 from maild.store.models import Event, Party, Ticket
+from maild.store.queries import ticket_by_number
 
 _FOLLOW_UP = {"staff_answered", "note_added", "status_updated", "assigned", "classified", "reporter_replied",
               "reopened", "thanks_received", "sla_response_missed", "sla_resolution_missed", "sla_head_missed"}
@@ -191,11 +192,11 @@ class _Rows:
 
 def form_data(session: Session, number: str, settings: FormSettings,
               now: datetime | None = None) -> FormData | None:
-    """The form of ticket ``number`` (None when there is no such ticket).
+    """The form of ticket ``number`` of ``settings.mailbox`` (None when there is no such ticket).
 
     ``now`` is printed as the time of printing and dates the signatures of an open ticket.
     """
-    ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
+    ticket = ticket_by_number(session, number, settings.mailbox)
     if ticket is None:
         return None
     rows = _load(session, ticket)

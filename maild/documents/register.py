@@ -38,9 +38,11 @@ Cell = str | float | date | time | None
 
 
 def register_rows(session: Session, start: datetime, end: datetime, settings: FormSettings) -> list[FormData]:
-    """Every ticket received in [start, end), oldest first: its recording form's data."""
+    """Every ticket of ``settings.mailbox`` received in [start, end), oldest first: its recording
+    form's data."""
     numbers = session.scalars(
-        select(Ticket.number).where(Ticket.created_at >= start, Ticket.created_at < end).order_by(Ticket.id)
+        select(Ticket.number).where(Ticket.created_at >= start, Ticket.created_at < end,
+                                    Ticket.mailbox == settings.mailbox).order_by(Ticket.id)
     ).all()
     return [data for data in (form_data(session, number, settings) for number in numbers) if data is not None]
 

@@ -245,43 +245,45 @@ class _Ticket:
         return [e for e in self.events if e.event == kind and start <= e.created_at < end]
 
 
-def _load(session: Session, start: datetime, end: datetime) -> list[_Ticket]:
-    """The tickets that can matter for the month, with their events."""
-    tickets = sorted(session.scalars(month_tickets(start, end)), key=lambda t: t.id)
+def _load(session: Session, start: datetime, end: datetime, mailbox: str) -> list[_Ticket]:
+    """The tickets of ``mailbox`` that can matter for the month, with their events."""
+    tickets = sorted(session.scalars(month_tickets(start, end, mailbox)), key=lambda t: t.id)
     events: dict[int, list[Event]] = defaultdict(list)
-    for e in session.scalars(month_events(start, end)):
+    for e in session.scalars(month_events(start, end, mailbox)):
         events[e.ticket_id].append(e)
     return [_Ticket(t, tuple(events[t.id])) for t in tickets]
 
 
-def _month_rows(start: datetime, end: datetime, *columns: Any) -> CompoundSelect:
-    """``columns`` of the tickets created before the month's end and not closed before its start:
-    the open ones and those closed since the start, each found by the index on closed_at (nearly
-    every ticket of a long history was created before the end, so created_at narrows nothing;
-    and an OR of the two keeps a planner from using the index at all)."""
-    return union_all(select(*columns).where(Ticket.closed_at.is_(None), Ticket.created_at < end),
-                     select(*columns).where(Ticket.closed_at >= start, Ticket.created_at < end))
+def _month_rows(start: datetime, end: datetime, mailbox: str, *columns: Any) -> CompoundSelect:
+    """``columns`` of the tickets of ``mailbox`` created before the month's end and not closed
+    before its start: the open ones and those closed since the start, each found by the index
+    on closed_at (nearly every ticket of a long history was created before the end, so
+    created_at narrows nothing; and an OR of the two keeps a planner from using the index at all)."""
+    mine = Ticket.mailbox == mailbox
+    return union_all(select(*columns).where(Ticket.closed_at.is_(None), Ticket.created_at < end, mine),
+                     select(*columns).where(Ticket.closed_at >= start, Ticket.created_at < end, mine))
 
 
-def month_tickets(start: datetime, end: datetime) -> Select[tuple[Ticket]]:
-    """The tickets that can matter for the month [start, end), in no order (ordered in the
-    database, SQLite would merge the two halves by reading every ticket in id order)."""
-    rows = _month_rows(start, end, Ticket).subquery()
+def month_tickets(start: datetime, end: datetime, mailbox: str) -> Select[tuple[Ticket]]:
+    """The tickets of ``mailbox`` that can matter for the month [start, end), in no order
+    (ordered in the database, SQLite would merge the two halves by reading every ticket in id order)."""
+    rows = _month_rows(start, end, mailbox, Ticket).subquery()
     return select(aliased(Ticket, rows))
 
 
-def month_events(start: datetime, end: datetime) -> Select[tuple[Event]]:
+def month_events(start: datetime, end: datetime, mailbox: str) -> Select[tuple[Event]]:
     """The events of ``month_tickets``, in order."""
-    return select(Event).where(Event.ticket_id.in_(_month_rows(start, end, Ticket.id))).order_by(Event.id)
+    return select(Event).where(Event.ticket_id.in_(_month_rows(start, end, mailbox, Ticket.id))).order_by(Event.id)
 
 
 # -- the report -----------------------------------------------------------------------------
 def monthly_report(session: Session, month: str, settings: FormSettings, now: datetime) -> Report:
-    """The report of ``month`` (``YYYY-MM``, a calendar month in the helpdesk's time zone) as
-    known at ``now``: for the current month the open tickets are measured to ``now``."""
+    """The report of ``month`` (``YYYY-MM``, a calendar month in the helpdesk's time zone) on
+    the tickets of ``settings.mailbox``, as known at ``now``: for the current month the open
+    tickets are measured to ``now``."""
     start, end = month_bounds(month, settings.timezone)
     as_of = max(start, min(now, end))
-    tickets = _load(session, start, end)
+    tickets = _load(session, start, end, settings.mailbox)
     intake = [t for t in tickets if start <= t.row.created_at < end]
     closed = [t for t in tickets if t.between("resolved", start, end) or t.between("merged", start, end)]
     resolved = [t for t in closed if t.between("resolved", start, end)]
@@ -312,7 +314,7 @@ def monthly_report(session: Session, month: str, settings: FormSettings, now: da
 
 
 def _survey(session: Session, start: datetime, end: datetime, settings: FormSettings) -> SurveyFigures | None:
-    figures = survey_figures(session, start, end, settings.timezone, settings.language)
+    figures = survey_figures(session, start, end, settings.timezone, settings.language, settings.mailbox)
     return None if settings.survey_mode == "off" and not figures.responses else figures
 
 

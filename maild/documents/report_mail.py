@@ -8,8 +8,9 @@ attachment, the key figures in the text part. A daemon that was down then sends 
 first tick later in the month.
 
 Once per month, whatever restarts, clock jumps or daemons: the first daemon to see it due
-writes the TimerFiring ``report:YYYY-MM`` in the transaction that queues the mails, and every
-mail's outbox key is ``report:YYYY-MM/monthly_report/{recipient}``, the same whether the
+writes the TimerFiring ``report:YYYY-MM`` (``report:{mailbox}:YYYY-MM`` for a mailbox other
+than the top level's) in the transaction that queues the mails, and every mail's outbox key
+is that cause's ``.../monthly_report/{recipient}``, the same whether the
 daemon or ``maild report --send`` queued it, so sending it by hand also stands for the
 automatic one (and the other way round).
 """
@@ -26,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild.base.clock import Clock
+from maild.base.settings import DEFAULT_MAILBOX
 from maild.documents.report_figures import Report, last_full_month, month_bounds, monthly_report
 from maild.documents.report_output import csv_name, page_parts, report_charts, report_csv_bytes, report_html
 from maild.documents.settings import FormSettings
@@ -61,9 +63,11 @@ class Sent:
     earlier: tuple[tuple[str, datetime, bool], ...]  # (address, sent or queued at, sent)
 
 
-def cause(month: str) -> str:
-    """The cause of a month's report mails, and the key of its TimerFiring."""
-    return f"report:{month}"
+def cause(month: str, mailbox: str = DEFAULT_MAILBOX) -> str:
+    """The cause of a month's report mails of ``mailbox``, and the key of its TimerFiring: the
+    default mailbox's as it always was (a database from before several mailboxes keeps its
+    months sent), the other mailboxes' with their name, so each has its own once-a-month."""
+    return f"report:{month}" if mailbox == DEFAULT_MAILBOX else f"report:{mailbox}:{month}"
 
 
 def due_month(now: datetime, at: time, documents: FormSettings) -> str | None:
@@ -86,6 +90,15 @@ class ReportMail:
         self.settings = settings
         self.clock = clock
 
+    @property
+    def mailbox(self) -> str:
+        """The mailbox whose report this is (its tickets, its recipients)."""
+        return self.settings.identity.mailbox
+
+    def cause(self, month: str) -> str:
+        """The cause and TimerFiring key of this mailbox's report of ``month``."""
+        return cause(month, self.mailbox)
+
     def run_once(self) -> int:
         """Queue last month's report if it is due and was not sent yet; return how many mails."""
         s = self.settings
@@ -95,9 +108,10 @@ class ReportMail:
             return 0
         _, end = month_bounds(month, s.documents.timezone)
         with transaction(self.factory) as session:
-            if session.scalar(select(Ticket.id).where(Ticket.created_at < end).limit(1)) is None:
+            if session.scalar(select(Ticket.id).where(Ticket.created_at < end, Ticket.mailbox == self.mailbox)
+                              .limit(1)) is None:
                 return 0  # a helpdesk installed this month has no last month to report on
-            if not insert_ignore(session, TimerFiring, {"key": cause(month), "ticket_id": None, "kind": "report",
+            if not insert_ignore(session, TimerFiring, {"key": self.cause(month), "ticket_id": None, "kind": "report",
                                                         "fired_at": now}, ["key"]):
                 return 0
             sent = self.queue(session, month, now)
@@ -108,14 +122,14 @@ class ReportMail:
         """Queue ``month``'s report now (``maild report --send``), to those who do not have it
         yet, and mark the month done so the daemon does not send it again."""
         with transaction(self.factory) as session:
-            insert_ignore(session, TimerFiring, {"key": cause(month), "ticket_id": None, "kind": "report",
+            insert_ignore(session, TimerFiring, {"key": self.cause(month), "ticket_id": None, "kind": "report",
                                                  "fired_at": now}, ["key"])
             return self.queue(session, month, now)
 
     def queue(self, session: Session, month: str, now: datetime) -> Sent:
         """Put ``month``'s report in the outbox for every recipient who has not had it."""
         s = self.settings
-        keys = {outgoing_key(cause(month), KIND, address): address for address, _ in s.recipients}
+        keys = {outgoing_key(self.cause(month), KIND, address): address for address, _ in s.recipients}
         found = {keys[k]: (keys[k], sent_at or created_at, sent_at is not None) for k, created_at, sent_at in
                  session.execute(select(OutgoingMail.key, OutgoingMail.created_at, OutgoingMail.sent_at)
                                  .where(OutgoingMail.key.in_(keys)))}
@@ -127,7 +141,7 @@ class ReportMail:
             view, images, attachment = self.compose(report)
             for address, name in todo:
                 if self.mailer.queue_notice(session, KIND, address, name, replace(view, recipient_name=name),
-                                            cause(month), TOPIC, now, automatic=False, images=images,
+                                            self.cause(month), TOPIC, now, automatic=False, images=images,
                                             attachments=(attachment,)):
                     queued.append(address)
         return Sent(month, tuple(queued), tuple(earlier))

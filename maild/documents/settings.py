@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from maild.base.settings import Settings, SlaSettings
+from maild.base.settings import DEFAULT_MAILBOX, Settings, SlaSettings
 from maild.sop import sla
 from maild.sop.workcal import WorkCalendar
 from maild.sop.workcal_config import calendar_for
@@ -37,10 +37,14 @@ class FormSettings:
     coordinator_name: str = ""
     group_titles: Mapping[str, str] = field(default_factory=dict)  # group name -> title
     survey_mode: str = "full"  # [survey] mode; "off" leaves the survey out unless someone answered
+    # Whose tickets the documents are about: a mailbox's form, register and report show its
+    # tickets only (numbers are counted per mailbox, so 26-0001 is one ticket in each).
+    mailbox: str = DEFAULT_MAILBOX
 
 
 def form_settings(settings: Settings, logo: Path | bytes | None = None) -> FormSettings:
-    """FormSettings from maild's configuration (the CLI's way in)."""
+    """FormSettings from maild's configuration (the CLI's way in): of the mailbox ``settings``
+    describes (``Settings.for_mailbox``)."""
     h = settings.helpdesk
     # The letterhead names the LPSE, not its helpdesk.
     name = re.sub(r"^\s*helpdesk\s+", "", h.name, flags=re.IGNORECASE) or h.name
@@ -49,7 +53,7 @@ def form_settings(settings: Settings, logo: Path | bytes | None = None) -> FormS
         calendar=calendar_for(settings),
         policy=sla.policy_from(settings.sla), coordinator_name=settings.coordinator.name,
         group_titles={g.name: g.title or g.name for g in settings.groups},
-        survey_mode=settings.survey.mode,
+        survey_mode=settings.survey.mode, mailbox=settings.mailbox.name,
     )
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from maild.base.settings import DEFAULT_MAILBOX
 from maild.documents.labels import format_number
 from maild.render.renderer import local_time
 from maild.sop.skm import ELEMENTS, Index, Rating, compute
@@ -61,17 +62,19 @@ def year_bounds(year: int, tz: str) -> tuple[datetime, datetime]:
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
-def survey_figures(session: Session, start: datetime, end: datetime, tz: str, language: str = "id") -> SurveyFigures:
-    """The survey's figures for the responses received in ``[start, end)``."""
+def survey_figures(session: Session, start: datetime, end: datetime, tz: str, language: str = "id",
+                   mailbox: str = DEFAULT_MAILBOX) -> SurveyFigures:
+    """The survey's figures for the responses about ``mailbox``'s tickets received in ``[start, end)``."""
     rows = session.execute(
         select(SurveyResponse, Ticket.number).join(Ticket, Ticket.id == SurveyResponse.ticket_id)
-        .where(SurveyResponse.created_at >= start, SurveyResponse.created_at < end)
+        .where(SurveyResponse.created_at >= start, SurveyResponse.created_at < end, Ticket.mailbox == mailbox)
         .order_by(SurveyResponse.created_at, SurveyResponse.id)
     ).all()
     ratings = [rating_of(r) for r, _ in rows]
     closed = session.scalar(
-        select(func.count(func.distinct(Event.ticket_id)))
-        .where(Event.event == "resolved", Event.created_at >= start, Event.created_at < end)
+        select(func.count(func.distinct(Event.ticket_id))).join(Ticket, Ticket.id == Event.ticket_id)
+        .where(Event.event == "resolved", Event.created_at >= start, Event.created_at < end,
+               Ticket.mailbox == mailbox)
     ) or 0
     comments = tuple(SurveyComment(number, local_time(r.created_at, tz, language), rating.numbers, r.comment)
                      for (r, number), rating in zip(rows, ratings) if r.comment.strip())

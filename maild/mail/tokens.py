@@ -42,6 +42,26 @@ def find_number(subject: str, tag: str) -> str | None:
     return found.group(1) if found else None
 
 
+# A ticket of a named mailbox, where a number alone would be ambiguous (``maild tickets show
+# VERIF#26-0001``): the mailbox's ticket tag or name, ``#``, the number; a bracketed subject
+# token (``[VERIF #26-0001]``) is read the same.
+_TICKET_NAME = re.compile(r"\[?\s*(?:([A-Za-z0-9_-]{1,32})\s*#\s*)?(\d{2}-\d{4,7})\s*\]?\Z")
+
+
+def format_ticket_name(tag: str, number: str) -> str:
+    """How a ticket is named across mailboxes, e.g. ``VERIF#26-0001``."""
+    return f"{tag}#{number}"
+
+
+def parse_ticket_name(text: str) -> tuple[str | None, str]:
+    """``(mailbox tag or name as written, number)`` of ``VERIF#26-0001``; ``(None, text)`` for a
+    bare number or anything else (left to the caller's lookup, which says it is not found)."""
+    found = _TICKET_NAME.match(text.strip())
+    if found is None:
+        return None, text.strip()
+    return found.group(1), found.group(2)
+
+
 def clean_subject(subject: str, tag: str) -> str:
     """The subject as the reporter meant it: reply/forward prefixes, tags and our token removed."""
     pattern = token_pattern(tag)

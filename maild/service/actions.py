@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from maild.base.errors import IllegalTransition, MaildError
 from maild.base.suggest import closest
+from maild.mail.tokens import format_ticket_name
 from maild.render.answers import AnswerFailed, AnswerTicket, AnswerValues
 from maild.render.views import MailView
 from maild.service import forwarding
@@ -425,6 +426,10 @@ def _staff_address(roles: Roles, who: str, actor: str) -> str | None:
 def merge(act: Act, into: Ticket) -> str:
     """Close this ticket as a duplicate of ``into``: its people join ``into``, and mail about
     it is threaded there from now on."""
+    if into.mailbox != act.ticket.mailbox:
+        # Each mailbox's staff see only its tickets: a merge would move people and mail across.
+        raise ActionRefused(Phrase(Why.OTHER_MAILBOX, (act.ticket.number, format_ticket_name(into.mailbox, into.number),
+                                                       into.mailbox)))
     if into.id == act.ticket.id or into.state == State.CLOSED:
         raise ActionRefused(Phrase(Why.CANNOT_MERGE, (act.ticket.number, into.number)))
     act.event("merged", {"into": into.number})

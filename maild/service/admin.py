@@ -18,6 +18,7 @@ from maild.sop import sla
 from maild.store.models import OPEN_TICKET, AttachmentRow, Event, InboundMessage, OutgoingMail, Party, Ticket
 from maild.sop.workcal import WorkCalendar
 from maild.sop.vocabulary import MailState, MessageState
+from maild.store.queries import ticket_by_number
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -34,6 +35,7 @@ class TicketFilter:
     created_to: datetime | None = None
     search: str | None = None
     limit: int = 100
+    mailbox: str | None = None  # one mailbox's tickets; None: every mailbox's
 
 
 def list_tickets(session: Session, filters: TicketFilter | None = None) -> list[dict[str, Any]]:
@@ -47,6 +49,8 @@ def _ticket_query(f: TicketFilter) -> Select[tuple[Ticket, str | None]]:
     """Tickets with their reporter's address matching ``f``, unordered and unlimited."""
     assignee = aliased(Party)
     q = select(Ticket, Party.address).outerjoin(Party, Party.id == Ticket.reporter_id)
+    if f.mailbox is not None:
+        q = q.where(Ticket.mailbox == f.mailbox)
     if f.state == "open":
         q = q.where(OPEN_TICKET)
     elif f.state:
@@ -121,12 +125,13 @@ def ticket_dict(t: Ticket, reporter: str | None) -> dict[str, Any]:
         "created_at": _iso(t.created_at),
         "updated_at": _iso(t.updated_at),
         "closed_at": _iso(t.closed_at),
+        "mailbox": t.mailbox,
     }
 
 
-def show_ticket(session: Session, number: str) -> dict[str, Any] | None:
-    """One ticket with its events, messages and mail, oldest first."""
-    ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
+def show_ticket(session: Session, number: str, mailbox: str) -> dict[str, Any] | None:
+    """Ticket ``number`` of ``mailbox`` with its events, messages and mail, oldest first."""
+    ticket = ticket_by_number(session, number, mailbox)
     if ticket is None:
         return None
     base = ticket_dict(ticket, ticket.reporter.address if ticket.reporter else None)
@@ -254,3 +259,15 @@ def counts(session: Session) -> dict[str, int]:
         "mail_queued": n(select(func.count(OutgoingMail.id)).where(OutgoingMail.state == MailState.QUEUED)),
         "mail_failed": n(select(func.count(OutgoingMail.id)).where(OutgoingMail.state == MailState.FAILED)),
     }
+
+
+def by_mailbox(session: Session) -> dict[str, dict[str, int]]:
+    """Per mailbox: its open tickets and its queued mail (``maild status``, the metrics)."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: {"tickets_open": 0, "mail_queued": 0})
+    for name, n in session.execute(select(Ticket.mailbox, func.count(Ticket.id)).where(OPEN_TICKET)
+                                   .group_by(Ticket.mailbox)):
+        out[name]["tickets_open"] = int(n)
+    for name, n in session.execute(select(OutgoingMail.mailbox, func.count(OutgoingMail.id))
+                                   .where(OutgoingMail.state == MailState.QUEUED).group_by(OutgoingMail.mailbox)):
+        out[name]["mail_queued"] = int(n)
+    return dict(out)

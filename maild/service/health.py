@@ -6,6 +6,7 @@ shares), so the status screen and a Prometheus scrape never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,6 +19,7 @@ from maild.service import admin
 from maild.sop import sla
 from maild.sop.vocabulary import Alarm, MailState
 from maild.sop.workcal import WorkCalendar
+from maild.store.leases import leases
 from maild.store.models import InboundMessage, OutgoingMail, TimerFiring
 
 # How long mail may wait in the outbox before ``maild status`` calls it stuck (the sender
@@ -64,6 +66,19 @@ def open_alerts(session: Session) -> tuple[OpenAlert, ...]:
 
 
 @dataclass(frozen=True)
+class MailboxHealth:
+    """One mailbox: who it is, its open tickets and queued mail, and the daemon reading it."""
+
+    name: str
+    tag: str  # its ticket tag ("" for rows of a mailbox no longer configured)
+    address: str
+    tickets_open: int
+    mail_queued: int
+    lease_holder: str | None  # host:boot:pid:token of the daemon that reads it (None: none ever has)
+    lease_expires_at: datetime | None  # held until then unless renewed; past: nobody reads it now
+
+
+@dataclass(frozen=True)
 class Health:
     """The figures of one look at the database."""
 
@@ -80,6 +95,7 @@ class Health:
     db_newest: str
     problems: tuple[Problem, ...] = field(default=())
     alerts: tuple[OpenAlert, ...] = field(default=())
+    mailboxes: tuple[MailboxHealth, ...] = field(default=())
 
     @property
     def healthy(self) -> bool:
@@ -94,6 +110,8 @@ class Health:
         data["problems"] = [str(p) for p in self.problems]
         data["alerts"] = [{"mailbox": a.mailbox, "alarm": str(a.alarm), "since": a.since.isoformat()}
                           for a in self.alerts]
+        for box in data["mailboxes"]:
+            box["lease_expires_at"] = box["lease_expires_at"].isoformat() if box["lease_expires_at"] else None
         data["healthy"] = self.healthy
         return data
 
@@ -137,9 +155,28 @@ def queues(session: Session, now: datetime) -> Queues:
                   {str(k).removeprefix("sla_"): int(v) for k, v in breaches.items()}, open_alerts(session))
 
 
+def mailbox_health(session: Session, configured: Sequence[tuple[str, str, str]]) -> tuple[MailboxHealth, ...]:
+    """Each mailbox of ``configured`` ((name, tag, address), the top level's first), then any
+    other the database has rows of: its open tickets, queued mail and lease."""
+    figures = admin.by_mailbox(session)
+    held = {lease.mailbox: lease for lease in leases(session)}
+    names = [*(name for name, _, _ in configured)]
+    names += sorted((set(figures) | set(held)) - set(names))
+    about = {name: (tag, address) for name, tag, address in configured}
+    out = []
+    for name in names:
+        tag, address = about.get(name, ("", ""))
+        n, lease = figures.get(name, {}), held.get(name)
+        out.append(MailboxHealth(name, tag, address, n.get("tickets_open", 0), n.get("mail_queued", 0),
+                                 lease.holder if lease else None, lease.expires_at if lease else None))
+    return tuple(out)
+
+
 def gather(session: Session, now: datetime, policy: sla.Policy, calendar: WorkCalendar,
-           revisions: tuple[str | None, str], max_outbox_age: timedelta = DEFAULT_MAX_OUTBOX_AGE) -> Health:
-    """Every figure of ``maild status`` and the problems among them."""
+           revisions: tuple[str | None, str], max_outbox_age: timedelta = DEFAULT_MAX_OUTBOX_AGE,
+           mailboxes: Sequence[tuple[str, str, str]] = ()) -> Health:
+    """Every figure of ``maild status`` and the problems among them; per mailbox for each of
+    ``mailboxes`` ((name, tag, address))."""
     n = admin.counts(session)
     everything_open = admin.TicketFilter(state="open", limit=1_000_000)
     open_rows = admin.list_tickets(session, everything_open)
@@ -165,4 +202,5 @@ def gather(session: Session, now: datetime, policy: sla.Policy, calendar: WorkCa
         last_received_at=session.scalar(select(func.max(InboundMessage.received_at))),
         last_sent_at=session.scalar(select(func.max(OutgoingMail.sent_at))),
         db_revision=current, db_newest=newest, problems=tuple(problems), alerts=alerts,
+        mailboxes=mailbox_health(session, mailboxes),
     )

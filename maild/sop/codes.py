@@ -29,6 +29,7 @@ class Why(StrEnum):
     NOT_NOW = "not_now"  # (ticket state, event): the SOP has no such move from this state
     NOT_HERE = "not_here"  # (command name): a command that only marks the reply
     CANNOT_MERGE = "cannot_merge"  # (ticket number, other ticket number)
+    OTHER_MAILBOX = "other_mailbox"  # (ticket number, other ticket number, its mailbox): merged within a mailbox only
     UNKNOWN_ANSWER = "unknown_answer"  # (name typed, closest stored answer or "", stored answer, ...)
     ANSWER_FAILED = "answer_failed"  # (stored answer): it failed on this ticket (the log says why)
 

@@ -111,6 +111,11 @@ _SAY: dict[Why, Callable[[tuple[str, ...], str], str]] = {
                                    else f"{_usage_word(a[0], lang)} cannot be used here"),
     Why.CANNOT_MERGE: lambda a, lang: (f"tiket {a[0]} tidak dapat digabung ke {a[1]}" if _id(lang)
                                        else f"cannot merge {a[0]} into {a[1]}"),
+    Why.OTHER_MAILBOX: lambda a, lang: (
+        f"tiket {a[0]} tidak dapat digabung ke {a[1]}: tiket itu milik kotak surat {a[2]}, tiket hanya digabung "
+        "dalam kotak suratnya sendiri" if _id(lang)
+        else f"cannot merge {a[0]} into {a[1]}: that ticket is mailbox {a[2]}'s, and tickets merge within "
+             "their own mailbox only"),
     Why.UNKNOWN_ANSWER: lambda a, lang: (
         (f"jawaban tersimpan {a[0]!r} tidak dikenal, tidak ada yang dikirim ke pelapor" if _id(lang)
          else f"no stored answer {a[0]!r}, nothing was sent to the reporter")

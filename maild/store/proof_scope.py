@@ -27,12 +27,15 @@ def _key(key_hash: str, number: str) -> str:
     return f"listed:{key_hash}:{number}"
 
 
-def record_digest_listing(session: Session, key_hash: str, numbers: Iterable[str], now: datetime) -> int:
-    """Remember that the digest whose Message-ID carries ``key_hash`` listed ``numbers``."""
+def record_digest_listing(session: Session, key_hash: str, numbers: Iterable[str], now: datetime,
+                          mailbox: str) -> int:
+    """Remember that the digest of ``mailbox`` whose Message-ID carries ``key_hash`` listed
+    ``numbers`` (its tickets: a number names a ticket within its mailbox)."""
     wanted = sorted(set(numbers))
     if not wanted:
         return 0
-    ids = {n: i for n, i in session.execute(select(Ticket.number, Ticket.id).where(Ticket.number.in_(wanted)))}
+    ids = {n: i for n, i in session.execute(select(Ticket.number, Ticket.id)
+                                            .where(Ticket.mailbox == mailbox, Ticket.number.in_(wanted)))}
     return sum(insert_ignore(session, TimerFiring, {"key": _key(key_hash, n), "ticket_id": ids.get(n),
                                                     "kind": LISTED, "fired_at": now}, ["key"])
                for n in wanted)

@@ -7,14 +7,13 @@ import os
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maild.app.cli.context import Context, print_json, print_table
+from maild.app.cli.context import MAILBOX_OPTION, Context, no_ticket, print_json, print_table
 from maild.base.errors import MaildError
 from maild.mail.mime import safe_filename
 from maild.service.attachments import StoredFile, file_content, stored_files
-from maild.store.models import Ticket
+from maild.store.queries import ticket_by_number
 
 # A name taken by another file gets -1, -2, ... before its extension; this many tries at most.
 _MAX_SUFFIX = 1000
@@ -25,22 +24,24 @@ def attachments() -> None:
     """The files reporters attached: list them, write them out."""
 
 
-def _ticket_files(session: Session, number: str) -> tuple[StoredFile, ...]:
-    """The attachments of ticket ``number``; MaildError when there is no such ticket."""
-    ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == number))
-    if ticket_id is None:
-        raise MaildError(f"no ticket {number}")
-    return stored_files(session, ticket_id)
+def _ticket_files(obj: Context, session: Session, name: str) -> tuple[StoredFile, ...]:
+    """The attachments of ticket ``name`` (NUMBER or TAG#NUMBER); MaildError when there is no such ticket."""
+    mailbox, number = obj.ticket(name)
+    ticket = ticket_by_number(session, number, mailbox)
+    if ticket is None:
+        raise no_ticket(number, mailbox)
+    return stored_files(session, ticket.id)
 
 
 @attachments.command("list")
 @click.argument("number")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@MAILBOX_OPTION
 @click.pass_obj
 def attachments_list(obj: Context, number: str, as_json: bool) -> None:
     """List the attachments of ticket NUMBER (id, message, filename, type, size)."""
     with obj.session() as s:
-        files = _ticket_files(s, number)
+        files = _ticket_files(obj, s, number)
     rows = [{"id": f.id, "message": f.inbound_id, "sender": f.sender, "filename": f.filename,
              "content_type": f.content_type, "size": f.size, "inline": f.inline, "sha256": f.sha256} for f in files]
     if as_json:
@@ -54,6 +55,7 @@ def attachments_list(obj: Context, number: str, as_json: bool) -> None:
 @click.option("--id", "ids", type=int, multiple=True, help="Only this attachment (repeatable; default: all).")
 @click.option("--to", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="The directory to write into (made if missing).")
+@MAILBOX_OPTION
 @click.pass_obj
 def attachments_save(obj: Context, number: str, ids: tuple[int, ...], directory: Path) -> None:
     """Write the attachments of ticket NUMBER into a directory, one line per file written.
@@ -62,7 +64,7 @@ def attachments_save(obj: Context, number: str, ids: tuple[int, ...], directory:
     no control characters), is readable by you only (0600), and never replaces a file already
     there: the name gets -1, -2, ... instead."""
     with obj.session() as s:
-        files = _ticket_files(s, number)
+        files = _ticket_files(obj, s, number)
         by_id = {f.id: f for f in files}
         missing = [i for i in ids if i not in by_id]
         if missing:

@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from maild.app.cli.context import Context, no_ticket, print_json
+from maild.app.cli.context import MAILBOX_OPTION, Context, no_ticket, print_json
 from maild.app.factory import document_settings
 from maild.base.clock import system_clock
 from maild.base.settings import Settings
 from maild.base.errors import MaildError
+from maild.documents.digest import cause_key
 from maild.render.html_mail import inline_images
 from maild.render.renderer import local_time
 from maild.store.db import transaction
@@ -24,18 +25,21 @@ from maild.store.db import transaction
 @click.argument("number")
 @click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Write the PDF here.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write printable HTML here.")
+@MAILBOX_OPTION
 @click.pass_obj
 def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None) -> None:
-    """The "Formulir Pencatatan Gangguan dan Permintaan Layanan" of one ticket (HTML and PDF)."""
+    """The "Formulir Pencatatan Gangguan dan Permintaan Layanan" of one ticket (HTML and PDF):
+    NUMBER, or TAG#NUMBER of another mailbox."""
     from maild.documents.form_data import form_data
     from maild.documents.form_html import form_html
     from maild.documents.form_pdf import form_pdf
 
-    settings = obj.settings()
+    mailbox, number = obj.ticket(number)
+    settings = obj.desk_settings(mailbox)
     with obj.session() as s:
         data = form_data(s, number, document_settings(settings), now=system_clock())
     if data is None:
-        raise no_ticket(number)
+        raise no_ticket(number, mailbox)
     pdf_path = pdf_path or (None if html_path else f"formulir-{number}.pdf")
     if pdf_path:
         Path(pdf_path).write_bytes(form_pdf(data))
@@ -57,14 +61,16 @@ def form(obj: Context, number: str, pdf_path: str | None, html_path: str | None)
               help="Print the satisfaction survey (SKM) of a year instead, as Permenpan RB 14/2017 asks.")
 @click.option("--year", type=click.IntRange(2000, 9999), help="With --skm: the year (default: this year).")
 @click.option("--json", "as_json", is_flag=True, help="With --skm: machine-readable output.")
+@MAILBOX_OPTION
 @click.pass_obj
 def report(obj: Context, month: str, out_dir: str, send: bool, skm: bool, year: int | None, as_json: bool) -> None:
-    """The monthly report for the head of the LPSE (Indonesian HTML with charts, and a CSV);
-    with --send, mailed now; with --skm, the satisfaction survey of a year instead."""
+    """The monthly report for the head of the LPSE (Indonesian HTML with charts, and a CSV) on
+    the tickets of one mailbox; with --send, mailed now; with --skm, the satisfaction survey of
+    a year instead."""
     from maild.documents.report_figures import last_full_month, month_bounds, monthly_report
     from maild.documents.report_output import write_report
 
-    settings = obj.settings()
+    settings = obj.desk_settings()
     now = system_clock()
     if skm:
         _survey_year(obj, settings, year or now.astimezone(ZoneInfo(settings.helpdesk.timezone)).year, as_json)
@@ -95,7 +101,8 @@ def _survey_year(obj: Context, settings: Settings, year: int, as_json: bool) -> 
 
     start, end = year_bounds(year, settings.helpdesk.timezone)
     with obj.session() as s:
-        figures = survey_figures(s, start, end, settings.helpdesk.timezone, settings.helpdesk.language)
+        figures = survey_figures(s, start, end, settings.helpdesk.timezone, settings.helpdesk.language,
+                                 settings.mailbox.name)
     if as_json:
         print_json({"year": year, **survey_data(figures)})
     else:
@@ -132,14 +139,15 @@ def export() -> None:
 @click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (WITA).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Output file (csv: default stdout).")
+@MAILBOX_OPTION
 @click.pass_obj
 def export_register(obj: Context, date_from: datetime, date_to: datetime, fmt: str, out_path: str | None) -> None:
-    """The register: one row per ticket received in the period, every field of the form."""
+    """The register: one row per ticket of one mailbox received in the period, every field of the form."""
     from maild.documents.register import register_rows, to_csv, write_xlsx
 
     if date_from > date_to:
         raise click.UsageError(f"--from {date_from:%Y-%m-%d} is after --to {date_to:%Y-%m-%d}")
-    settings = obj.settings()
+    settings = obj.desk_settings()
     tz = ZoneInfo(settings.helpdesk.timezone)
     start, end = date_from.replace(tzinfo=tz), date_to.replace(tzinfo=tz) + timedelta(days=1)
     with obj.session() as s:
@@ -159,9 +167,10 @@ def export_register(obj: Context, date_from: datetime, date_to: datetime, fmt: s
 @click.option("--preview", "mode", flag_value="preview", default=True, help="Print the digest (default).")
 @click.option("--send", "mode", flag_value="send", help="Queue it for the coordinator now and send it.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="With --preview: also write the HTML here.")
+@MAILBOX_OPTION
 @click.pass_obj
 def digest(obj: Context, mode: str, html_path: str | None) -> None:
-    """The coordinator's daily digest: preview it, or send it now."""
+    """The coordinator's daily digest of one mailbox: preview it, or send it now."""
     with obj.services() as services:
         now = system_clock()
         with transaction(services.factory) as session:
@@ -171,8 +180,8 @@ def digest(obj: Context, mode: str, html_path: str | None) -> None:
                 if not recipients:
                     raise MaildError("no coordinator configured ([coordinator] address)")
                 for address, name in recipients:
-                    services.digest.queue(session, view, address, name, f"digest:{address}:manual:{now.isoformat()}",
-                                          now)
+                    cause = cause_key(services.settings.mailbox.name, f"digest:{address}:manual:{now.isoformat()}")
+                    services.digest.queue(session, view, address, name, cause, now)
             else:
                 name = recipients[0][1] if recipients else ""
                 rendered = services.renderer.render("digest", services.digest.settings.language,

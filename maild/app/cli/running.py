@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from maild.app.cli.context import Context, print_table
+from maild.app.cli.context import MAILBOX_OPTION, Context, print_table
 from maild.app.daemon import Daemon, build
 from maild.app.metrics import Metrics, serve
 from maild.app.notify import Notifier
@@ -100,9 +100,11 @@ def _run(obj: Context, daemon: Daemon, flags: _Flags, notifier: Notifier, metric
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@MAILBOX_OPTION
 @click.pass_obj
 def inject(obj: Context, files: tuple[str, ...]) -> None:
-    """Feed .eml files through the same path as the mailbox (ingest and pipeline)."""
+    """Feed .eml files through the same path as the mailbox (ingest and pipeline): as read from
+    the --mailbox named (default: the top-level one)."""
     with obj.services(mailbox=FilesMailbox(files)) as services:
         services.prepare()
         while services.ingest.run_once():
@@ -117,9 +119,11 @@ def inject(obj: Context, files: tuple[str, ...]) -> None:
 
 @click.command("import")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
+@MAILBOX_OPTION
 @click.pass_obj
 def import_(obj: Context, sources: tuple[str, ...]) -> None:
-    """Bring in an old helpdesk mailbox (mbox, Maildir, .eml): tickets and threads, no mail sent."""
+    """Bring in an old helpdesk mailbox (mbox, Maildir, .eml): tickets and threads, no mail
+    sent; as tickets of the --mailbox named (default: the top-level one)."""
     from maild.app.importer import import_messages
 
     with obj.services() as services:

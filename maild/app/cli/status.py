@@ -7,7 +7,7 @@ admin was mailed about and that has not recovered), as ``maild doctor`` does.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
@@ -36,6 +36,18 @@ def _age(seconds: float | None) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{int(seconds % 60):02d}s"
 
 
+def _mailbox_line(m: health.MailboxHealth, now: datetime, tz: ZoneInfo) -> str:
+    """A mailbox on the status screen: who it is, its tickets and mail, and who reads it."""
+    who = f"{m.name} {m.address} [{m.tag}]" if m.tag else f"{m.name} (not configured)"
+    if m.lease_holder is None or m.lease_expires_at is None:
+        reader = "no daemon has read it yet"
+    elif m.lease_expires_at < now:
+        reader = f"not read now (last by {m.lease_holder}, lease ran out {cell('_at', m.lease_expires_at.isoformat(), tz)})"
+    else:
+        reader = f"read by {m.lease_holder} until {cell('_at', m.lease_expires_at.isoformat(), tz)}"
+    return f"{who}: {m.tickets_open} open, {m.mail_queued} queued; {reader}"
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--max-outbox-age", default=int(health.DEFAULT_MAX_OUTBOX_AGE.total_seconds() // 60),
@@ -44,7 +56,8 @@ def _age(seconds: float | None) -> str:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, max_outbox_age: int) -> None:
     """The health in one screen: outbox, messages, tickets, last mail in and out, schema, open
-    alerts. Exit 1 when something needs attention."""
+    alerts, and each mailbox (its open tickets and queued mail, the daemon reading it and until
+    when). Exit 1 when something needs attention."""
     obj: Context = ctx.obj
     settings = obj.settings()
     now = system_clock()
@@ -53,8 +66,11 @@ def status(ctx: click.Context, as_json: bool, max_outbox_age: int) -> None:
         schema = revisions(engine)
     finally:
         engine.dispose()
-    with obj.services(settings) as parts, obj.session() as session:
-        figures = health.gather(session, now, parts.sla, parts.calendar, schema, timedelta(minutes=max_outbox_age))
+    boxes = [(name, desk.helpdesk.ticket_tag, desk.helpdesk.address)
+             for name, desk in ((n, settings.for_mailbox(n)) for n in settings.mailbox_names)]
+    with obj.services() as parts, obj.session() as session:
+        figures = health.gather(session, now, parts.sla, parts.calendar, schema, timedelta(minutes=max_outbox_age),
+                                boxes)
     if as_json:
         print_json(figures.as_dict())
     else:
@@ -71,6 +87,7 @@ def status(ctx: click.Context, as_json: bool, max_outbox_age: int) -> None:
             ("alerts", "; ".join(f"{a.alarm} of mailbox {a.mailbox} in trouble since "
                                  f"{cell('_at', a.since.isoformat(), tz)}" for a in f.alerts) or "none open"),
         ]
+        lines += [("mailbox", _mailbox_line(m, now, tz)) for m in f.mailboxes]
         for name, text in lines:
             click.echo(f"{name:<14} {text}")
         click.echo(f"{'status':<14} " + ("ok" if f.healthy else "NEEDS ATTENTION"))

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from maild.app.cli.context import AS_OPTION, Context, acting, cell, no_ticket, print_json, print_table
+from maild.app.cli.context import AS_OPTION, MAILBOX_OPTION, Context, acting, cell, no_ticket, print_json, print_table
 from maild.app.cli.words import Words
 from maild.base.clock import system_clock
 from maild.base.errors import IllegalTransition, MaildError
@@ -30,6 +31,7 @@ from maild.sop.phrases import say
 from maild.sop.vocabulary import STATE_WORDS, TYPE_WORDS, Channel
 from maild.store.db import transaction
 from maild.store.models import Ticket
+from maild.store.queries import ticket_by_number
 
 OPEN = "open"  # not a state: every state but closed, for --state
 # The channels staff record by hand (mail comes in by itself, imports by 'maild import'); the
@@ -55,11 +57,13 @@ def tickets() -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV output.")
+@MAILBOX_OPTION
 @click.pass_obj
 def tickets_list(obj: Context, state: str | None, type_: str | None, category: str | None, assignee: str | None,
                  overdue: bool, date_from: datetime | None, date_to: datetime | None, search: str | None,
                  limit: int, as_json: bool, as_csv: bool) -> None:
-    """List tickets, newest first, with filters."""
+    """List tickets, newest first, with filters: of every mailbox, unless --mailbox names one
+    (with several mailboxes configured, a column says whose each ticket is)."""
     if date_from and date_to and date_from > date_to:
         raise click.UsageError(f"--from {date_from:%Y-%m-%d} is after --to {date_to:%Y-%m-%d}")
     settings = obj.settings()
@@ -69,15 +73,17 @@ def tickets_list(obj: Context, state: str | None, type_: str | None, category: s
         state=state, type=type_, category=category, assignee=assignee.lower() if assignee else None,
         created_from=date_from.replace(tzinfo=tz) if date_from else None,
         created_to=(date_to.replace(tzinfo=tz) + timedelta(days=1)) if date_to else None,
-        search=search, limit=limit,
+        search=search, limit=limit, mailbox=obj.mailbox_name() if obj.mailbox_word is not None else None,
     )
     with obj.session() as s:
         if overdue:
-            with obj.services(settings) as parts:
+            with obj.services() as parts:
                 rows = admin.overdue_tickets(s, filters, parts.sla, parts.calendar, system_clock())
         else:
             rows = admin.list_tickets(s, filters)
     columns = ["number", "state", "created_at", "priority", "category", "reporter", "subject"]
+    if settings.mailboxes:
+        columns.insert(1, "mailbox")
     if as_json:
         print_json(rows)
     elif as_csv:
@@ -93,17 +99,20 @@ def tickets_list(obj: Context, state: str | None, type_: str | None, category: s
 @tickets.command("show")
 @click.argument("number")
 @click.option("--json", "as_json", is_flag=True)
+@MAILBOX_OPTION
 @click.pass_obj
 def tickets_show(obj: Context, number: str, as_json: bool) -> None:
-    """Show one ticket with its whole history, its messages, attachments and mail."""
+    """Show one ticket (NUMBER, or TAG#NUMBER of another mailbox) with its whole history, its
+    messages, attachments and mail."""
+    mailbox, number = obj.ticket(number)
     with obj.session() as s:
-        data = admin.show_ticket(s, number)
-    if data is None:
-        raise no_ticket(number)
+        data = admin.show_ticket(s, number, mailbox)
+        if data is None:
+            raise _no_ticket(obj, s, number, mailbox)
     if as_json:
         print_json(data)
         return
-    for key in ("number", "state", "subject", "reporter", "type", "category", "priority", "created_at",
+    for key in ("number", *(("mailbox",) if obj.several() else ()), "state", "subject", "reporter", "type", "category", "priority", "created_at",
                 "closed_at", "linked_to"):
         click.echo(f"{key:>11}: {cell(key, data[key], obj.tz()) or '-'}")
     click.echo("\nEvents:")
@@ -125,12 +134,13 @@ def tickets_show(obj: Context, number: str, as_json: bool) -> None:
 @click.option("--contact", default="", help="Phone number or other contact.")
 @click.option("--organisation", default="")
 @AS_OPTION
+@MAILBOX_OPTION
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def tickets_new(obj: Context, subject: str, text: str, channel: str, reporter_name: str, reporter_address: str,
                 contact: str, organisation: str, actor: str | None, as_json: bool) -> None:
-    """Record a report taken by phone, in person or by letter."""
-    settings = obj.settings()
+    """Record a report taken by phone, in person or by letter (in the --mailbox named)."""
+    settings = obj.desk_settings()
     who = acting(settings, actor, fallback=SYSTEM_ACTOR)
     now = system_clock()
     report = intake.report_by_hand(subject, text, Channel(channel), reporter_name, reporter_address.lower(),
@@ -141,19 +151,29 @@ def tickets_new(obj: Context, subject: str, text: str, channel: str, reporter_na
         if opened.ticket is None:
             raise MaildError(f"not recorded: the rules quarantine this report ({'; '.join(opened.hits)})")
         number = opened.ticket.number
-    print_json({"number": number}) if as_json else click.echo(f"ticket {number} recorded")
+    name = obj.ticket_label(settings.mailbox.name, number)
+    print_json({"number": number, "mailbox": settings.mailbox.name}) if as_json else click.echo(f"ticket {name} recorded")
+
+
+def _no_ticket(obj: Context, session: Session, number: str, mailbox: str) -> MaildError:
+    """No ticket ``number`` in ``mailbox``: naming the tickets of that number in other mailboxes."""
+    elsewhere = session.scalars(select(Ticket.mailbox).where(Ticket.number == number, Ticket.mailbox != mailbox)
+                                .order_by(Ticket.mailbox)).all()
+    return no_ticket(number, mailbox, [obj.ticket_label(m, number, qualified=True) for m in elsewhere])
 
 
 @contextmanager
-def _ticket_action(obj: Context, number: str, given_actor: str | None) -> Iterator[Act]:
-    """An Act on ticket ``number`` by the acting staff member, committed when the block ends."""
-    settings = obj.settings()
+def _ticket_action(obj: Context, name: str, given_actor: str | None) -> Iterator[Act]:
+    """An Act on ticket ``name`` (NUMBER or TAG#NUMBER) by a staff member of its mailbox,
+    committed when the block ends."""
+    mailbox, number = obj.ticket(name)
+    settings = obj.desk_settings(mailbox)
     who = acting(settings, given_actor)
     try:
         with obj.services(settings) as services, transaction(services.factory) as session:
-            ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
+            ticket = ticket_by_number(session, number, mailbox)
             if ticket is None:
-                raise no_ticket(number)
+                raise _no_ticket(obj, session, number, mailbox)
             now = system_clock()
             yield Act(session, services.mailer, services.roles, ticket, who, f"cli:{who}:{now.isoformat()}", now)
     except (IllegalTransition, ActionRefused) as exc:
@@ -174,7 +194,7 @@ def _ticket_command(name: str, doc: str, run: Callable[[Act, str], str], argumen
     decorated: Any = click.pass_obj(command)
     if argument:
         decorated = click.argument(argument, nargs=-1, required=required)(decorated)
-    decorated = AS_OPTION(click.argument("number")(decorated))
+    decorated = MAILBOX_OPTION(AS_OPTION(click.argument("number")(decorated)))
     tickets.command(name)(decorated)
 
 
@@ -206,15 +226,18 @@ for _spec in REGISTRY:
 
 @tickets.command("merge")
 @AS_OPTION
+@MAILBOX_OPTION
 @click.argument("number")
 @click.argument("into")
 @click.pass_obj
 def tickets_merge(obj: Context, number: str, into: str, actor: str | None) -> None:
-    """Close NUMBER as a duplicate of INTO; later mail about it goes to INTO."""
+    """Close NUMBER as a duplicate of INTO; later mail about it goes to INTO. Both are of one
+    mailbox (a bare INTO is of NUMBER's): tickets of two mailboxes are not merged."""
     with _ticket_action(obj, number, actor) as act:
-        target = act.session.scalars(select(Ticket).where(Ticket.number == into)).first()
+        mailbox, into_number = obj.ticket(into, act.ticket.mailbox)
+        target = ticket_by_number(act.session, into_number, mailbox)
         if target is None:
-            raise no_ticket(into)
+            raise _no_ticket(obj, act.session, into_number, mailbox)
         done = actions.merge(act, target)
     click.echo(f"{number}: {done}")
 
