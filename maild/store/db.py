@@ -133,8 +133,8 @@ class SqliteLock:
 
     def acquire(self) -> None:
         """Take the lock, or ConfigError naming the process that holds it."""
-        if self.path is None:
-            return
+        if self.path is None or not self.path.parent.is_dir():
+            return  # no database here to share: opening it says what is wrong, in one line
         handle = open(self.path, "a+")  # noqa: SIM115 - held for the daemon's life, closed by release
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
