@@ -824,7 +824,8 @@ def print_rounds(rep: Report) -> None:
     for i, r in enumerate(rep.rounds, 1):
         print(f"    round {i}: " + ", ".join(f"{PHASE_NAMES[p]} {rep.n / r.walls[p]:.1f} msg/s (load {r.loads[p]:.2f})"
                                           for p in r.order)
-              + "; ratio " + ", ".join(f"{r.ratio(p):.2f}" for p in r.order if p != "floor"))
+              + "; ratio to the floor: " + ", ".join(f"{PHASE_NAMES[p]} {r.ratio(p):.2f}" for p in PHASE_NAMES
+                                                     if p in r.walls and p != "floor"))
     for phase in ("maild", "maild-pg"):
         if rep.rounds and phase in rep.rounds[0].walls:
             print(f"    median of {len(rep.rounds)} per-round ratios, {PHASE_NAMES[phase]} / floor: "
