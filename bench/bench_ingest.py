@@ -27,6 +27,13 @@ What it measures, in one run (all servers private, on 127.0.0.1, in a temp dir):
   the APPEND until its acknowledgement (matched by In-Reply-To) is in the sink, polled every
   5 ms. Median and p95 (nearest rank). Then SIGTERM; the exit code must be 0.
 * (d) peak RSS of the maild processes of (b) and (c).
+* Rounds: floor, maild and maild on PostgreSQL (a fresh schema on 127.0.0.1:5432, the same
+  checks; ``--no-postgresql`` leaves it out) run ``--rounds`` times on fresh mailboxes, the
+  order rotated every round, each phase printed with the 1-minute load average at its end;
+  the ratios are the medians of the per-round ratios to the floor.
+* (e) the peer-shaped workload (the nearest Python peer's own, issue 14): 1,000 new reports
+  and 200 replies threaded by In-Reply-To only (no References, no ticket token in the
+  subject), built by the same generator, in ``--peer-rounds`` rounds of the same phases.
 
 The last line printed is the summary::
 
@@ -36,7 +43,8 @@ where M is the larger peak RSS of (b) and (c). Exit code 1 when a correctness ch
 
 Usage::
 
-    .venv/bin/python bench/bench_ingest.py [--messages 2000] [--latency-samples 50]
+    .venv/bin/python bench/bench_ingest.py [--messages 2000] [--latency-samples 50] [--rounds 3]
+                                           [--peer-rounds 3] [--no-postgresql]
     .venv/bin/python bench/bench_ingest.py --messages 500 --profile /tmp/maild.prof
 """
 
@@ -81,6 +89,10 @@ LATENCY_SPACING = 0.3
 LATENCY_POLL = 0.005
 LATENCY_TIMEOUT = 15.0
 IDLE_SETTLE = 2.0
+# The nearest Python peer's own workload (issue 14): new reports, and replies that thread by
+# In-Reply-To alone.
+PEER_REPORTS = 1000
+PEER_REPLIES = 200
 WIB = timezone(timedelta(hours=8))  # WITA, the helpdesk's zone
 
 # --------------------------------------------------------------------------- the corpus
@@ -284,6 +296,7 @@ def _message(
     attachment: bytes | None,
     in_reply_to: str | None = None,
     quoted: str | None = None,
+    references: bool = True,
 ) -> bytes:
     msg = EmailMessage()
     msg["From"] = f"{r.name} <{r.address}>"
@@ -293,7 +306,8 @@ def _message(
     msg["Message-ID"] = f"<{message_id}>"
     if in_reply_to is not None:
         msg["In-Reply-To"] = f"<{in_reply_to}>"
-        msg["References"] = f"<{in_reply_to}>"
+        if references:
+            msg["References"] = f"<{in_reply_to}>"
     msg["MIME-Version"] = "1.0"
     msg["X-Mailer"] = rng.choice(("Microsoft Outlook 16.0", "Thunderbird 128.5", "Gmail", "iPhone Mail (21F90)"))
     text = "\n\n".join(paragraphs)
@@ -314,11 +328,14 @@ def _pdf_like(rng: random.Random, size: int) -> bytes:
     return b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + rng.randbytes(size - 15) + b"\n%%EOF"
 
 
-def generate(count: int, seed: int, reporters: list[Reporter] | None = None, replies: bool = True) -> list[Generated]:
-    """``count`` messages: 20 % replies (when ``replies``), 10 % with a ~200 KB attachment."""
+def generate(count: int, seed: int, reporters: list[Reporter] | None = None, replies: bool = True,
+             reply_count: int | None = None, references: bool = True) -> list[Generated]:
+    """``count`` messages: 20 % replies (``reply_count`` if given, none without ``replies``),
+    10 % with a ~200 KB attachment. A reply carries In-Reply-To and, with ``references``,
+    References; its subject is ``Re:`` and the report's (never a ticket token)."""
     rng = random.Random(seed)
     reporters = reporters if reporters is not None else make_reporters(rng, 500)
-    n_replies = count // 5 if replies else 0
+    n_replies = (count // 5 if reply_count is None else reply_count) if replies else 0
     # A reply needs an earlier report: replies are drawn among positions after the first tenth.
     reply_slots = set(rng.sample(range(max(1, count // 10), count), n_replies)) if n_replies else set()
     attach_slots = set(rng.sample(range(count), count // 10))
@@ -338,7 +355,7 @@ def generate(count: int, seed: int, reporters: list[Reporter] | None = None, rep
                 "> " + line for line in orig_text.splitlines()
             )
             subject = f"Re: {orig.subject}"
-            raw = _message(rng, r, subject, paragraphs, when, mid, attachment, orig.message_id, quoted)
+            raw = _message(rng, r, subject, paragraphs, when, mid, attachment, orig.message_id, quoted, references)
             out.append(Generated(raw, mid, r.address, subject, True, attachment is not None))
             continue
         r = rng.choice(reporters)
@@ -465,6 +482,7 @@ class Report:
     n: int
     gen_seconds: float = 0.0
     append_seconds: float = 0.0
+    append_accounts: int = 2
     floor_wall: float = 0.0
     floor_stages: dict[str, float] = field(default_factory=dict)
     maild_wall: float = 0.0
@@ -475,9 +493,30 @@ class Report:
     latency_rss_mb: float = 0.0
     latency_rc: int | None = None
     failures: list[str] = field(default_factory=list)
-    # One entry per round: floor and maild wall times and the 1-minute load average at the end of
-    # each phase, so load that changes between the phases shows instead of hiding in one ratio.
-    rounds: list[dict[str, float]] = field(default_factory=list)
+    # maild on PostgreSQL (a fresh schema), against the same floor.
+    pg_wall: float = 0.0
+    pg_rss_mb: float = 0.0
+    # One entry per round: each phase's wall time and the 1-minute load average at its end, in
+    # the order the phases ran, so load that changes between the phases shows instead of
+    # hiding in one ratio.
+    rounds: list[Round] = field(default_factory=list)
+
+
+@dataclass
+class Round:
+    """One round of a workload: the phases in the order they ran, their wall times and loads."""
+
+    order: tuple[str, ...]
+    walls: dict[str, float]
+    loads: dict[str, float]
+
+    def ratio(self, phase: str) -> float:
+        return self.walls["floor"] / self.walls[phase]
+
+
+def median_ratio(rounds: list[Round], phase: str) -> float:
+    """The median of the per-round ratios phase / floor (msg/s over msg/s)."""
+    return statistics.median(r.ratio(phase) for r in rounds)
 
 
 def vm_hwm_kb(pid: int) -> int:
@@ -532,19 +571,38 @@ def folder_count(account: ImapAccount, folder: str) -> int:
     return count(account, folder)
 
 
-def maild_config(directory: Path, account: ImapAccount, sink: SmtpSink) -> Path:
-    """A config for ``account`` and ``sink`` on a fresh SQLite file, schema upgraded."""
+def maild_config(directory: Path, account: ImapAccount, sink: SmtpSink, db_url: str | None = None) -> Path:
+    """A config for ``account`` and ``sink`` on ``db_url`` (default a fresh SQLite file), schema upgraded."""
     from harness import imap_sections, write_config
 
     from maild.store.db import make_engine, upgrade
 
     directory.mkdir(parents=True, exist_ok=True)
-    db_url = f"sqlite:///{directory}/maild.db"
+    db_url = db_url or sqlite_url(directory)
     config = write_config(directory, imap_sections(account, db_url, sink.port))
     engine = make_engine(db_url)
     upgrade(engine)
     engine.dispose()
     return config
+
+
+def sqlite_url(directory: Path) -> str:
+    return f"sqlite:///{directory}/maild.db"
+
+
+def ledger_figures(db_url: str) -> tuple[dict[str, int], int]:
+    """(the ledger's dispositions of done messages, the number of tickets) in maild's database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            dispositions = {str(k): int(v) for k, v in conn.execute(text(
+                "SELECT disposition, count(*) FROM inbound_messages WHERE state = 'done' GROUP BY disposition"))}
+            tickets = int(conn.execute(text("SELECT count(*) FROM tickets")).scalar_one())
+    finally:
+        engine.dispose()
+    return dispositions, tickets
 
 
 def start_maild(config: Path, *args: str, profile: Path | None = None) -> tuple[subprocess.Popen[bytes], float]:
@@ -607,9 +665,13 @@ def run_floor(root: Path, account: ImapAccount, sink: SmtpSink, n: int, rep: Rep
 
 def run_maild_once(
     root: Path, name: str, account: ImapAccount, sink: SmtpSink, corpus: list[Generated], rep: Report | None,
-    profile: Path | None = None,
+    profile: Path | None = None, db_url: str | None = None,
 ) -> ProcResult:
-    config = maild_config(root / name, account, sink)
+    """``maild run --once`` on ``account`` (its database ``db_url``, default a fresh SQLite
+    file), timed; checked and recorded in ``rep`` as the SQLite or, with ``db_url``, the
+    PostgreSQL figure."""
+    db_url = db_url or sqlite_url(root / name)
+    config = maild_config(root / name, account, sink, db_url)
     sink.clear()
     proc, started = start_maild(config, "run", "--once", profile=profile)
     try:
@@ -620,14 +682,19 @@ def run_maild_once(
         raise
     if rep is None:
         return result
-    rep.maild_wall = result.wall
-    rep.maild_rss_mb = result.peak_rss_kb / 1024
-    failures = rep.failures
+    pg = db_url.startswith("postgresql")
+    if pg:
+        rep.pg_wall, rep.pg_rss_mb = result.wall, result.peak_rss_kb / 1024
+    else:
+        rep.maild_wall, rep.maild_rss_mb = result.wall, result.peak_rss_kb / 1024
+    who = "maild on postgresql" if pg else "maild"
+    failures: list[str] = []
     if result.returncode != 0:
         failures.append(f"maild run --once exited {result.returncode}:\n{log_tail(config)}")
     originals = [g for g in corpus if not g.is_reply]
     got = sink.messages
-    rep.acks, rep.expected_acks = len(got), len(originals)
+    if not pg:
+        rep.acks, rep.expected_acks = len(got), len(originals)
     if len(got) != len(originals):
         failures.append(f"maild: sink got {len(got)} acknowledgements, expected {len(originals)} (one per new report)")
     want = Counter((g.sender, g.message_id) for g in originals)
@@ -638,16 +705,13 @@ def run_maild_once(
     inbox, processed = folder_count(account, "INBOX"), folder_count(account, "Processed")
     if inbox != 0 or processed != len(corpus):
         failures.append(f"maild: INBOX has {inbox} (expected 0), Processed {processed} (expected {len(corpus)})")
-    with contextlib.closing(sqlite3.connect(root / name / "maild.db")) as db:
-        dispositions = dict(db.execute(
-            "SELECT disposition, count(*) FROM inbound_messages WHERE state = 'done' GROUP BY disposition"
-        ).fetchall())
-        tickets = db.execute("SELECT count(*) FROM tickets").fetchone()[0]
+    dispositions, tickets = ledger_figures(db_url)
     expected = {"new_ticket": len(originals), "follow_up": len(corpus) - len(originals)}
     if {k: v for k, v in dispositions.items() if v} != {k: v for k, v in expected.items() if v}:
         failures.append(f"maild: ledger dispositions {dispositions}, expected {expected}")
     if tickets != len(originals):
         failures.append(f"maild: {tickets} tickets, expected {len(originals)}")
+    rep.failures += [f.replace("maild", who, 1) for f in failures]
     sink.clear()
     return result
 
@@ -714,6 +778,72 @@ def run_latency(root: Path, account: ImapAccount, sink: SmtpSink, samples: int, 
         rep.failures.append(f"latency: maild exited {rep.latency_rc} after SIGTERM:\n{log_tail(config)}")
 
 
+PHASE_NAMES = {"floor": "floor", "maild": "maild", "maild-pg": "maild on postgresql"}
+
+
+def run_rounds(root: Path, tag: str, dovecot: Dovecot, sink: SmtpSink, corpus: list[Generated], rep: Report,
+               rounds: int, postgresql: bool) -> None:
+    """Floor, maild and (with ``postgresql``) maild on PostgreSQL on ``corpus``, ``rounds``
+    times, each round on fresh mailboxes and databases, the order rotated every round: a load
+    that comes and goes lands on every side instead of in one ratio."""
+    sys.path.insert(0, str(TESTS))
+    from servers import pg_schema
+
+    raws = [g.raw for g in corpus]
+    phases = ("floor", "maild", *(("maild-pg",) if postgresql else ()))
+    for i in range(rounds):
+        here = root / f"{tag}{i + 1}"
+        here.mkdir()
+        accounts = {p: dovecot.add_user(f"{tag}{p.replace('-', '')}{i}") for p in phases}
+        t = time.perf_counter()
+        for account in accounts.values():
+            append_all(account, raws)
+        rep.append_seconds, rep.append_accounts = time.perf_counter() - t, len(accounts)
+        print(f"{tag} {i + 1}/{rounds}: corpus ready ({rep.append_seconds:.1f} s APPEND)", file=sys.stderr)
+        order = phases[i % len(phases):] + phases[:i % len(phases)]
+        walls: dict[str, float] = {}
+        loads: dict[str, float] = {}
+        for phase in order:
+            if phase == "floor":
+                run_floor(here, accounts[phase], sink, len(corpus), rep)
+                walls[phase] = rep.floor_wall
+            elif phase == "maild":
+                run_maild_once(here, "maild", accounts[phase], sink, corpus, rep)
+                walls[phase] = rep.maild_wall
+            else:
+                with pg_schema() as url:
+                    run_maild_once(here, "maild-pg", accounts[phase], sink, corpus, rep, db_url=url)
+                walls[phase] = rep.pg_wall
+            loads[phase] = os.getloadavg()[0]
+        rep.rounds.append(Round(order, walls, loads))
+        print(f"{tag} {i + 1}: " + ", ".join(f"{p} {walls[p]:.1f} s" for p in order), file=sys.stderr)
+
+
+def print_rounds(rep: Report) -> None:
+    """Each round's phases in the order they ran, with msg/s and the load at the end of each."""
+    for i, r in enumerate(rep.rounds, 1):
+        print(f"    round {i}: " + ", ".join(f"{PHASE_NAMES[p]} {rep.n / r.walls[p]:.1f} msg/s (load {r.loads[p]:.2f})"
+                                          for p in r.order)
+              + "; ratio to the floor: " + ", ".join(f"{PHASE_NAMES[p]} {r.ratio(p):.2f}" for p in PHASE_NAMES
+                                                     if p in r.walls and p != "floor"))
+    for phase in ("maild", "maild-pg"):
+        if rep.rounds and phase in rep.rounds[0].walls:
+            print(f"    median of {len(rep.rounds)} per-round ratios, {PHASE_NAMES[phase]} / floor: "
+                  f"{median_ratio(rep.rounds, phase):.2f}" + (" (target >= 0.70)" if phase == "maild" else ""))
+
+
+def print_peer(peer: Report, corpus: list[Generated]) -> None:
+    """The peer-shaped workload's lines: medians of the rounds' rates and ratios."""
+    replies = sum(g.is_reply for g in corpus)
+    print(f"(e) peer-shaped workload: {peer.n - replies} new reports + {replies} replies threaded by In-Reply-To "
+          f"only (no References, no ticket token), {sum(g.has_attachment for g in corpus)} with an attachment")
+    print_rounds(peer)
+    rates = {p: statistics.median(peer.n / r.walls[p] for r in peer.rounds) for p in peer.rounds[0].walls}
+    print("    median msg/s: " + ", ".join(f"{PHASE_NAMES[p]} {v:.1f}" for p, v in rates.items())
+          + f"; peak RSS maild {peer.maild_rss_mb:.0f} MB"
+          + (f", on postgresql {peer.pg_rss_mb:.0f} MB" if "maild-pg" in rates else ""))
+
+
 def print_profile(path: Path) -> None:
     import pstats
 
@@ -723,7 +853,8 @@ def print_profile(path: Path) -> None:
     stats.sort_stats("tottime").print_stats(20)
 
 
-def print_report(rep: Report, corpus: list[Generated]) -> None:
+def print_report(rep: Report, corpus: list[Generated], peer: Report | None = None,
+                 peer_corpus: list[Generated] | None = None) -> None:
     n = rep.n
     replies = sum(g.is_reply for g in corpus)
     attachments = sum(g.has_attachment for g in corpus)
@@ -738,29 +869,29 @@ def print_report(rep: Report, corpus: list[Generated]) -> None:
           f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]} ==")
     print(f"corpus: {n} messages ({replies} replies, {attachments} with a ~200 KB attachment, "
           f"{size / 1e6:.1f} MB), generated in {rep.gen_seconds:.1f} s")
-    print(f"APPEND of the corpus to two accounts: {rep.append_seconds:.1f} s "
-          f"({2 * n / rep.append_seconds:.0f} msg/s; not part of the figures)")
+    print(f"APPEND of the corpus to {rep.append_accounts} accounts: {rep.append_seconds:.1f} s "
+          f"({rep.append_accounts * n / rep.append_seconds:.0f} msg/s; not part of the figures)")
     print(f"(a) floor: {rep.floor_wall:.2f} s wall (whole process) = {floor_rate:.1f} msg/s; "
           f"in-loop {s.get('total', 0):.2f} s = {n / max(s.get('total', 1e-9), 1e-9):.1f} msg/s")
     print("    stages: " + ", ".join(f"{k} {s.get(k, 0):.2f} s" for k in ("setup", "fetch", "parse", "db", "smtp", "move")))
     print(f"(b) maild run --once: {rep.maild_wall:.2f} s wall (whole process) = {maild_rate:.1f} msg/s; "
           f"{rep.acks} acknowledgements (expected {rep.expected_acks}); peak RSS {rep.maild_rss_mb:.0f} MB")
-    print(f"    ratio maild/floor: {maild_rate / floor_rate:.2f} (target >= 0.70)")
-    ratios = [r["floor_wall"] / r["maild_wall"] for r in rep.rounds]
-    for i, r in enumerate(rep.rounds, 1):
-        print(f"    round {i} ({'floor first' if r['floor_first'] else 'maild first'}): floor {n / r['floor_wall']:.1f} "
-              f"msg/s (load {r['floor_load']:.2f}), maild {n / r['maild_wall']:.1f} msg/s (load {r['maild_load']:.2f}), "
-              f"ratio {ratios[i - 1]:.2f}")
-    if ratios:
-        print(f"    median of {len(ratios)} per-round ratios: {statistics.median(ratios):.2f} (target >= 0.70)")
+    if rep.pg_wall:
+        print(f"    maild on postgresql run --once: {rep.pg_wall:.2f} s wall = {n / rep.pg_wall:.1f} msg/s; "
+              f"peak RSS {rep.pg_rss_mb:.0f} MB")
+    print_rounds(rep)
+    ratios = [r.ratio("maild") for r in rep.rounds]
     if rep.latencies:
         print(f"(c) ack latency over {len(rep.latencies)} reports, one every {LATENCY_SPACING} s, IMAP IDLE: "
               f"p50 {p50:.3f} s, p95 {p95:.3f} s, min {min(rep.latencies):.3f} s, max {max(rep.latencies):.3f} s "
               f"(target p95 < 1 s); exit code after SIGTERM {rep.latency_rc}")
     print(f"(d) peak RSS: run --once {rep.maild_rss_mb:.0f} MB, run (IDLE) {rep.latency_rss_mb:.0f} MB (target < 200 MB)")
-    if rep.failures:
+    if peer is not None and peer_corpus is not None and peer.rounds:
+        print_peer(peer, peer_corpus)
+    failures = rep.failures + ([f"peer-shaped: {f}" for f in peer.failures] if peer is not None else [])
+    if failures:
         print("CHECKS FAILED:")
-        for f in rep.failures:
+        for f in failures:
             print("  - " + f)
     else:
         print("checks: all passed")
@@ -774,7 +905,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=2000, help="corpus size (default 2000)")
     parser.add_argument("--latency-samples", type=int, default=50, help="reports for the latency run (default 50)")
     parser.add_argument("--seed", type=int, default=SEED, help=f"random seed (default {SEED})")
-    parser.add_argument("--rounds", type=int, default=3, help="floor/maild pairs, alternating (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of floor and maild, the order rotated "
+                        "every round (default 3)")
+    parser.add_argument("--postgresql", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run maild on PostgreSQL (127.0.0.1:5432, a fresh schema) in every round (default on)")
+    parser.add_argument("--peer-rounds", type=int, default=3, help="rounds of the peer-shaped workload: "
+                        f"{PEER_REPORTS} new reports + {PEER_REPLIES} replies threaded by In-Reply-To only (default 3; 0: skip)")
     parser.add_argument("--profile", type=Path, help="also run maild --once under cProfile on a third copy of "
                         "the corpus, write the stats here and print the top entries (not part of the figures)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
@@ -791,6 +927,8 @@ def main(argv: list[str] | None = None) -> int:
     dovecot: Dovecot | None = None
     sink: SmtpSink | None = None
     rep = Report(args.messages)
+    peer = Report(PEER_REPORTS + PEER_REPLIES)
+    peer_corpus: list[Generated] = []
     try:
         t = time.perf_counter()
         corpus = generate(args.messages, args.seed)
@@ -800,27 +938,11 @@ def main(argv: list[str] | None = None) -> int:
         dovecot.start()
         sink = SmtpSink()
         sink.start()
-        # Floor and maild alternate, each round on fresh mailboxes, the order swapped every
-        # round: a load that comes and goes lands on both sides, and the median ratio is reported.
-        for i in range(args.rounds):
-            here = root / f"round{i + 1}"
-            here.mkdir()
-            floor_account, maild_account = dovecot.add_user(f"floor{i}"), dovecot.add_user(f"maild{i}")
-            t = time.perf_counter()
-            append_all(floor_account, raws)
-            append_all(maild_account, raws)
-            rep.append_seconds = time.perf_counter() - t
-            print(f"round {i + 1}/{args.rounds}: corpus ready ({rep.append_seconds:.1f} s APPEND)", file=sys.stderr)
-            loads: dict[str, float] = {}
-            for phase in (("floor", "maild") if i % 2 == 0 else ("maild", "floor")):
-                if phase == "floor":
-                    run_floor(here, floor_account, sink, args.messages, rep)
-                else:
-                    run_maild_once(here, "maild", maild_account, sink, corpus, rep)
-                loads[phase] = os.getloadavg()[0]
-            rep.rounds.append({"floor_wall": rep.floor_wall, "maild_wall": rep.maild_wall, "floor_first": i % 2 == 0,
-                               "floor_load": loads["floor"], "maild_load": loads["maild"]})
-            print(f"round {i + 1}: floor {rep.floor_wall:.1f} s, maild {rep.maild_wall:.1f} s", file=sys.stderr)
+        run_rounds(root, "round", dovecot, sink, corpus, rep, args.rounds, args.postgresql)
+        if args.peer_rounds:
+            peer_corpus = generate(PEER_REPORTS + PEER_REPLIES, args.seed + 2, reply_count=PEER_REPLIES,
+                                   references=False)
+            run_rounds(root, "peer", dovecot, sink, peer_corpus, peer, args.peer_rounds, args.postgresql)
         print(f"maild {rep.maild_wall:.1f} s; measuring acknowledgement latency ...", file=sys.stderr)
         run_latency(root, dovecot.add_user("latency"), sink, args.latency_samples, args.seed, rep)
         if args.profile:
@@ -829,7 +951,7 @@ def main(argv: list[str] | None = None) -> int:
             append_all(profile_account, raws)
             run_maild_once(root, "profile", profile_account, sink, corpus, None, profile=args.profile.resolve())
             print_profile(args.profile.resolve())
-        print_report(rep, corpus)
+        print_report(rep, corpus, peer, peer_corpus)
     finally:
         if sink is not None:
             sink.stop()
@@ -839,7 +961,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {root}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
-    return 1 if rep.failures else 0
+    return 1 if rep.failures or peer.failures else 0
 
 
 if __name__ == "__main__":

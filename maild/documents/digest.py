@@ -15,10 +15,12 @@ gets both digests, and the top level's keys stay those of a database from before
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +41,8 @@ from maild.mail.tokens import format_token, key_hash
 from maild.sop.vocabulary import MailState, MessageState, State, label
 from maild.render.views import DigestGroup, DigestLine, DigestView, WeekRow
 from maild.sop.workcal import WorkCalendar
+
+_CHUNK = 500  # tickets whose events one query reads (bounded IN lists on either database)
 
 _STEPS = (
     (State.NEW, "1-2"), (State.IN_PROGRESS, "3, 5"), (State.ESCALATED, "4"), (State.WITH_COORDINATOR, "6-7"),
@@ -138,11 +142,17 @@ class Digest:
         s = self.settings
         tickets = session.scalars(open_work(self.settings.identity.mailbox)).all()
         out = []
+        # The open tickets' events in one query per chunk of tickets, not one per ticket.
+        history: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+        for start in range(0, len(tickets), _CHUNK):
+            for tid, *event in session.execute(
+                select(Event.ticket_id, Event.created_at, Event.event, Event.old_state, Event.new_state, Event.detail,
+                       Event.actor)
+                .where(Event.ticket_id.in_([t.id for t in tickets[start:start + _CHUNK]])).order_by(Event.id)
+            ):
+                history[tid].append(tuple(event))
         for t in tickets:
-            events = session.execute(
-                select(Event.created_at, Event.event, Event.old_state, Event.new_state, Event.detail, Event.actor)
-                .where(Event.ticket_id == t.id).order_by(Event.id)
-            ).all()
+            events = history[t.id]
             changes = sla.clock_changes([(at, ev, old, new, detail or {}) for at, ev, old, new, detail, _ in events])
             spent = sla.used(s.calendar, t.created_at, now, sla.paused_spans(changes, s.policy.pause_states, now))
             last = (events[-1][1], events[-1][5]) if events else None

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maild.documents.cells import csv_text, xlsx_text
-from maild.documents.form_data import FormData, form_data
+from maild.documents.form_data import FormData, forms
 from maild.documents.settings import FormSettings
 from maild.store.models import Ticket
 
@@ -40,11 +40,11 @@ Cell = str | float | date | time | None
 def register_rows(session: Session, start: datetime, end: datetime, settings: FormSettings) -> list[FormData]:
     """Every ticket of ``settings.mailbox`` received in [start, end), oldest first: its recording
     form's data."""
-    numbers = session.scalars(
-        select(Ticket.number).where(Ticket.created_at >= start, Ticket.created_at < end,
-                                    Ticket.mailbox == settings.mailbox).order_by(Ticket.id)
+    tickets = session.scalars(
+        select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end,
+                             Ticket.mailbox == settings.mailbox).order_by(Ticket.id)
     ).all()
-    return [data for data in (form_data(session, number, settings) for number in numbers) if data is not None]
+    return forms(session, tickets, settings)
 
 
 def _lines(entries: tuple[object, ...]) -> str:

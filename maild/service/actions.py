@@ -118,6 +118,9 @@ class Act:
     # While a team message is handled, its mail to the reporter waits here, so that one staff
     # reply gives the reporter one mail (``send_held``), however many actions it took.
     held: list[tuple[str, str, MailView]] | None = None
+    # Whether the message that caused the action carried files: when it did not, there are
+    # none of its files to look up (one query less for most messages).
+    message_has_files: bool = True
 
     def view(self, recipient_name: str = "", text: str = "", **kw: Any) -> MailView:
         ident = self.mailer.settings.identity
@@ -191,6 +194,8 @@ class Act:
         """The files of the message that caused this action, to pass on to the team."""
         if self.quiet:
             return Forwarding()
+        if not self.message_has_files:
+            return Forwarding(budget=self.mailer.settings.forward_max_bytes)
         return forwarding.of_message(self.session, self.ticket, self.inbound_id,
                                      self.mailer.settings.forward_max_bytes)
 

@@ -57,6 +57,17 @@ def stored_files(session: Session, ticket_id: int, inbound_id: int | None = None
                  for a, sender in session.execute(q.order_by(AttachmentRow.id)))
 
 
+def files_of(session: Session, ticket_ids: Sequence[int]) -> dict[int, tuple[StoredFile, ...]]:
+    """``stored_files`` of each of ``ticket_ids`` (a ticket without files is left out), in one query."""
+    out: dict[int, list[StoredFile]] = {}
+    for a, sender in session.execute(
+            select(AttachmentRow, InboundMessage.sender).join(InboundMessage, InboundMessage.id == AttachmentRow.inbound_id)
+            .where(AttachmentRow.ticket_id.in_(list(ticket_ids))).order_by(AttachmentRow.id)):
+        out.setdefault(a.ticket_id, []).append(
+            StoredFile(a.id, a.inbound_id, sender, a.filename, a.content_type, a.size, a.sha256, a.inline))
+    return {tid: tuple(files) for tid, files in out.items()}
+
+
 def file_content(session: Session, sha256: str) -> bytes:
     """An attachment's bytes (stored once per distinct content)."""
     blob = session.get(Blob, sha256)

@@ -113,7 +113,7 @@ def open_ticket(
     act = Act(session, mailer, settings.roles, ticket, SYSTEM_ACTOR, report.cause, now,
               in_reply_to=report.mail.message_id,
               references=(report.mail.message_id,) if report.mail.message_id else (), quiet=report.quiet,
-              inbound_id=report.inbound_id)
+              inbound_id=report.inbound_id, message_has_files=bool(report.mail.attachments))
     if verdict.assignee and verdict.assignee in settings.roles.staff:
         actions.assign(act, verdict.assignee)
     why_not = _why_not_acknowledge(act, settings, report, verdict, new_reporter)

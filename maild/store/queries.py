@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, literal, select, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -94,10 +94,19 @@ def get_or_create_party(
         if name and not found.name:
             found.name = name
         return found, False
-    created = insert_ignore(
-        session, Party, {"address": address, "name": name, "role": role, "created_at": now}, ["address"]
-    )
-    return session.scalars(_PARTY_BY_ADDRESS, {"address": address}).one(), created
+    # The new row comes back as the Party itself (ORM INSERT ... RETURNING), not read again;
+    # only when another writer inserted the address first is it looked up.
+    values = {"address": address, "name": name, "role": role, "created_at": now}
+    inserted = session.scalars(_insert_party(session.get_bind().dialect.name), values).first()
+    if inserted is not None:
+        return inserted, True
+    return session.scalars(_PARTY_BY_ADDRESS, {"address": address}).one(), False
+
+
+@lru_cache(maxsize=4)
+def _insert_party(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(Party).on_conflict_do_nothing(index_elements=["address"]).returning(Party)
 
 
 def sync_staff(session: Session, members: Iterable[tuple[str, str, str]], now: datetime) -> None:
@@ -133,16 +142,12 @@ def ticket_by_references(session: Session, message_ids: Sequence[str]) -> tuple[
         return None
     ids = list(message_ids)
     owners: dict[str, int] = {}
-    for mid, tid in session.execute(
-        select(OutgoingMail.message_id, OutgoingMail.ticket_id).where(OutgoingMail.message_id.in_(ids))
-    ):
-        if tid is not None:
-            owners.setdefault(mid, tid)
-    for mid, tid in session.execute(
-        select(InboundMessage.message_id, InboundMessage.ticket_id).where(
-            InboundMessage.message_id.in_(ids), InboundMessage.ticket_id.is_not(None)
-        )
-    ):
+    # One round trip for both tables; our own mail (0) wins over a message on a ticket (1).
+    ours = select(literal(0).label("rank"), OutgoingMail.message_id, OutgoingMail.ticket_id).where(
+        OutgoingMail.message_id.in_(ids), OutgoingMail.ticket_id.is_not(None))
+    theirs = select(literal(1).label("rank"), InboundMessage.message_id, InboundMessage.ticket_id).where(
+        InboundMessage.message_id.in_(ids), InboundMessage.ticket_id.is_not(None))
+    for _, mid, tid in session.execute(union_all(ours, theirs).order_by(text("1"))):
         owners.setdefault(mid, tid)
     for mid in ids:
         if mid in owners:

@@ -28,9 +28,9 @@ def handle(services: Services, msg: Message, target: Ticket | None) -> Outcome:
     if bounce is not None and bounce.original_message_id:
         found = ticket_by_references(session, [bounce.original_message_id])
         target = found[0] if found else target
-    actor = row.sender or "mailer-daemon"
+    actor = msg.facts.sender or "mailer-daemon"
     keep_attachments(session, row.id, target, msg.facts.mail.attachments,
-                     services.settings.intake.max_attachment_bytes, row.sender, row.key, now)
+                     services.settings.intake.max_attachment_bytes, msg.facts.sender, row.key, now)
     if bounce is None:
         why = msg.facts.screening.reason
         if target is not None:

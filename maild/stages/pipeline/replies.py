@@ -31,10 +31,11 @@ def handle(services: Services, msg: Message, ticket: Ticket, decision: threads.T
     """Record the reply on ``ticket`` and do what it asks, if its sender may."""
     s, mail, row = services.settings, msg.facts.mail, msg.row
     row.ticket_id = ticket.id
-    keep_attachments(msg.session, row.id, ticket, mail.attachments, s.intake.max_attachment_bytes, row.sender,
+    keep_attachments(msg.session, row.id, ticket, mail.attachments, s.intake.max_attachment_bytes, msg.facts.sender,
                      row.key, msg.now)
     act = Act(msg.session, services.mailer, s.intake.roles, ticket, msg.facts.sender, row.key, msg.now,
-              in_reply_to=mail.message_id, quiet=msg.quiet, inbound_id=row.id)
+              in_reply_to=mail.message_id, quiet=msg.quiet, inbound_id=row.id,
+              message_has_files=bool(mail.attachments))
     verdict = msg.facts.screening
     if not verdict.may_answer:
         # An out-of-office answer to our mail: keep it on the ticket, never act on it.

@@ -36,8 +36,8 @@ from maild.sop.vocabulary import MessageState
 from maild.stages.pipeline import bounce, new_report, oversized, replies
 from maild.stages.pipeline.context import Facts, Message, Outcome, PipelineSettings, Services, read_facts
 from maild.stages.protocol import count_failure, each_in_savepoint
-from maild.store.db import transaction
-from maild.store.models import InboundMessage, Ticket
+from maild.store.db import holding, transaction
+from maild.store.models import InboundMessage, Party, Ticket
 from maild.store.queries import ticket_by_number, ticket_by_references, ticket_ref
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,11 @@ class Pipeline:
             # the claim bounded by bytes, one batch is never all in memory at once.
             rows = {r.id: r for r in session.scalars(select(InboundMessage).options(defer(InboundMessage.raw))
                                                      .where(InboundMessage.id.in_(claimed)))}
-            done = each_in_savepoint(session, [rows[i] for i in claimed],
-                                     lambda s, row: self._one(s, row, quiet), self._failed, stopping)
+            # The batch's parties and tickets stay in memory while it runs: every message's
+            # steps look them up again (``holding``), and the same staff and reporters recur.
+            with holding(session, Party, Ticket):
+                done = each_in_savepoint(session, [rows[i] for i in claimed],
+                                         lambda s, row: self._one(s, row, quiet), self._failed, stopping)
             if done.stopped_at is not None:
                 self._unclaim(session, claimed[done.stopped_at:])
                 return done.stopped_at
@@ -135,8 +138,14 @@ class Pipeline:
         facts = read_facts(row.raw, s)
         if quiet and facts.mail.date is not None and facts.mail.date < now:
             now = facts.mail.date.astimezone(timezone.utc)
+        outcome = self._handle(Message(session, row, facts, now, quiet))
+        # Set last, with the outcome: set first, the ledger row would be written twice, once
+        # by the flush that inserts the ticket and again with the disposition (measured).
         row.sender, row.subject = facts.sender, facts.mail.subject  # bounded by read_facts
-        msg = Message(session, row, facts, now, quiet)
+        return outcome
+
+    def _handle(self, msg: Message) -> Outcome:
+        session, facts, now, s = msg.session, msg.facts, msg.now, self.settings
         if facts.screening.kind == screening.OWN_LOOP:
             return Outcome("own_loop", None, facts.screening.reason)
 
@@ -168,7 +177,10 @@ class Pipeline:
             number = find_number(mail.subject, tag)
             if number:
                 ticket = ticket_by_number(session, number, mailbox)
-                by_token = ticket_ref(session, _merged_target(session, ticket)) if ticket else None
+                if ticket is not None:
+                    ticket = _merged_target(session, ticket)
+                    # A reply usually carries both, naming one ticket: its parties are read once.
+                    by_token = by_ref if by_ref is not None and by_ref.id == ticket.id else ticket_ref(session, ticket)
                 break
         return threads.Candidates(by_ref, found[1] if found else "", by_token, number)
 
