@@ -6,9 +6,7 @@ with a RuntimeError, never skip.
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,26 +16,15 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:  # `from servers import ...` also without pythonpath=tests
     sys.path.insert(0, _TESTS_DIR)
 
-from servers import Dovecot, ImapAccount, SmtpSink, pg_schema  # noqa: E402
+from servers import Dovecot, ImapAccount, SmtpSink, pg_schema, private_dovecot  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
-    """One private Dovecot for the whole session (ports picked at runtime), stopped at the end.
-
-    Its root is a private /tmp/maild-dovecot-* dir, removed at the end, and deliberately not
-    under pytest's basetemp: every pytest session start chmods /tmp/pytest-of-USER back to
-    0700, which would cut a running Dovecot's uid-5000 mail processes off from the homes
-    whenever a second pytest session starts (SELECT then fails with "Internal error").
-    """
-    root = Path(tempfile.mkdtemp(prefix="maild-dovecot-"))
-    server = Dovecot(root)
-    server.start()
-    try:
+    """One private Dovecot for the whole session (ports picked at runtime), stopped at the end
+    (``servers.private_dovecot``)."""
+    with private_dovecot() as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -125,6 +125,24 @@ class ImapAccount:
         return client
 
 
+@contextlib.contextmanager
+def private_dovecot(**options: Any) -> Iterator[Dovecot]:
+    """A Dovecot of its own (``options`` as for :class:`Dovecot`), stopped and removed after.
+
+    Its root is a private /tmp/maild-dovecot-* dir, deliberately not under pytest's basetemp:
+    every pytest session start chmods /tmp/pytest-of-USER back to 0700, which would cut a
+    running Dovecot's uid-5000 mail processes off from the homes whenever a second pytest
+    session starts (SELECT then fails with "Internal error")."""
+    root = Path(tempfile.mkdtemp(prefix="maild-dovecot-"))
+    server = Dovecot(root, **options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _is_live_process(pid: int) -> bool:
     """True when ``pid`` exists and is not a zombie."""
     try:

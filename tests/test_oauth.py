@@ -4,11 +4,9 @@ expires during a run, a revoked grant, and the one-time consent of ``maild oauth
 
 from __future__ import annotations
 
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from harness import append, imap_sections, report, run_cli, start, write_config
 from maild.base.clock import FrozenClock
 from maild.base.config import load_settings
 from maild.base.errors import ConfigError
-from servers import Dovecot, ImapAccount, OAuthServer, SmtpSink
+from servers import Dovecot, ImapAccount, OAuthServer, SmtpSink, private_dovecot
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +33,8 @@ def oauth_server() -> Iterator[OAuthServer]:
 def oauth_dovecot(oauth_server: OAuthServer) -> Iterator[Dovecot]:
     """A Dovecot that takes bearer tokens, asking ``oauth_server``'s introspection endpoint
     (a second instance: the session's Dovecot keeps its password-only config)."""
-    root = Path(tempfile.mkdtemp(prefix="maild-dovecot-oauth-"))
-    server = Dovecot(root, oauth2_introspection_url=oauth_server.introspection_url)
-    server.start()
-    try:
+    with private_dovecot(oauth2_introspection_url=oauth_server.introspection_url) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -95,7 +95,8 @@ class SendingThread:
                 self._idle.set()
                 self._wake.wait(self._pause())
         except BaseException as exc:  # noqa: BLE001 - handed to the main loop, which fails with it
-            log.error("sending stopped: %s", exc)
+            # Not logged here: the main loop raises it, and the boundary (the CLI, the daemon's
+            # caller) says it once, in one line.
             self._error = exc
             self._idle.set()
 
