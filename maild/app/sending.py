@@ -13,14 +13,11 @@ The thread wakes when the main loop says mail was queued, and otherwise about on
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Sequence
 
 from maild.base.clock import Clock
 from maild.stages.sender import Sender
-
-log = logging.getLogger(__name__)
 
 # How often the thread looks at the outbox when nobody tells it of new mail: mail someone else
 # queued (the CLI's `tickets new` or `reply`, an import, a second daemon) goes out within about
