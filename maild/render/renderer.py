@@ -57,6 +57,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            auto_reload=False,  # loaded once per daemon (a reload builds a new one): no stat per mail
         )
         # The help block in staff mails is derived from the command registry, never typed twice;
         # refusals, confirmations and event names are worded in one place (maild.sop.phrases).

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from maild.base.clock import Clock
 from maild.store.db import transaction
@@ -134,8 +134,11 @@ class Sender:
                 results = await self._try(batch, opened)
                 opened = opened or bool(results) and not isinstance(results[0], _Unreachable)
                 with transaction(self.factory) as session:
-                    again = [session.get_one(OutgoingMail, m.id) for m in batch]
-                    if self._record(session, again, results):
+                    # One query for the batch, without the bytes just sent (twenty reads did this).
+                    again = {r.id: r for r in session.scalars(
+                        select(OutgoingMail).options(defer(OutgoingMail.raw))
+                        .where(OutgoingMail.id.in_([m.id for m in batch])))}
+                    if self._record(session, [again[m.id] for m in batch], results):
                         return tried
         finally:
             if opened:
