@@ -4,8 +4,9 @@ If the process dies after the fetch, the message is still in the inbox (it was o
 If it dies after the commit but before the move, the next fetch finds the message again and
 the UNIQUE key says we have it; the move is simply done again.
 
-No message can stop intake: each is stored in its own savepoint, and one whose headers cannot
-be stored as read is stored by the hash of its bytes. A batch is bounded by bytes as well as
+No message can stop intake: a batch's new messages are stored in one statement, and should
+that fail, each in its own savepoint; one whose headers cannot be stored as read is stored by
+the hash of its bytes. A batch is bounded by bytes as well as
 by count, and of a message over the size limit only the header block is read: its body
 makes no ticket, and the message goes whole to the quarantine folder.
 """
@@ -16,7 +17,12 @@ import hashlib
 import logging
 from collections.abc import Sequence
 
+from functools import lru_cache
+from typing import Any
+
 from sqlalchemy import Select, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild.base.clock import Clock
@@ -60,7 +66,8 @@ class Ingest:
                                        head_only_over=self.max_message_bytes)
         if batch:
             with transaction(self.factory) as session:
-                each_in_savepoint(session, batch, self._store, self._store_raw_only)
+                rest = self._store_new(session, batch)
+                each_in_savepoint(session, rest, self._store, self._store_raw_only)
             # Only now, with the rows committed, may the messages leave the inbox: the ones
             # read whole to the processed folder, the oversized ones whole to the quarantine.
             self.mailbox.release([m for m in batch if m.complete])
@@ -77,6 +84,30 @@ class Ingest:
             "uid": fetched.uid, "received_at": now, "state": MessageState.NEW, "attempts": 0,
             "quarantined_at": None if fetched.complete else now,
         }
+
+    def _store_new(self, session: Session, batch: Sequence[Fetched]) -> list[Fetched]:
+        """Store the batch's messages that are new, all in one statement; return the others
+        (a key the ledger has, or a second message under one key) for ``_store`` to judge one
+        by one. If the statement fails (a header PostgreSQL cannot take), nothing of it stays
+        and every message goes the careful way. One statement, not a savepoint and an insert
+        per message: most mail is new, and that was a third of ingest (profiled)."""
+        rows: list[dict[str, object]] = []
+        for fetched in batch:
+            k = key_for(fetched.raw)
+            rows.append(self._row(fetched, k.key, k.message_id, sender_of(fetched.raw), k.sha256))
+        try:
+            with session.begin_nested():
+                inserted = set(session.scalars(_insert_new(session.get_bind().dialect.name), rows))
+        except SQLAlchemyError as exc:
+            log.info("batch of %d messages stored one by one: %s", len(batch), type(exc).__name__)
+            return list(batch)
+        rest: list[Fetched] = []
+        for fetched, row in zip(batch, rows):
+            if row["key"] in inserted:
+                inserted.discard(row["key"])  # the first under its key is the one stored
+            else:
+                rest.append(fetched)
+        return rest
 
     def _store(self, session: Session, fetched: Fetched) -> None:
         k = key_for(fetched.raw)
@@ -121,6 +152,15 @@ class Ingest:
                                 .values(quarantined_at=self.clock()))
                 log.warning("message %s (%s) quarantined: %s", row_id, message_id, last_error)
             return len(dead)
+
+
+@lru_cache(maxsize=2)
+def _insert_new(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key, for many rows at once (SQLAlchemy
+    sends them as multi-row VALUES); on the table, so it runs as plain Core."""
+    table = InboundMessage.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
 
 
 def to_quarantine() -> Select[tuple[int, str | None, str | None]]:
