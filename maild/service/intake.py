@@ -29,8 +29,7 @@ from maild.sop.vocabulary import Channel, State
 from maild.sop.workcal import WorkCalendar
 from maild.sop.workflow import advance
 from maild.store.models import Ticket
-from maild.store.queries import (add_ticket_party, get_or_create_party, insert_ticket, next_number, note_event, party,
-                                 record_event)
+from maild.store.queries import add_ticket_party, get_or_create_party, next_number, note_event, party, record_event
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,7 @@ def _record(
     """The ticket, its people, attachments and its first event."""
     reporter, new_reporter = (get_or_create_party(session, report.reporter.address, now, report.reporter.name)
                               if report.reporter else (None, False))
-    ticket = insert_ticket(session, dict(
+    ticket = Ticket(
         mailbox=mailer.settings.identity.mailbox,
         number=next_number(session, now.astimezone(ZoneInfo(settings.timezone)).year, mailer.settings.identity.mailbox),
         subject=clean_line(report.subject, SUBJECT_CHARS), state=State.NEW, type=verdict.type, category=verdict.category,
@@ -161,7 +160,9 @@ def _record(
         contact=report.contact or None,
         reporter_name=None if reporter is not None else (report.reporter_name[:200] or None),
         linked_ticket_id=report.linked_ticket_id, created_at=now, updated_at=now,
-    ))
+    )
+    session.add(ticket)
+    session.flush()
     if reporter is not None:
         add_ticket_party(session, ticket.id, reporter.id, "reporter")
     sender = reporter.address if reporter else ""

@@ -131,15 +131,6 @@ def next_number(session: Session, year: int, mailbox: str) -> str:
     return format_number(year, seq)
 
 
-_INSERT_TICKET = insert(Ticket).returning(Ticket)
-
-
-def insert_ticket(session: Session, values: dict[str, Any]) -> Ticket:
-    """A new ticket row, returned into the session as a persistent object (INSERT ...
-    RETURNING): the unit of work's add and flush made the same insert at twice the cost."""
-    return session.scalars(_INSERT_TICKET, values).one()
-
-
 def add_ticket_party(session: Session, ticket_id: int, party_id: int, role: str) -> None:
     insert_ignore(
         session, TicketParty, {"ticket_id": ticket_id, "party_id": party_id, "role": role}, ["ticket_id", "party_id"]
