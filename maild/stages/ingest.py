@@ -92,17 +92,28 @@ class Ingest:
         and every message goes the careful way. One statement, not a savepoint and an insert
         per message: most mail is new, and that was a third of ingest (profiled)."""
         rows: list[dict[str, object]] = []
+        together: list[Fetched] = []
+        rest: list[Fetched] = []
+        size = 0
         for fetched in batch:
+            # The database driver copies what it binds: the statement's bytes are bounded, so
+            # a batch of large messages goes one by one and holds one copy at a time.
+            if len(fetched.raw) > _TOGETHER_BYTES or size + len(fetched.raw) > _TOGETHER_BYTES:
+                rest.append(fetched)
+                continue
+            size += len(fetched.raw)
             k = key_for(fetched.raw)
             rows.append(self._row(fetched, k.key, k.message_id, sender_of(fetched.raw), k.sha256))
+            together.append(fetched)
+        if not together:
+            return rest
         try:
             with session.begin_nested():
                 inserted = set(session.scalars(_insert_new(session.get_bind().dialect.name), rows))
         except SQLAlchemyError as exc:
-            log.info("batch of %d messages stored one by one: %s", len(batch), type(exc).__name__)
+            log.info("batch of %d messages stored one by one: %s", len(together), type(exc).__name__)
             return list(batch)
-        rest: list[Fetched] = []
-        for fetched, row in zip(batch, rows):
+        for fetched, row in zip(together, rows):
             if row["key"] in inserted:
                 inserted.discard(row["key"])  # the first under its key is the one stored
             else:
@@ -152,6 +163,9 @@ class Ingest:
                                 .values(quarantined_at=self.clock()))
                 log.warning("message %s (%s) quarantined: %s", row_id, message_id, last_error)
             return len(dead)
+
+
+_TOGETHER_BYTES = 8 * 1024 * 1024  # of raw mail in one INSERT
 
 
 @lru_cache(maxsize=2)
