@@ -67,10 +67,10 @@ def _insert_ignore(dialect: str, model: type, unique: tuple[str, ...]) -> Any:
 # Hot statements are built once, with bound parameters: constructing a statement costs
 # SQLAlchemy more than SQLite takes to run it (profiled on the benchmark's mailbox).
 _PARTY_BY_ADDRESS = select(Party).where(Party.address == bindparam("address"))
-_AUTOMATIC_SINCE = select(func.count(OutgoingMail.id)).where(
-    OutgoingMail.recipient == bindparam("recipient"),
-    OutgoingMail.automatic.is_(True),
-    OutgoingMail.created_at >= bindparam("since", type_=UTCDateTime()),
+_AUTOMATIC_SINCE = select(func.count(OutgoingMail.__table__.c.id)).where(
+    OutgoingMail.__table__.c.recipient == bindparam("recipient"),
+    OutgoingMail.__table__.c.automatic.is_(True),
+    OutgoingMail.__table__.c.created_at >= bindparam("since", type_=UTCDateTime()),
 )
 # Writes that need no ORM object are made on the tables (plain Core), not the mapped classes:
 # the ORM's bulk insert and its update-with-synchronisation cost 4-6x the statement itself.
@@ -142,18 +142,23 @@ def ticket_by_number(session: Session, number: str, mailbox: str) -> Ticket | No
     return session.scalars(select(Ticket).where(Ticket.mailbox == mailbox, Ticket.number == number)).first()
 
 
+_OUTBOX, _LEDGER = OutgoingMail.__table__, InboundMessage.__table__
+# One round trip for both tables; our own mail (0) wins over a message on a ticket (1).
+_OWNERS = union_all(
+    select(literal(0).label("rank"), _OUTBOX.c.message_id, _OUTBOX.c.ticket_id).where(
+        _OUTBOX.c.message_id.in_(bindparam("ids", expanding=True)), _OUTBOX.c.ticket_id.is_not(None)),
+    select(literal(1).label("rank"), _LEDGER.c.message_id, _LEDGER.c.ticket_id).where(
+        _LEDGER.c.message_id.in_(bindparam("ids", expanding=True)), _LEDGER.c.ticket_id.is_not(None)),
+).order_by(text("1"))
+
+
 def ticket_by_references(session: Session, message_ids: Sequence[str]) -> tuple[Ticket, str] | None:
     """The ticket of the first Message-ID (in the order given) that is one of ours or on a ticket."""
     if not message_ids:
         return None
     ids = list(message_ids)
     owners: dict[str, int] = {}
-    # One round trip for both tables; our own mail (0) wins over a message on a ticket (1).
-    ours = select(literal(0).label("rank"), OutgoingMail.message_id, OutgoingMail.ticket_id).where(
-        OutgoingMail.message_id.in_(ids), OutgoingMail.ticket_id.is_not(None))
-    theirs = select(literal(1).label("rank"), InboundMessage.message_id, InboundMessage.ticket_id).where(
-        InboundMessage.message_id.in_(ids), InboundMessage.ticket_id.is_not(None))
-    for _, mid, tid in session.execute(union_all(ours, theirs).order_by(text("1"))):
+    for _, mid, tid in session.execute(_OWNERS, {"ids": ids}):
         owners.setdefault(mid, tid)
     for mid in ids:
         if mid in owners:
@@ -163,13 +168,14 @@ def ticket_by_references(session: Session, message_ids: Sequence[str]) -> tuple[
     return None
 
 
+_PARTIES, _TICKET_PARTIES = Party.__table__, TicketParty.__table__
+_ADDRESSES_OF = (select(_PARTIES.c.address).join(_TICKET_PARTIES, _TICKET_PARTIES.c.party_id == _PARTIES.c.id)
+                 .where(_TICKET_PARTIES.c.ticket_id == bindparam("ticket_id")))
+
+
 def ticket_ref(session: Session, ticket: Ticket) -> TicketRef:
     """The threading view of a ticket: its state and the addresses that take part in it."""
-    addresses = session.scalars(
-        select(Party.address).join(TicketParty, TicketParty.party_id == Party.id).where(
-            TicketParty.ticket_id == ticket.id
-        )
-    ).all()
+    addresses = session.scalars(_ADDRESSES_OF, {"ticket_id": ticket.id}).all()
     return TicketRef(ticket.id, ticket.number, ticket.state, ticket.closed_at, frozenset(addresses))
 
 
