@@ -605,10 +605,16 @@ def ledger_figures(db_url: str) -> tuple[dict[str, int], int]:
     return dispositions, tickets
 
 
-def start_maild(config: Path, *args: str, profile: Path | None = None) -> tuple[subprocess.Popen[bytes], float]:
+def start_maild(config: Path, *args: str, profile: Path | None = None,
+                sample: Path | None = None) -> tuple[subprocess.Popen[bytes], float]:
     log = open(config.parent / "maild.log", "ab")  # noqa: SIM115 - the child owns it
     prefix = ["-m", "cProfile", "-o", str(profile)] if profile else []
     cmd = [sys.executable, *prefix, "-m", "maild", "--config", str(config), *args]
+    if sample:
+        # py-spy samples every thread from outside, at little cost; cProfile sees only the
+        # main thread and doubles the run time.
+        cmd = [py_spy(), "record", "--rate", "200", "--threads", "--format", "raw", "--output", str(sample),
+               "--", *cmd]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -665,7 +671,7 @@ def run_floor(root: Path, account: ImapAccount, sink: SmtpSink, n: int, rep: Rep
 
 def run_maild_once(
     root: Path, name: str, account: ImapAccount, sink: SmtpSink, corpus: list[Generated], rep: Report | None,
-    profile: Path | None = None, db_url: str | None = None,
+    profile: Path | None = None, db_url: str | None = None, sample: Path | None = None,
 ) -> ProcResult:
     """``maild run --once`` on ``account`` (its database ``db_url``, default a fresh SQLite
     file), timed; checked and recorded in ``rep`` as the SQLite or, with ``db_url``, the
@@ -673,7 +679,7 @@ def run_maild_once(
     db_url = db_url or sqlite_url(root / name)
     config = maild_config(root / name, account, sink, db_url)
     sink.clear()
-    proc, started = start_maild(config, "run", "--once", profile=profile)
+    proc, started = start_maild(config, "run", "--once", profile=profile, sample=sample)
     try:
         result = wait_child(proc, started, timeout=3600)
     except BaseException:
@@ -853,6 +859,55 @@ def print_profile(path: Path) -> None:
     stats.sort_stats("tottime").print_stats(20)
 
 
+def py_spy() -> str:
+    found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(found).exists():
+        raise SystemExit("--sample needs py-spy: .venv/bin/pip install py-spy")
+    return found
+
+
+def sample_categories(path: Path) -> tuple[Counter[str], Counter[str]]:
+    """Samples per thread, and the main thread's samples by where the time went: the database
+    driver, SQLAlchemy around it, the email package, IMAP, Jinja, or maild's own code (by
+    module)."""
+    threads: Counter[str] = Counter()
+    where: Counter[str] = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        n = int(count)
+        thread = frames[0].partition(": ")[2] or frames[0]
+        threads[thread] += n
+        if thread != "MainThread":
+            continue
+        leaf = frames[-1]
+        if "do_execute" in leaf or "do_commit" in leaf:
+            where["database driver (SQLite or psycopg)"] += n
+        elif any("sqlalchemy/" in f for f in frames):
+            where["SQLAlchemy around the statements"] += n
+        elif any("email/" in f for f in frames):
+            where["email package (parsing)"] += n
+        elif any("imaplib" in f or "imapclient" in f for f in frames):
+            where["IMAP"] += n
+        elif any("jinja2/" in f for f in frames):
+            where["Jinja (rendering)"] += n
+        elif any("importlib" in f for f in frames):
+            where["imports (start-up)"] += n
+        else:
+            own = [f for f in frames if "(maild/" in f]
+            where[own[-1].split("(maild/")[1].split(":")[0] if own else "other"] += n
+    return threads, where
+
+
+def print_sample(path: Path) -> None:
+    threads, where = sample_categories(path)
+    main = sum(where.values()) or 1
+    print(f"\n== py-spy samples of maild run --once ({path}; 200 a second) ==")
+    print("    per thread: " + ", ".join(f"{t} {n}" for t, n in threads.most_common(4)))
+    for name, n in where.most_common(15):
+        print(f"    {n:6d} {100 * n / main:5.1f} %  {name}")
+
+
 def print_report(rep: Report, corpus: list[Generated], peer: Report | None = None,
                  peer_corpus: list[Generated] | None = None) -> None:
     n = rep.n
@@ -913,6 +968,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"{PEER_REPORTS} new reports + {PEER_REPLIES} replies threaded by In-Reply-To only (default 3; 0: skip)")
     parser.add_argument("--profile", type=Path, help="also run maild --once under cProfile on a third copy of "
                         "the corpus, write the stats here and print the top entries (not part of the figures)")
+    parser.add_argument("--sample", type=Path, help="also run maild --once under py-spy (every thread, at "
+                        "little cost) on a third copy of the corpus, write the raw samples here and print the main "
+                        "thread's time by where it went (not part of the figures; needs py-spy)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
     parser.add_argument("--floor-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -951,6 +1009,12 @@ def main(argv: list[str] | None = None) -> int:
             append_all(profile_account, raws)
             run_maild_once(root, "profile", profile_account, sink, corpus, None, profile=args.profile.resolve())
             print_profile(args.profile.resolve())
+        if args.sample:
+            print("sampling maild run --once with py-spy ...", file=sys.stderr)
+            sample_account = dovecot.add_user("sample")
+            append_all(sample_account, raws)
+            run_maild_once(root, "sample", sample_account, sink, corpus, None, sample=args.sample.resolve())
+            print_sample(args.sample.resolve())
         print_report(rep, corpus, peer, peer_corpus)
     finally:
         if sink is not None:

@@ -113,6 +113,28 @@ def test_statements_per_message(desk: Desk) -> None:
     assert len(desk.outbox("closing")) == BATCH  # every command did its work: each ticket closed
 
 
+def test_a_new_report_leaves_nothing_changed_for_its_savepoint_to_flush(desk: Desk) -> None:
+    """Each message's savepoint flushes what the session holds changed: with the ledger row's
+    result written by one UPDATE and the new ticket's first event setting only what changes,
+    a batch of new reports hands it nothing (an unchanged but touched object cost each
+    savepoint a unit-of-work flush, five times a statement)."""
+    touched: list[str] = []
+
+    def seen(session: Any, context: Any, instances: Any) -> None:
+        touched.extend(type(o).__name__ for o in session.dirty)
+
+    for i in range(BATCH):
+        deliver(desk.inbox, report(sender=_reporter(i), subject=f"Sertifikat elektronik {i}").raw)
+    desk.daemon.ingest.run_once()
+    event.listen(desk.daemon.factory, "before_flush", seen)
+    try:
+        assert desk.daemon.pipeline.run_once() == BATCH
+    finally:
+        event.remove(desk.daemon.factory, "before_flush", seen)
+    assert touched == []
+    assert len(desk.outbox("ack")) == BATCH + 1  # the work was done: every report acknowledged
+
+
 def _statements(engine: Any, work: Any) -> int:
     seen: list[str] = []
 

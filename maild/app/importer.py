@@ -45,7 +45,7 @@ from maild.base.clock import Clock
 from maild.base.errors import MaildError, TransientError
 from maild.sop.vocabulary import MessageState
 from maild.mail.keys import body_of, key_for
-from maild.stages.pipeline import Pipeline
+from maild.stages.pipeline import Pipeline, record_outcome
 from maild.store.db import transaction
 from maild.store.models import InboundMessage
 from maild.store.queries import insert_ignore
@@ -167,7 +167,7 @@ def _one(into: Importing, session: Session, message: _Old, now: datetime) -> str
         # As in the pipeline: no autoflush; its Core inserts are visible at once.
         with session.no_autoflush:
             outcome = into.pipeline.process(session, row, message.when, quiet=True)
-        row.disposition, row.ticket_id, row.reason = outcome.disposition, outcome.ticket_id, outcome.reason
+            record_outcome(session, row, outcome)
         savepoint.commit()
         return outcome.disposition
     except (OperationalError, InterfaceError):

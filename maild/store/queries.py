@@ -195,8 +195,12 @@ def record_event(
     detail, so one message may, say, set a type and a priority (two ``classified`` events),
     while doing the same thing for the same cause twice is refused by the UNIQUE key.
     """
-    ticket.state = transition.new_state
-    ticket.updated_at = now
+    # Only what changes is set: an unchanged object (the ticket just opened) then costs the
+    # message's savepoint no flush.
+    if ticket.state != transition.new_state:
+        ticket.state = transition.new_state
+    if ticket.updated_at != now:
+        ticket.updated_at = now
     if transition.new_state == State.CLOSED:
         ticket.closed_at = now
     elif transition.old_state == State.CLOSED:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from maild.stages.pipeline.stage import Outcome, Pipeline, PipelineSettings
+from maild.stages.pipeline.stage import Outcome, Pipeline, PipelineSettings, record_outcome
 
-__all__ = ["Outcome", "Pipeline", "PipelineSettings"]
+__all__ = ["Outcome", "Pipeline", "PipelineSettings", "record_outcome"]

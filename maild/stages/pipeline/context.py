@@ -63,6 +63,9 @@ class Outcome:
     # Set when the message is about another mailbox's ticket: it goes to that mailbox's
     # pipeline, which decides everything (its people, its rules, its tag).
     hand_to: str | None = None
+    # The sender and subject as read (bounded), for the ledger; None: not read.
+    sender: str | None = None
+    subject: str | None = None
 
 
 @dataclass(frozen=True)

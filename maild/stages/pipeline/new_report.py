@@ -22,6 +22,5 @@ def handle(services: Services, msg: Message, decision: threads.ThreadDecision) -
     opened = open_ticket(msg.session, services.mailer, services.ruleset, services.settings.intake, report, msg.now)
     if opened.ticket is None:
         return Outcome("spam", None, f"quarantined by rule: {'; '.join(opened.hits)}")
-    row.ticket_id = opened.ticket.id
     disposition = "new_linked" if decision.action == threads.NEW_LINKED else "new_ticket"
     return Outcome(disposition, opened.ticket.id, decision.reason)

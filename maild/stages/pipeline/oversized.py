@@ -23,7 +23,6 @@ def handle(services: Services, session: Session, row: InboundMessage, now: datet
     s = services.settings
     head = bounded(parse(row.raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0] + b"\r\n\r\n"))
     sender = head.sender.address if head.sender else ""
-    row.sender, row.subject = sender, head.subject
     limit_mb = s.max_message_bytes / _MB
     reason = f"{row.size / _MB:.1f} MB is over the {limit_mb:.0f} MB limit: quarantined, no ticket"
     verdict = screen(head, s.intake.own_addresses, s.mid_domain)
@@ -40,4 +39,5 @@ def handle(services: Services, session: Session, row: InboundMessage, now: datet
             "size_mb": f"{row.size / _MB:.1f}", "limit_mb": f"{limit_mb:.0f}",
             "helpdesk_name": ident.name, "helpdesk_address": ident.address,
         }, row.key, "limit", now, in_reply_to=head.message_id)
-    return Outcome("oversized", None, reason + (f"; sender not told: {why_not}" if why_not else "; sender told"))
+    return Outcome("oversized", None, reason + (f"; sender not told: {why_not}" if why_not else "; sender told"),
+                   sender=sender, subject=head.subject)

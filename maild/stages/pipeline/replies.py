@@ -30,7 +30,6 @@ _THANKS = ("terima kasih", "terimakasih", "makasih", "trims", "thanks", "thank y
 def handle(services: Services, msg: Message, ticket: Ticket, decision: threads.ThreadDecision) -> Outcome:
     """Record the reply on ``ticket`` and do what it asks, if its sender may."""
     s, mail, row = services.settings, msg.facts.mail, msg.row
-    row.ticket_id = ticket.id
     keep_attachments(msg.session, row.id, ticket, mail.attachments, s.intake.max_attachment_bytes, msg.facts.sender,
                      row.key, msg.now)
     act = Act(msg.session, services.mailer, s.intake.roles, ticket, msg.facts.sender, row.key, msg.now,
