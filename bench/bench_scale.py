@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -183,7 +184,7 @@ def cli(config: Path, *args: str) -> float:
     return best
 
 
-def run_size(n: int, kind: str, root: Path, corpus: list[bytes]) -> Result:
+def run_size(n: int, kind: str, root: Path, corpus: list[bytes], explaining: bool = False) -> Result:
     directory = root / f"n{n}"
     directory.mkdir()
     result = Result(n)
@@ -222,7 +223,53 @@ def run_size(n: int, kind: str, root: Path, corpus: list[bytes]) -> Result:
         result.figures["export register s"] = cli(config, "export", "register", "--from",
                                                   str(day - timedelta(days=31)), "--to", str(day),
                                                   "--out", str(directory / "register.csv"))
+        if explaining:
+            explain(config, n)
     return result
+
+
+def explain(config: Path, n: int) -> None:
+    """``tickets list --overdue`` and the digest, run in this process as the CLI runs them, with
+    every SQL statement timed; the slowest statements are printed with their plans (EXPLAIN
+    ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite): what grows, and why."""
+    from sqlalchemy import event
+
+    from maild.app.cli.context import Context
+    from maild.base.clock import system_clock
+    from maild.service import admin
+
+    timed: list[tuple[float, str, Any]] = []
+
+    def before(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        conn.info["started"] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        timed.append((time.perf_counter() - conn.info.pop("started"), sql, params))
+
+    obj = Context(str(config))
+    with obj.services() as parts:
+        event.listen(parts.engine, "before_cursor_execute", before)
+        event.listen(parts.engine, "after_cursor_execute", after)
+        started = time.perf_counter()
+        with parts.factory() as session:
+            overdue = admin.overdue_tickets(session, admin.TicketFilter(limit=50), parts.sla, parts.calendar,
+                                            system_clock())
+        listed = time.perf_counter() - started
+        started = time.perf_counter()
+        with parts.factory() as session:
+            parts.digest.compose(session, system_clock())
+        digested = time.perf_counter() - started
+        event.remove(parts.engine, "before_cursor_execute", before)
+        event.remove(parts.engine, "after_cursor_execute", after)
+        print(f"\nN={n:,}: in-process --overdue {listed:.3f} s ({len(overdue)} tickets), digest compose "
+              f"{digested:.3f} s, {len(timed)} statements, {sum(t for t, _, _ in timed):.3f} s in the database")
+        pg = parts.engine.dialect.name == "postgresql"
+        with parts.engine.connect() as conn:
+            for seconds, sql, params in sorted(timed, key=lambda t: -t[0])[:4]:
+                print(f"  {seconds * 1000:8.1f} ms  {' '.join(sql.split())[:300]}")
+                prefix = "EXPLAIN (ANALYZE, BUFFERS) " if pg else "EXPLAIN QUERY PLAN "
+                for row in conn.exec_driver_sql(prefix + sql, params):
+                    print("             " + " | ".join(str(c) for c in row))
 
 
 def print_table(results: list[Result], kind: str) -> None:
@@ -246,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,100000", help="ticket counts, comma-separated; the first is the base")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (databases, logs)")
+    parser.add_argument("--explain", action="store_true", help="after each size's figures, time every statement "
+                        "of --overdue and the digest in-process and print the plans of the slowest")
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
     corpus = [g.raw for g in generate(MESSAGES, SEED)]
@@ -253,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     try:
         for n in sizes:
-            results.append(run_size(n, args.db, root, corpus))
+            results.append(run_size(n, args.db, root, corpus, args.explain))
             r = results[-1]
             print(f"N={n:,}: filled in {r.fill_s:.1f} s; " + ", ".join(f"{k} {v:.3f}" for k, v in r.figures.items()),
                   flush=True)

@@ -6,9 +6,9 @@ the UNIQUE key says we have it; the move is simply done again.
 
 No message can stop intake: a batch's new messages are stored in one statement, and should
 that fail, each in its own savepoint; one whose headers cannot be stored as read is stored by
-the hash of its bytes. A batch is bounded by bytes as well as
-by count, and of a message over the size limit only the header block is read: its body
-makes no ticket, and the message goes whole to the quarantine folder.
+the hash of its bytes. A batch is bounded by bytes as well as by count, and of a message over
+the size limit only the header block is read: its body makes no ticket, and the message goes
+whole to the quarantine folder.
 """
 
 from __future__ import annotations
@@ -17,11 +17,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 
-from functools import lru_cache
-from typing import Any
-
 from sqlalchemy import Select, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +26,7 @@ from maild.store.db import transaction
 from maild.store.models import TO_QUARANTINE, InboundMessage
 from maild.mail.keys import body_of, key_for, sender_of
 from maild.transport.sources import Fetched, Mailbox
-from maild.store.queries import insert_ignore
+from maild.store.queries import insert_ignore, insert_ignore_many
 from maild.sop.vocabulary import MessageState
 from maild.stages.protocol import each_in_savepoint
 
@@ -109,7 +105,7 @@ class Ingest:
             return rest
         try:
             with session.begin_nested():
-                inserted = set(session.scalars(_insert_new(session.get_bind().dialect.name), rows))
+                inserted = insert_ignore_many(session, InboundMessage, rows, "key")
         except SQLAlchemyError as exc:
             log.info("batch of %d messages stored one by one: %s", len(together), type(exc).__name__)
             return list(batch)
@@ -166,15 +162,6 @@ class Ingest:
 
 
 _TOGETHER_BYTES = 8 * 1024 * 1024  # of raw mail in one INSERT
-
-
-@lru_cache(maxsize=2)
-def _insert_new(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key, for many rows at once (SQLAlchemy
-    sends them as multi-row VALUES); on the table, so it runs as plain Core."""
-    table = InboundMessage.__table__
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
 
 
 def to_quarantine() -> Select[tuple[int, str | None, str | None]]:

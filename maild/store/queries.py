@@ -51,6 +51,14 @@ def insert_ignore(session: Session, model: type, values: dict[str, Any], unique:
     return session.execute(stmt, values).first() is not None
 
 
+def insert_ignore_many(session: Session, model: type, rows: Sequence[dict[str, Any]], unique: str) -> set[Any]:
+    """INSERT each of ``rows`` unless a row with the same ``unique`` value exists (or comes
+    earlier in ``rows``), in one statement (SQLAlchemy sends multi-row VALUES); the ``unique``
+    values of the rows inserted."""
+    stmt = _insert_ignore(session.get_bind().dialect.name, model, (unique,))
+    return set(session.scalars(stmt, list(rows)))
+
+
 @lru_cache(maxsize=64)
 def _insert_ignore(dialect: str, model: type, unique: tuple[str, ...]) -> Any:
     """One statement per table, values bound at execution: building and compiling a new

@@ -19,10 +19,10 @@ failures it is dead (quarantined) with the reason, and the daemon goes on.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from dataclasses import replace
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from sqlalchemy import Row, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session, defer, sessionmaker
