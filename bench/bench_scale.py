@@ -19,13 +19,17 @@ For each size N (``--sizes``, default 1000,100000) on one database (``--db``):
 * Then, each timed as the whole CLI process a person runs (best of two): ``tickets list``,
   ``tickets list --overdue``, ``digest --preview``, ``report --month`` (the last full month,
   HTML and CSV written) and ``export register`` over the last 31 days.
+* ``--explain``: then ``tickets list --overdue`` and the digest run once more in this process,
+  every SQL statement timed; the four slowest are printed with their plans (``EXPLAIN
+  (ANALYZE, BUFFERS)`` on PostgreSQL, ``EXPLAIN QUERY PLAN`` on SQLite) while the schema
+  still exists.
 
 The table prints every figure at every size and its ratio to the first size. Filling takes
 about 10 s per 100,000 tickets on SQLite; a million takes about 10 GB of disk.
 
 Usage::
 
-    .venv/bin/python bench/bench_scale.py [--sizes 1000,100000] [--db sqlite|postgresql] [--keep]
+    .venv/bin/python bench/bench_scale.py [--sizes 1000,100000] [--db sqlite|postgresql] [--keep] [--explain]
 """
 
 from __future__ import annotations
@@ -269,7 +273,8 @@ def explain(config: Path, n: int) -> None:
                 print(f"  {seconds * 1000:8.1f} ms  {' '.join(sql.split())[:300]}")
                 prefix = "EXPLAIN (ANALYZE, BUFFERS) " if pg else "EXPLAIN QUERY PLAN "
                 for row in conn.exec_driver_sql(prefix + sql, params):
-                    print("             " + " | ".join(str(c) for c in row))
+                    line = " | ".join(str(c) for c in row)
+                    print("             " + (line if len(line) <= 160 else line[:157] + "..."))
 
 
 def print_table(results: list[Result], kind: str) -> None:
