@@ -120,17 +120,21 @@ class Sender:
         try:
             while tried < self.settings.batch_size:
                 with transaction(self.factory) as session:
-                    rows = session.scalars(self._due_rows(hold_rows)).all()
-                    if not rows:
-                        break
-                    tried += len(rows)
                     if hold_rows:
+                        rows = session.scalars(self._due_rows()).all()
+                        if not rows:
+                            break
+                        tried += len(rows)
                         results = await self._try(rows, opened)
                         opened = opened or bool(results) and not isinstance(results[0], _Unreachable)
                         if self._record(session, rows, results):
                             return tried
                         continue
-                    batch = [_Mail(r.id, r.recipient, r.raw) for r in rows]
+                    # Only what is sent, read plainly: these rows are not changed here.
+                    batch = [_Mail(*r) for r in session.execute(self._due_mail())]
+                    if not batch:
+                        break
+                    tried += len(batch)
                 results = await self._try(batch, opened)
                 opened = opened or bool(results) and not isinstance(results[0], _Unreachable)
                 with transaction(self.factory) as session:
@@ -145,13 +149,23 @@ class Sender:
                 await self.transport.close()
         return tried
 
-    def _due_rows(self, lock: bool) -> Select[tuple[OutgoingMail]]:
-        query = (select(OutgoingMail)
-                 .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.next_attempt_at <= self.clock(),
-                        OutgoingMail.mailbox == self.settings.mailbox)
-                 .order_by(OutgoingMail.id)
-                 .limit(self.settings.commit_every))
-        return query.with_for_update(skip_locked=True) if lock else query
+    def _due_mail(self) -> Select[tuple[int, str, bytes]]:
+        """The due mail, as ``_due_rows`` orders it, by the columns a send needs."""
+        t = OutgoingMail.__table__
+        return (select(t.c.id, t.c.recipient, t.c.raw)
+                .where(t.c.state == MailState.QUEUED, t.c.next_attempt_at <= self.clock(),
+                       t.c.mailbox == self.settings.mailbox)
+                .order_by(t.c.id)
+                .limit(self.settings.commit_every))
+
+    def _due_rows(self) -> Select[tuple[OutgoingMail]]:
+        """The due rows, locked (PostgreSQL): another daemon skips them while they are sent."""
+        return (select(OutgoingMail)
+                .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.next_attempt_at <= self.clock(),
+                       OutgoingMail.mailbox == self.settings.mailbox)
+                .order_by(OutgoingMail.id)
+                .limit(self.settings.commit_every)
+                .with_for_update(skip_locked=True))
 
     async def _try(self, mails: Sequence[_Mail | OutgoingMail], opened: bool) -> list[_Result]:
         """Hand each mail to the server over one connection: the server's answer, or why not.
