@@ -105,7 +105,7 @@ def test_outbox_retry_of_failed_mail(helpdesk: Path, tmp_path: Path) -> None:
 
 
 def test_db_status_and_unknown_ticket(helpdesk: Path) -> None:
-    assert "current 0008, newest 0008" in maild(helpdesk, "db", "status").stdout
+    assert "current 0009, newest 0009" in maild(helpdesk, "db", "status").stdout
     proc = maild(helpdesk, "tickets", "show", "26-9999", ok=False)
     assert proc.returncode == 1 and proc.stderr.strip() == "maild: error: no ticket 26-9999"
 

@@ -72,7 +72,7 @@ def test_working_setup_is_all_ok_and_changes_nothing(tmp_path: Path, db_url: str
     assert failed(checks) == [], format_checks(checks)
     assert exit_status(checks) == 0
     text = format_checks(checks)
-    assert "OK   database: " in text and "at revision 0008" in text
+    assert "OK   database: " in text and "at revision 0009" in text
     assert "postgresql" in text if "postgresql" in db_url else "sqlite:///" in text
     lines = by_name(checks)
     assert f"logged in as {imap_account.user} at 127.0.0.1" in lines["imap"].detail
@@ -179,7 +179,7 @@ def test_database_behind_gives_the_upgrade_hint(tmp_path: Path, db_url: str, ima
     checks = run_checks(str(path), FrozenClock())
     assert failed(checks) == ["database", "outbox", "quarantine"]
     db = by_name(checks)["database"]
-    assert db.detail.endswith("at revision (empty), the code needs 0008")
+    assert db.detail.endswith("at revision (empty), the code needs 0009")
     assert db.fix == "run 'maild db upgrade'"
     assert "FAIL outbox: not checked: the database is not usable" in format_checks(checks)
 
@@ -187,7 +187,7 @@ def test_database_behind_gives_the_upgrade_hint(tmp_path: Path, db_url: str, ima
     upgrade(engine, "0002")
     engine.dispose()
     db = by_name(run_checks(str(path), FrozenClock()))["database"]
-    assert not db.ok and "at revision 0002, the code needs 0008" in db.detail
+    assert not db.ok and "at revision 0002, the code needs 0009" in db.detail
 
 
 def test_missing_sqlite_file_is_reported_not_created(tmp_path: Path, imap_account: ImapAccount,

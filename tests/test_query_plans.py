@@ -62,9 +62,12 @@ def _fill(engine: Engine) -> None:
     with engine.begin() as conn:
         for model, rows in ((Party, parties), (Ticket, tickets), (InboundMessage, messages), (Event, events)):
             conn.execute(insert(model), rows)
-    with engine.connect() as conn:
-        conn.execute(text("ANALYZE"))
-        conn.commit()
+    if engine.dialect.name == "postgresql":
+        # autovacuum gathers PostgreSQL's statistics; maild never runs ANALYZE on SQLite, whose
+        # planner then knows only the indexes: the plans here are the ones a desk gets.
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
 
 
 def _executed(engine: Engine, statement: Executable) -> tuple[str, Any]:
@@ -110,16 +113,24 @@ STATEMENTS = {
     "quarantine": (lambda: to_quarantine(), "inbound_messages", "ix_inbound_messages_to_quarantine"),
     "open_work": (lambda: open_work("default"), "tickets", "ix_tickets_open"),
     "week_closings": (lambda: week_closings(NOW - timedelta(days=7), "default"), "events", "ix_events_event_created_at"),
-    "week_intake": (lambda: week_intake(NOW - timedelta(days=7), "default"), "tickets", "ix_tickets_created_at"),
+    "week_intake": (lambda: week_intake(NOW - timedelta(days=7), "default"), "tickets",
+                    ("ix_tickets_mailbox_created_at", "ix_tickets_created_at")),
     "coordinator": (lambda: coordinator_party(), "parties", "ix_parties_role"),
-    "month_tickets": (lambda: month_tickets(*MONTH, "default"), "tickets", "ix_tickets_closed_at"),
-    "month_events": (lambda: month_events(*MONTH, "default"), "tickets", "ix_tickets_closed_at"),
+    "month_tickets": (lambda: month_tickets(*MONTH, "default"), "tickets",
+                      ("ix_tickets_mailbox_closed_at", "ix_tickets_closed_at")),
+    "month_events": (lambda: month_events(*MONTH, "default"), "tickets",
+                     ("ix_tickets_mailbox_closed_at", "ix_tickets_closed_at")),
 }
 
 
 @pytest.mark.parametrize("name", list(STATEMENTS))
 def test_the_statement_reads_its_index(engine: Engine, name: str) -> None:
-    make, table, index = STATEMENTS[name]
+    """SQLite, without statistics, must take the first index named (one that leads with the
+    mailbox: ``mailbox = ?`` alone would read every ticket by the unique (mailbox, number)
+    index); PostgreSQL, with them, any of those named."""
+    make, table, indexes = STATEMENTS[name]
+    names = (indexes,) if isinstance(indexes, str) else indexes
+    index = names[0]
     if engine.dialect.name == "sqlite":
         plan = _sqlite_plan(engine, make())
         on_table = [line for line in plan if line.split()[1:2] == [table]]
@@ -128,7 +139,7 @@ def test_the_statement_reads_its_index(engine: Engine, name: str) -> None:
         assert any(f"INDEX {index}" in line for line in on_table), plan
     else:
         scans = _pg_scans(engine, make())
-        assert any(i == index and kind in ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
+        assert any(i in names and kind in ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
                    for kind, _, i in scans), scans
         assert not any(kind == "Seq Scan" and rel == table for kind, rel, _ in scans), scans
 
