@@ -245,7 +245,7 @@ class _Ticket:
         return [e for e in self.events if e.event == kind and start <= e.created_at < end]
 
 
-def _load(session: Session, start: datetime, end: datetime, mailbox: str) -> list[_Ticket]:
+def load_month(session: Session, start: datetime, end: datetime, mailbox: str) -> list[_Ticket]:
     """The tickets of ``mailbox`` that can matter for the month, with their events."""
     tickets = sorted(session.scalars(month_tickets(start, end, mailbox)), key=lambda t: t.id)
     events: dict[int, list[Event]] = defaultdict(list)
@@ -283,7 +283,7 @@ def monthly_report(session: Session, month: str, settings: FormSettings, now: da
     tickets are measured to ``now``."""
     start, end = month_bounds(month, settings.timezone)
     as_of = max(start, min(now, end))
-    tickets = _load(session, start, end, settings.mailbox)
+    tickets = load_month(session, start, end, settings.mailbox)
     intake = [t for t in tickets if start <= t.row.created_at < end]
     closed = [t for t in tickets if t.between("resolved", start, end) or t.between("merged", start, end)]
     resolved = [t for t in closed if t.between("resolved", start, end)]
