@@ -1003,18 +1003,15 @@ def main(argv: list[str] | None = None) -> int:
             run_rounds(root, "peer", dovecot, sink, peer_corpus, peer, args.peer_rounds, args.postgresql)
         print(f"maild {rep.maild_wall:.1f} s; measuring acknowledgement latency ...", file=sys.stderr)
         run_latency(root, dovecot.add_user("latency"), sink, args.latency_samples, args.seed, rep)
-        if args.profile:
-            print("profiling maild run --once ...", file=sys.stderr)
-            profile_account = dovecot.add_user("profile")
-            append_all(profile_account, raws)
-            run_maild_once(root, "profile", profile_account, sink, corpus, None, profile=args.profile.resolve())
-            print_profile(args.profile.resolve())
-        if args.sample:
-            print("sampling maild run --once with py-spy ...", file=sys.stderr)
-            sample_account = dovecot.add_user("sample")
-            append_all(sample_account, raws)
-            run_maild_once(root, "sample", sample_account, sink, corpus, None, sample=args.sample.resolve())
-            print_sample(args.sample.resolve())
+        # A third copy of the corpus under cProfile or py-spy: not part of the figures.
+        for name, path, show in (("profile", args.profile, print_profile), ("sample", args.sample, print_sample)):
+            if path is None:
+                continue
+            print(f"{name} of maild run --once ...", file=sys.stderr)
+            account = dovecot.add_user(name)
+            append_all(account, raws)
+            run_maild_once(root, name, account, sink, corpus, None, **{name: path.resolve()})
+            show(path.resolve())
         print_report(rep, corpus, peer, peer_corpus)
     finally:
         if sink is not None:
