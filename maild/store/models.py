@@ -26,7 +26,9 @@ from sqlalchemy import (
     literal_column,
     or_,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from maild.sop.vocabulary import Channel, MailState, MessageState, State
@@ -54,6 +56,27 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+class unindexed_time(FunctionElement[datetime]):
+    """A time column that SQLite must not look up by its index: SQLite's unary ``+`` (its
+    documented way to disqualify a term from an index), the column itself elsewhere. For a
+    bound like ``created_at < end`` that nearly every row meets: without statistics SQLite
+    would take it for selective and read the whole history by it."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+    name = "unindexed_time"
+
+
+@compiles(unindexed_time)
+def _unindexed_time(element: unindexed_time, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(unindexed_time, "sqlite")
+def _unindexed_time_sqlite(element: unindexed_time, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses, **kw))
 
 
 class Base(DeclarativeBase):
