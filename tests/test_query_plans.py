@@ -20,7 +20,8 @@ from maild.documents.report_figures import load_month, month_events, month_ticke
 from maild.documents.survey_figures import month_responses, survey_figures
 from maild.stages.ingest import to_quarantine
 from maild.store.db import make_engine, upgrade
-from maild.store.models import Event, InboundMessage, Party, SurveyResponse, Ticket
+from maild.service.admin import TicketFilter, ticket_query
+from maild.store.models import OPEN_TICKET, Event, InboundMessage, Party, SurveyResponse, Ticket
 from maild.store.queries import open_work
 
 NOW = datetime(2026, 12, 2, 2, tzinfo=timezone.utc)
@@ -115,9 +116,18 @@ def _pg_scans(engine: Engine, statement: Executable) -> list[tuple[str, str | No
     return out
 
 
+def _overdue_chunk() -> Executable:
+    """``tickets list --overdue`` of every mailbox: the open tickets older than the smallest
+    target, a chunk below the last one seen (its id range must read the open tickets' index,
+    not every ticket by the key)."""
+    return (ticket_query(TicketFilter()).where(OPEN_TICKET, Ticket.created_at <= NOW, Ticket.id < N // 2)
+            .order_by(Ticket.id.desc()).limit(500))
+
+
 STATEMENTS = {
     "quarantine": (lambda: to_quarantine(), "inbound_messages", "ix_inbound_messages_to_quarantine"),
-    "open_work": (lambda: open_work("default"), "tickets", "ix_tickets_open"),
+    "open_work": (lambda: open_work("default"), "tickets", ("ix_tickets_mailbox_open", "ix_tickets_open")),
+    "overdue": (lambda: _overdue_chunk(), "tickets", "ix_tickets_open"),
     "week_closings": (lambda: week_closings(NOW - timedelta(days=7), "default"), "events", "ix_events_event_created_at"),
     "week_intake": (lambda: week_intake(NOW - timedelta(days=7), "default"), "tickets",
                     ("ix_tickets_mailbox_created_at", "ix_tickets_created_at")),

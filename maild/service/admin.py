@@ -41,11 +41,11 @@ class TicketFilter:
 def list_tickets(session: Session, filters: TicketFilter | None = None) -> list[dict[str, Any]]:
     """Tickets matching ``filters``, newest first."""
     f = filters or TicketFilter()
-    rows = session.execute(_ticket_query(f).order_by(Ticket.id.desc()).limit(f.limit)).all()
+    rows = session.execute(ticket_query(f).order_by(Ticket.id.desc()).limit(f.limit)).all()
     return [ticket_dict(t, addr) for t, addr in rows]
 
 
-def _ticket_query(f: TicketFilter) -> Select[tuple[Ticket, str | None]]:
+def ticket_query(f: TicketFilter) -> Select[tuple[Ticket, str | None]]:
     """Tickets with their reporter's address matching ``f``, unordered and unlimited."""
     assignee = aliased(Party)
     q = select(Ticket, Party.address).outerjoin(Party, Party.id == Ticket.reporter_id)
@@ -84,7 +84,7 @@ def overdue_tickets(session: Session, filters: TicketFilter, policy: sla.Policy,
     # Working time never runs faster than the wall clock: a ticket younger than the smallest
     # resolution target cannot be overdue, so the database leaves those out.
     youngest = now - min(t.resolution for t in policy.targets.values())
-    q = (_ticket_query(filters).where(OPEN_TICKET, Ticket.created_at <= youngest)
+    q = (ticket_query(filters).where(OPEN_TICKET, Ticket.created_at <= youngest)
          .order_by(Ticket.id.desc()))
     out: list[dict[str, Any]] = []
     before: int | None = None

@@ -160,7 +160,8 @@ class Ticket(Base):
 # Per-mailbox indexes lead with the mailbox: without them SQLite (never ANALYZEd) answers
 # ``mailbox = ?`` with the unique (mailbox, number) index, i.e. by reading every ticket.
 OPEN_TICKET = Ticket.state != _sql_constant(State.CLOSED)
-Index("ix_tickets_open", Ticket.mailbox, Ticket.id, sqlite_where=OPEN_TICKET, postgresql_where=OPEN_TICKET)
+Index("ix_tickets_open", Ticket.id, sqlite_where=OPEN_TICKET, postgresql_where=OPEN_TICKET)
+Index("ix_tickets_mailbox_open", Ticket.mailbox, Ticket.id, sqlite_where=OPEN_TICKET, postgresql_where=OPEN_TICKET)
 Index("ix_tickets_mailbox_created_at", Ticket.mailbox, Ticket.created_at)
 Index("ix_tickets_mailbox_closed_at", Ticket.mailbox, Ticket.closed_at)
 

@@ -29,8 +29,8 @@ OPEN_TICKET = "state != 'closed'"
 
 
 def upgrade() -> None:
-    op.drop_index('ix_tickets_open', table_name='tickets')
-    op.create_index('ix_tickets_open', 'tickets', ['mailbox', 'id'],
+    # Beside ix_tickets_open (id), which serves what looks at every mailbox's open tickets.
+    op.create_index('ix_tickets_mailbox_open', 'tickets', ['mailbox', 'id'],
                     sqlite_where=sa.text(OPEN_TICKET), postgresql_where=sa.text(OPEN_TICKET))
     op.create_index('ix_tickets_mailbox_created_at', 'tickets', ['mailbox', 'created_at'])
     op.create_index('ix_tickets_mailbox_closed_at', 'tickets', ['mailbox', 'closed_at'])
@@ -39,6 +39,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_tickets_mailbox_closed_at', table_name='tickets')
     op.drop_index('ix_tickets_mailbox_created_at', table_name='tickets')
-    op.drop_index('ix_tickets_open', table_name='tickets')
-    op.create_index('ix_tickets_open', 'tickets', ['id'],
-                    sqlite_where=sa.text(OPEN_TICKET), postgresql_where=sa.text(OPEN_TICKET))
+    op.drop_index('ix_tickets_mailbox_open', table_name='tickets')
