@@ -52,25 +52,35 @@ def prepare(tmp_path: Path, db_url: str, account: ImapAccount, sink: SmtpSink, *
 
 
 
+REPORTS = 400
+TOTAL = REPORTS + REPORTS // 2  # and a reply to every second report
+
+
 def test_sigkill_at_random_points_loses_and_doubles_nothing(
     tmp_path: Path, db_url: str, imap_account: ImapAccount, smtp_sink: SmtpSink
 ) -> None:
     config = prepare(tmp_path, db_url, imap_account, smtp_sink, batch_size=10)
     seed = int(os.environ.get("MAILD_KILL_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
-    reports = [report(sender=f"pelapor{i}@cv-{i}.co.id", subject=f"Laporan {i}") for i in range(200)]
+    # Enough work that runs killed a second or so in do not finish it: maild got faster, and a
+    # smaller mailbox was done in four runs on a loaded machine (too few kills to prove much).
+    reports = [report(sender=f"pelapor{i}@cv-{i}.co.id", subject=f"Laporan {i}") for i in range(REPORTS)]
     replies = [
         report(sender=f"pelapor{i}@cv-{i}.co.id", subject=f"Re: Laporan {i}", in_reply_to=reports[i].message_id,
                body=f"Tambahan untuk laporan {i}")
-        for i in range(0, 200, 2)
+        for i in range(0, REPORTS, 2)
     ]
     append(imap_account, *[r.raw for r in reports + replies])
 
     # Kill moments are spread over start-up and the first moments of work, scaled to this
     # machine's start-up time, so each run gets a little further and every stage is hit.
-    began = time.monotonic()
-    assert maild(config, "check-config").wait(timeout=60) == 0
-    startup = time.monotonic() - began
+    # The quicker of two start-ups: one slowed by a passing load would widen every window.
+    startups = []
+    for _ in range(2):
+        began = time.monotonic()
+        assert maild(config, "check-config").wait(timeout=60) == 0
+        startups.append(time.monotonic() - began)
+    startup = min(startups)
     kills = 0
     finished = False
     for _ in range(25):  # runs killed at random moments (start-up, ingest, pipeline, send)
@@ -97,18 +107,18 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
     with session_factory(engine)() as s:
         rows = s.scalars(select(InboundMessage)).all()
         by_mid = {r.message_id: r for r in rows}
-        assert len(rows) == 300 and len(by_mid) == 300, f"seed {seed}"
+        assert len(rows) == TOTAL and len(by_mid) == TOTAL, f"seed {seed}"
         assert {r.state for r in rows} == {"done"}
-        assert s.scalar(select(func.count(Ticket.id))) == 200
+        assert s.scalar(select(func.count(Ticket.id))) == REPORTS
         numbers = {t.id: t.number for t in s.scalars(select(Ticket))}
         for i, rep in enumerate(replies):
             assert by_mid[rep.message_id].disposition == "follow_up", f"seed {seed}"
             assert by_mid[rep.message_id].ticket_id == by_mid[reports[2 * i].message_id].ticket_id
-        assert Counter(r.disposition for r in rows) == {"new_ticket": 200, "follow_up": 100}
-        assert len(set(numbers.values())) == 200
+        assert Counter(r.disposition for r in rows) == {"new_ticket": REPORTS, "follow_up": REPORTS // 2}
+        assert len(set(numbers.values())) == REPORTS
         acks = s.scalars(select(OutgoingMail)).all()
-        assert len(acks) == 200 and {a.state for a in acks} == {"sent"}
-        assert Counter(a.recipient for a in acks) == {f"pelapor{i}@cv-{i}.co.id": 1 for i in range(200)}
+        assert len(acks) == REPORTS and {a.state for a in acks} == {"sent"}
+        assert Counter(a.recipient for a in acks) == {f"pelapor{i}@cv-{i}.co.id": 1 for i in range(REPORTS)}
         ours = {f"<{a.message_id}>" for a in acks}
     engine.dispose()
     got = Counter(email.message_from_bytes(m.data)["Message-ID"] for m in smtp_sink.messages)
@@ -117,7 +127,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
     assert set(got) == ours
     # A kill can catch at most one uncommitted batch of the sender.
     assert sum(got.values()) - len(got) <= kills * SenderSettings.commit_every
-    assert inbox_count(imap_account, "Processed") == 300
+    assert inbox_count(imap_account, "Processed") == TOTAL
     print(f"kill test: seed {seed}, {kills} kills, {sum(got.values()) - len(got)} resent acknowledgements")
 
 
