@@ -74,9 +74,9 @@ def survey_figures(session: Session, start: datetime, end: datetime, tz: str, la
     responses = session.scalars(month_responses(start, end)).all()
     # The tickets by their ids, the mailbox checked here: joined in one query with
     # ``mailbox = ?``, SQLite (no statistics) read every ticket by the (mailbox, number) index.
-    ids = sorted({r.ticket_id for r in responses})
-    numbers = {tid: number for tid, number, box in session.execute(
-        select(Ticket.id, Ticket.number, Ticket.mailbox).where(Ticket.id.in_(ids))) if box == mailbox} if ids else {}
+    ids = {r.ticket_id for r in responses}
+    found = session.execute(select(Ticket.id, Ticket.number, Ticket.mailbox).where(Ticket.id.in_(ids)))
+    numbers = {tid: number for tid, number, box in found if box == mailbox}
     rows = [(r, numbers[r.ticket_id]) for r in responses if r.ticket_id in numbers]
     ratings = [rating_of(r) for r, _ in rows]
     closed = session.scalar(

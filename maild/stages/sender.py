@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select, update
@@ -149,23 +150,23 @@ class Sender:
                 await self.transport.close()
         return tried
 
-    def _due_mail(self) -> Select[tuple[int, str, bytes]]:
-        """The due mail, as ``_due_rows`` orders it, by the columns a send needs."""
+    def _due(self, *columns: Any) -> Select[Any]:
+        """``columns`` of the due mail of this mailbox, oldest first, one commit's worth."""
         t = OutgoingMail.__table__
-        return (select(t.c.id, t.c.recipient, t.c.raw)
+        return (select(*columns)
                 .where(t.c.state == MailState.QUEUED, t.c.next_attempt_at <= self.clock(),
                        t.c.mailbox == self.settings.mailbox)
                 .order_by(t.c.id)
                 .limit(self.settings.commit_every))
 
+    def _due_mail(self) -> Select[tuple[int, str, bytes]]:
+        """The due mail by the columns a send needs (SQLite: these rows are not changed here)."""
+        t = OutgoingMail.__table__
+        return self._due(t.c.id, t.c.recipient, t.c.raw)
+
     def _due_rows(self) -> Select[tuple[OutgoingMail]]:
         """The due rows, locked (PostgreSQL): another daemon skips them while they are sent."""
-        return (select(OutgoingMail)
-                .where(OutgoingMail.state == MailState.QUEUED, OutgoingMail.next_attempt_at <= self.clock(),
-                       OutgoingMail.mailbox == self.settings.mailbox)
-                .order_by(OutgoingMail.id)
-                .limit(self.settings.commit_every)
-                .with_for_update(skip_locked=True))
+        return self._due(OutgoingMail).with_for_update(skip_locked=True)
 
     async def _try(self, mails: Sequence[_Mail | OutgoingMail], opened: bool) -> list[_Result]:
         """Hand each mail to the server over one connection: the server's answer, or why not.
